@@ -1,0 +1,27 @@
+# Two commands a newcomer needs: `make run` and `make test`. Both build .venv from pyproject.toml.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: install run test lint migrate
+install: $(VENV)/.installed
+
+run: install  ## the service on the embedded default: SQLite file + in-process blacklist
+	REVOCATION_ENV=development $(VENV)/bin/revocation migrate
+	REVOCATION_ENV=development $(VENV)/bin/revocation serve
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+test: lint  ## ruff, mypy, then every unit and integration test
+	$(VENV)/bin/pytest
+
+migrate: install
+	$(VENV)/bin/revocation migrate

@@ -1,0 +1,134 @@
+"""In-memory token log and blacklist: real fakes with the same semantics as Postgres and Redis.
+
+A product feature, not a test hack: swap them into the container to test an app that mounts
+our middleware without any server. They pass the same contract suites as the real adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+from collections.abc import Sequence
+
+from domain.model import (
+    BlacklistEntry,
+    BlacklistState,
+    LogState,
+    TokenKey,
+    TokenRecord,
+    Watermark,
+)
+from domain.ports import Blacklist, Clock, TokenLog
+
+
+class InMemoryTokenLog:
+    """`user_token_logs` and the watermarks, in dictionaries. Not shared between processes."""
+
+    def __init__(self) -> None:
+        self._records: dict[TokenKey, TokenRecord] = {}
+        self._watermarks: dict[int, Watermark] = {}
+        self._row_ids = itertools.count(1)
+
+    async def record(self, record: TokenRecord) -> None:
+        if record.key in self._records:
+            raise ValueError(f"token {record.key} is logged already")
+        self._records[record.key] = dataclasses.replace(record, row_id=next(self._row_ids))
+
+    async def lookup(self, key: TokenKey, user_id: int) -> LogState:
+        record = self._records.get(key)
+        if record is not None and record.user_id != user_id:
+            record = None
+        return LogState(record=record, watermark=self._watermarks.get(user_id))
+
+    async def block(self, record: TokenRecord, blocked_at: float) -> None:
+        existing = self._records.get(record.key)
+        if existing is None:
+            self._records[record.key] = dataclasses.replace(
+                record, blocked_at=blocked_at, row_id=next(self._row_ids)
+            )
+        elif existing.blocked_at is None and existing.user_id == record.user_id:
+            self._records[record.key] = dataclasses.replace(existing, blocked_at=blocked_at)
+
+    async def revoke_all(self, watermark: Watermark) -> list[TokenRecord]:
+        current = self._watermarks.get(watermark.user_id)
+        if current is None or current.revoked_before < watermark.revoked_before:
+            self._watermarks[watermark.user_id] = watermark
+        blocked = []
+        for key, record in self._records.items():
+            if (
+                record.user_id == watermark.user_id
+                and record.blocked_at is None
+                and watermark.kills_issued_at(record.issued_at)
+            ):
+                self._records[key] = dataclasses.replace(
+                    record, blocked_at=watermark.revoked_before
+                )
+                blocked.append(self._records[key])
+        return blocked
+
+    async def active_sessions(self, user_id: int, now: float) -> list[TokenRecord]:
+        watermark = self._watermarks.get(user_id)
+        active = [
+            record
+            for record in self._records.values()
+            if record.user_id == user_id
+            and record.blocked_at is None
+            and record.expires_at > now
+            and not (watermark and watermark.kills_issued_at(record.issued_at))
+        ]
+        return sorted(active, key=lambda record: record.issued_at, reverse=True)
+
+    async def purge_expired(self, before: float, batch_size: int) -> int:
+        expired = [key for key, r in self._records.items() if r.expires_at < before][:batch_size]
+        for key in expired:
+            del self._records[key]
+        return len(expired)
+
+
+class InMemoryBlacklist:
+    """The Redis blacklist's semantics (per-entry TTL, watermark only rises) in one process."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._blocked: dict[TokenKey, float] = {}  # key -> expiry instant
+        self._watermarks: dict[int, tuple[Watermark, float]] = {}
+        self._lock = asyncio.Lock()
+
+    async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
+        now = self._clock.now()
+        expiry = self._blocked.get(key)
+        watermark = self._watermarks.get(user_id)
+        return BlacklistState(
+            token_blocked=expiry is not None and expiry > now,
+            watermark=watermark[0] if watermark and watermark[1] > now else None,
+        )
+
+    async def add(self, entries: Sequence[BlacklistEntry]) -> None:
+        now = self._clock.now()
+        for entry in entries:
+            self._blocked[entry.key] = now + entry.ttl_seconds
+        self._forget_expired(now)
+
+    async def raise_watermark(
+        self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
+    ) -> None:
+        async with self._lock:
+            now = self._clock.now()
+            current = self._watermarks.get(watermark.user_id)
+            if (
+                current is None
+                or current[1] <= now
+                or current[0].revoked_before < (watermark.revoked_before)
+            ):
+                self._watermarks[watermark.user_id] = (watermark, now + ttl_seconds)
+        await self.add(entries)
+
+    def _forget_expired(self, now: float) -> None:
+        # Amortised cleanup keeps a long-lived fake from growing without bound.
+        if len(self._blocked) > 1024 and len(self._blocked) & 1023 == 0:
+            self._blocked = {k: t for k, t in self._blocked.items() if t > now}
+
+
+_: TokenLog = InMemoryTokenLog()
+__: Blacklist = InMemoryBlacklist(clock=None)  # type: ignore[arg-type]

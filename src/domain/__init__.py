@@ -1,0 +1,1 @@
+"""The revocation rules, free of any framework, driver or clock."""

@@ -1,0 +1,45 @@
+"""The check in front of every internal (service-to-service) call, in the spec's order."""
+
+from __future__ import annotations
+
+import logging
+from typing import TypeGuard
+
+from domain.errors import (
+    InvalidAppCredentials,
+    MissingAppCredentials,
+    MissingUserId,
+    Throttled,
+)
+from domain.model import parse_user_id
+from domain.ports import AppCredentials, FailureThrottle
+
+logger = logging.getLogger(__name__)
+
+
+class AppGate:
+    """User id first, then credentials present, then throttle, then a constant-time compare."""
+
+    def __init__(self, *, credentials: AppCredentials, throttle: FailureThrottle) -> None:
+        self._credentials = credentials
+        self._throttle = throttle
+
+    def admit(self, *, user_id: object, app_id: object, app_key: object, peer: str) -> int:
+        """The validated user id, or the error the spec names for the first failed rule."""
+        parsed_user_id = parse_user_id(user_id)
+        if parsed_user_id is None:
+            raise MissingUserId("user_id is missing or not an integer in range")
+        if not _non_empty_str(app_id) or not _non_empty_str(app_key):
+            raise MissingAppCredentials("app_id and app_key must be non-empty strings")
+        if wait := self._throttle.retry_after(peer):
+            raise Throttled(wait)
+        if not self._credentials.matches(app_id, app_key):
+            self._throttle.record_failure(peer)
+            logger.warning("security: invalid app credentials", extra={"peer": peer})
+            raise InvalidAppCredentials("app_id and app_key do not match")
+        self._throttle.record_success(peer)
+        return parsed_user_id
+
+
+def _non_empty_str(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and value != ""

@@ -1,0 +1,105 @@
+"""What the use cases need from the outside world; adapters implement these."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from domain.model import (
+    BlacklistEntry,
+    BlacklistState,
+    Claims,
+    LogState,
+    TokenKey,
+    TokenRecord,
+    Watermark,
+)
+
+
+class Clock(Protocol):
+    """The current time as Unix seconds, with sub-second precision."""
+
+    def now(self) -> float: ...
+
+
+class TokenCodec(Protocol):
+    """Signs tokens and verifies them; raises InvalidToken for anything it refuses."""
+
+    def peek(self, token: str) -> Claims:
+        """The claims of a well-formed token, signature NOT checked: only for a fast reject."""
+        ...
+
+    def verify(self, token: str) -> Claims:
+        """The claims of a token whose signature, algorithm and time claims all check out."""
+        ...
+
+    def encode(self, claims: Claims) -> str: ...
+
+
+class TokenLog(Protocol):
+    """The durable truth (`user_token_logs` and the watermarks); raises TokenLogUnavailable."""
+
+    async def record(self, record: TokenRecord) -> None:
+        """Log a newly issued token; committed when this returns."""
+        ...
+
+    async def lookup(self, key: TokenKey, user_id: int) -> LogState:
+        """The token's row (matched on key AND user) and its user's watermark, in one read."""
+        ...
+
+    async def block(self, record: TokenRecord, blocked_at: float) -> None:
+        """Mark one token blocked, inserting its row if it was never logged; idempotent."""
+        ...
+
+    async def revoke_all(self, watermark: Watermark) -> list[TokenRecord]:
+        """Raise the user's watermark, then block every active logged token issued before it.
+
+        Returns the rows it blocked. The watermark alone is the revocation.
+        """
+        ...
+
+    async def active_sessions(self, user_id: int, now: float) -> list[TokenRecord]:
+        """The user's unblocked, unexpired logged tokens, newest first."""
+        ...
+
+    async def purge_expired(self, before: float, batch_size: int) -> int:
+        """Delete up to `batch_size` rows that expired before `before`; how many went."""
+        ...
+
+
+class Blacklist(Protocol):
+    """The fast, expiring layer (Redis); raises BlacklistUnavailable."""
+
+    async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
+        """The token's entry and its user's watermark, in one round trip."""
+        ...
+
+    async def add(self, entries: Sequence[BlacklistEntry]) -> None:
+        """Add entries, each with its own TTL, in one round trip."""
+        ...
+
+    async def raise_watermark(
+        self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
+    ) -> None:
+        """Raise the user's watermark (never lower it) and add entries, in one round trip."""
+        ...
+
+
+class AppCredentials(Protocol):
+    """The configured app id and key of internal callers."""
+
+    def matches(self, app_id: str, app_key: str) -> bool:
+        """Whether the pair is right, compared in constant time."""
+        ...
+
+
+class FailureThrottle(Protocol):
+    """Counts failed internal calls per peer and says when a peer must wait."""
+
+    def retry_after(self, peer: str) -> int:
+        """Seconds this peer must still wait, or 0 when it may try."""
+        ...
+
+    def record_failure(self, peer: str) -> None: ...
+
+    def record_success(self, peer: str) -> None: ...

@@ -1,0 +1,19 @@
+"""POST /api/v2/lgt-all: the Laravel app logs a user out everywhere."""
+
+from __future__ import annotations
+
+from domain.app_gate import AppGate
+from domain.use_cases.logout_all_devices import LogoutAllDevices
+
+
+class InternalLogoutAll:
+    """Admit the internal caller by the spec's rules, then log the user out of every device."""
+
+    def __init__(self, *, gate: AppGate, logout_all_devices: LogoutAllDevices) -> None:
+        self._gate = gate
+        self._logout_all_devices = logout_all_devices
+
+    async def __call__(self, *, user_id: object, app_id: object, app_key: object, peer: str) -> int:
+        """Returns how many logged tokens it blocked."""
+        admitted = self._gate.admit(user_id=user_id, app_id=app_id, app_key=app_key, peer=peer)
+        return await self._logout_all_devices(user_id=admitted)

@@ -1,0 +1,42 @@
+"""POST /api/v2/logout: block the caller's own token."""
+
+from __future__ import annotations
+
+import logging
+
+from domain.errors import BlacklistUnavailable
+from domain.model import BlacklistEntry, Claims, TokenRecord
+from domain.policy import BlacklistPolicy
+from domain.ports import Blacklist, Clock, TokenLog
+
+logger = logging.getLogger(__name__)
+
+
+class LogoutToken:
+    """Mark the token blocked in the log (the durable truth), then blacklist it for speed."""
+
+    def __init__(
+        self, *, token_log: TokenLog, blacklist: Blacklist, clock: Clock, policy: BlacklistPolicy
+    ) -> None:
+        self._token_log = token_log
+        self._blacklist = blacklist
+        self._clock = clock
+        self._policy = policy
+
+    async def __call__(self, *, claims: Claims) -> None:
+        now = self._clock.now()
+        record = TokenRecord(
+            key=claims.key,
+            user_id=claims.user_id,
+            issued_at=claims.issued_at,
+            expires_at=claims.expires_at,
+        )
+        await self._token_log.block(record, blocked_at=now)
+        ttl = self._policy.ttl_for(claims.expires_at, now)
+        if ttl == 0:
+            return
+        try:
+            await self._blacklist.add([BlacklistEntry(claims.key, claims.user_id, ttl)])
+        except BlacklistUnavailable:
+            # The block is committed and every check reads the log, so the token is dead already.
+            logger.warning("logout committed but not blacklisted: blacklist unavailable")

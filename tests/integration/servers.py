@@ -1,0 +1,69 @@
+"""Where the real Postgres and Redis for integration tests come from.
+
+In order: a URL from the environment (CI and this repo's machines have local servers), else a
+throwaway container via testcontainers where Docker runs (a laptop), else skip with the reason.
+Under CI=true a missing server fails the run: integration tests never silently skip there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+POSTGRES_URL_VAR = "TEST_POSTGRES_URL"
+REDIS_URL_VAR = "TEST_REDIS_URL"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> None:
+    """Fail under CI, skip elsewhere."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: integration tests must not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def docker_available() -> bool:
+    try:
+        import docker
+
+        docker.from_env().ping()
+    except Exception:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def server_url(
+    variable: str, start_container: Callable[[], contextlib.AbstractContextManager[str]]
+) -> Iterator[str]:
+    """The URL of a real server: from `variable`, else a container, else skip (fail in CI)."""
+    if url := os.environ.get(variable):
+        yield url
+        return
+    if not docker_available():
+        unavailable(f"set {variable} or run Docker for testcontainers")
+    with start_container() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_container() -> Iterator[str]:
+    from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:16-alpine", driver=None) as container:
+        yield container.get_connection_url()
+
+
+@contextlib.contextmanager
+def redis_container() -> Iterator[str]:
+    from testcontainers.redis import RedisContainer
+
+    with RedisContainer("redis:7-alpine") as container:
+        host = container.get_container_host_ip()
+        yield f"redis://{host}:{container.get_exposed_port(6379)}/0"
