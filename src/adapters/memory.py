@@ -91,13 +91,14 @@ class InMemoryBlacklist:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._blocked: dict[TokenKey, float] = {}  # key -> expiry instant
+        # (user, token) -> expiry instant: like Redis, whose key holds the user's hash tag.
+        self._blocked: dict[tuple[int, TokenKey], float] = {}
         self._watermarks: dict[int, tuple[Watermark, float]] = {}
         self._lock = asyncio.Lock()
 
     async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
         now = self._clock.now()
-        expiry = self._blocked.get(key)
+        expiry = self._blocked.get((user_id, key))
         watermark = self._watermarks.get(user_id)
         return BlacklistState(
             token_blocked=expiry is not None and expiry > now,
@@ -107,7 +108,7 @@ class InMemoryBlacklist:
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
         now = self._clock.now()
         for entry in entries:
-            self._blocked[entry.key] = now + entry.ttl_seconds
+            self._blocked[(entry.user_id, entry.key)] = now + entry.ttl_seconds
         self._forget_expired(now)
 
     async def raise_watermark(

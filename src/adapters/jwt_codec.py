@@ -1,0 +1,161 @@
+"""PyJWT behind the TokenCodec port: algorithms from settings, claim types checked by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, get_args
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from jwt.algorithms import HMACAlgorithm
+from jwt.types import Options
+
+from domain.errors import InvalidToken
+from domain.model import Claims, TokenKey, parse_user_id
+from domain.ports import TokenCodec
+
+MAX_TEXT_CLAIM = 255  # `iss` and `jti` fit the token log's varchar(255)
+MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z: fits a datetime and a timestamp
+_REQUIRED = ["exp", "iat", "jti", "sub"]
+# Anything PyJWT raises, and what malformed input can make the standard library raise.
+# ValueError covers UnicodeError, binascii.Error and json.JSONDecodeError.
+_REFUSED = (jwt.PyJWTError, ValueError, TypeError, RecursionError)
+
+
+class PyJWTCodec:
+    """The `TokenCodec` port on PyJWT; raises InvalidToken for any token it refuses."""
+
+    def __init__(
+        self,
+        *,
+        algorithms: Sequence[str],
+        verification_key: str | bytes,
+        signing_key: str | bytes | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        leeway_seconds: int = 0,
+    ) -> None:
+        if leeway_seconds < 0:
+            raise ValueError("leeway_seconds must not be negative")
+        self._algorithms = _allow_list(algorithms)
+        # Keys are parsed once here, so a bad key stops start-up instead of failing each request.
+        self._verification_key = _prepare_key(self._algorithms, verification_key, "verification")
+        if isinstance(self._verification_key, get_args(PrivateKeyTypes)):
+            raise ValueError("verification_key must be a public key, not a private one")
+        self._signing_key = (
+            None
+            if signing_key is None
+            else _prepare_key(self._algorithms[:1], signing_key, "signing")
+        )
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway_seconds
+        required = _REQUIRED + ["iss"] * (issuer is not None) + ["aud"] * (audience is not None)
+        # PyJWT >= 2.10 refuses a numeric `sub`, which tymon/jwt-auth sends: _claims checks it.
+        self._verify_options: Options = {"require": required, "verify_sub": False}
+        self._peek_options: Options = {"require": required, "verify_signature": False}
+        self._jwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
+
+    def peek(self, token: str) -> Claims:
+        return _claims(self._decode(token, self._peek_options))
+
+    def verify(self, token: str) -> Claims:
+        return _claims(self._decode(token, self._verify_options))
+
+    def encode(self, claims: Claims) -> str:
+        if self._signing_key is None:
+            raise RuntimeError("this PyJWTCodec has no signing_key: it can only verify")
+        payload: dict[str, Any] = {
+            "sub": str(claims.user_id),
+            "jti": claims.key.jti,
+            "iat": claims.issued_at,
+            "exp": claims.expires_at,
+        }
+        if claims.key.issuer:
+            payload["iss"] = claims.key.issuer
+        if self._audience is not None:
+            payload["aud"] = self._audience
+        return self._jwt.encode(payload, self._signing_key, algorithm=self._algorithms[0])
+
+    def _decode(self, token: str, options: Options) -> dict[str, Any]:
+        try:
+            return self._jwt.decode(
+                token,
+                self._verification_key,
+                algorithms=self._algorithms,  # never the token header's choice
+                options=options,
+                issuer=self._issuer,
+                audience=self._audience,
+                leeway=self._leeway,
+            )
+        except _REFUSED as error:
+            raise InvalidToken(f"{type(error).__name__}: {error}") from error
+
+
+def _allow_list(algorithms: Sequence[str]) -> list[str]:
+    if isinstance(algorithms, str) or not algorithms:
+        raise ValueError("algorithms must be a non-empty list of names, e.g. ['HS256']")
+    if "none" in algorithms:
+        raise ValueError('the "none" algorithm accepts unsigned tokens: refused')
+    families = set()
+    for name in algorithms:
+        try:
+            families.add(isinstance(jwt.get_algorithm_by_name(name), HMACAlgorithm))
+        except NotImplementedError:
+            raise ValueError(f"unknown JWT algorithm {name!r}") from None
+    if len(families) > 1:
+        raise ValueError(
+            "algorithms mix HMAC (HS*) with public-key ones; that allows key confusion"
+        )
+    return list(algorithms)
+
+
+def _prepare_key(algorithms: Sequence[str], key: str | bytes, role: str) -> Any:
+    prepared: Any = None  # a cryptography key object, or HMAC secret bytes
+    for name in algorithms:
+        algorithm = jwt.get_algorithm_by_name(name)
+        try:
+            prepared = algorithm.prepare_key(key)
+        except _REFUSED as error:
+            raise ValueError(f"{role}_key is not a usable {name} key: {error}") from None
+        if weakness := algorithm.check_key_length(prepared):
+            raise ValueError(f"{role}_key is too weak for {name}: {weakness}")
+    return prepared
+
+
+def _claims(payload: dict[str, Any]) -> Claims:
+    """Our own type checks: PyJWT only checks that the required claims are present."""
+    user_id = parse_user_id(payload["sub"], canonical=True)
+    if user_id is None:
+        raise InvalidToken("sub is not a user id (an integer 1..2^63-1, or its decimal string)")
+    return Claims(
+        key=TokenKey(issuer=_text(payload.get("iss", ""), "iss"), jti=_text(payload["jti"], "jti")),
+        user_id=user_id,
+        issued_at=_numeric_date(payload["iat"], "iat"),
+        expires_at=_numeric_date(payload["exp"], "exp"),
+    )
+
+
+def _text(value: object, claim: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CLAIM or "\x00" in value:
+        raise InvalidToken(f"{claim} must be a string of at most {MAX_TEXT_CLAIM} characters")
+    if claim == "jti" and not value:
+        raise InvalidToken("jti must not be empty")
+    try:
+        value.encode("utf-8")  # JSON can carry lone surrogates; no database can store them
+    except UnicodeEncodeError:
+        raise InvalidToken(f"{claim} is not valid Unicode") from None
+    return value
+
+
+def _numeric_date(value: object, claim: str) -> int:
+    # Whole seconds only: a float (legal in RFC 7519, sent by neither us nor tymon) is refused
+    # rather than rounded, so the claim the blacklist and the log see is the one that was signed.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidToken(f"{claim} must be a whole number of seconds")
+    if not 0 <= value <= MAX_NUMERIC_DATE:
+        raise InvalidToken(f"{claim} is out of range")
+    return value
+
+
+_: type[TokenCodec] = PyJWTCodec

@@ -1,0 +1,22 @@
+"""POST /api/v2/internal/tokens: a trusted service (the Laravel app) gets a token for a user."""
+
+from __future__ import annotations
+
+from domain.app_gate import AppGate
+from domain.model import IssuedToken
+from domain.use_cases.issue_token import IssueToken
+
+
+class InternalIssueToken:
+    """Admit the internal caller exactly as lgt-all does, then issue and log a token."""
+
+    def __init__(self, *, gate: AppGate, issue_token: IssueToken) -> None:
+        self._gate = gate
+        self._issue_token = issue_token
+
+    async def __call__(
+        self, *, user_id: object, app_id: object, app_key: object, device: object, peer: str
+    ) -> IssuedToken:
+        admitted = self._gate.admit(user_id=user_id, app_id=app_id, app_key=app_key, peer=peer)
+        label = device if isinstance(device, str) and device else None
+        return await self._issue_token(user_id=admitted, device=label)

@@ -1,0 +1,1 @@
+"""Where the outside world comes in: settings, the container, the HTTP app and the CLI."""

@@ -1,0 +1,1 @@
+"""The Litestar edge: middleware, controllers, the one error map."""

@@ -1,0 +1,78 @@
+"""The one table from failure to status and `{"title": ...}` body, registered once."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
+
+from domain.errors import (
+    InvalidAppCredentials,
+    MissingAppCredentials,
+    MissingUserId,
+    RevocationError,
+    StorageUnavailable,
+    Throttled,
+    Unauthorized,
+)
+from entrypoints.http.schemas import ErrorBody
+
+logger = logging.getLogger(__name__)
+
+# Most specific first: the first class in a raised error's MRO that is listed here wins.
+DOMAIN_ERRORS: dict[type[RevocationError], tuple[int, str]] = {
+    Unauthorized: (401, "Unauthorized"),
+    MissingUserId: (401, "Kindly Provide User ID"),
+    MissingAppCredentials: (401, "Kindly Provide APP ID and APP KEY"),
+    InvalidAppCredentials: (401, "Kindly Provide Valid APP ID and APP KEY"),
+    StorageUnavailable: (503, "Service Unavailable"),
+}
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def error_response(
+    status: int, title: str, headers: dict[str, str] | None = None
+) -> Response[ErrorBody]:
+    return Response(ErrorBody(title=title), status_code=status, headers=headers)
+
+
+def domain_error_to_response(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+    listed = next(cls for cls in type(error).__mro__ if cls in DOMAIN_ERRORS)
+    status, title = DOMAIN_ERRORS[listed]
+    headers: dict[str, str] = {}
+    if isinstance(error, Unauthorized):
+        headers.update(BEARER_CHALLENGE)
+    if isinstance(error, Throttled):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    if status >= 500:
+        logger.error("storage unavailable: %s", type(error).__name__)
+    return error_response(status, title, headers)
+
+
+def http_error_to_response(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+    """Litestar's own errors (400, 401, 404, 405, 413...) in the same `{"title"}` shape."""
+    assert isinstance(error, HTTPException)  # noqa: S101 - registered only for HTTPException
+    status = error.status_code
+    headers = dict(error.headers or {})
+    if status == 401:
+        headers.update(BEARER_CHALLENGE)
+    return error_response(status, HTTPStatus(status).phrase, headers)
+
+
+def unexpected_error_to_response(
+    _: Request[Any, Any, Any], error: Exception
+) -> Response[ErrorBody]:
+    """A bug is logged with its trace for us, and answered without one."""
+    logger.exception("unhandled error", exc_info=error)
+    return error_response(500, "Internal Server Error")
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    RevocationError: domain_error_to_response,
+    HTTPException: http_error_to_response,
+    Exception: unexpected_error_to_response,
+}

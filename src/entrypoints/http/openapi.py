@@ -1,0 +1,79 @@
+"""OpenAPI details Litestar cannot infer: raw JSON bodies we validate ourselves, error bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+    SecurityRequirement,
+    SecurityScheme,
+)
+
+from entrypoints.http.schemas import ErrorBody
+
+BEARER_COMPONENTS = Components(
+    security_schemes={
+        "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+    }
+)
+BEARER_SECURITY: list[SecurityRequirement] = [{"BearerToken": []}]
+
+_STRING = Schema(type=OpenAPIType.STRING, min_length=1)
+_USER_ID = Schema(
+    one_of=[
+        Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=2**63 - 1),
+        Schema(type=OpenAPIType.STRING, pattern="^[0-9]{1,19}$"),
+    ],
+    description="A JSON integer, or a string of decimal digits as PHP forms send.",
+)
+
+
+def _json_body(properties: dict[str, Schema | Reference], required: list[str]) -> RequestBody:
+    schema = Schema(type=OpenAPIType.OBJECT, properties=properties, required=required)
+    return RequestBody(content={"application/json": OpenAPIMediaType(schema=schema)}, required=True)
+
+
+@dataclass
+class LgtAllOperation(Operation):
+    """lgt-all reads its body itself so that a missing field gets the spec's 401, not a 400."""
+
+    def __post_init__(self) -> None:
+        self.request_body = _json_body(
+            {"user_id": _USER_ID, "app_id": _STRING, "app_key": _STRING},
+            ["user_id", "app_id", "app_key"],
+        )
+
+
+@dataclass
+class IssueTokenOperation(Operation):
+    """Token issuance is guarded exactly like lgt-all, so its body is read the same way."""
+
+    def __post_init__(self) -> None:
+        device = Schema(type=OpenAPIType.STRING, max_length=255, description="Device label")
+        self.request_body = _json_body(
+            {"user_id": _USER_ID, "app_id": _STRING, "app_key": _STRING, "device": device},
+            ["user_id", "app_id", "app_key"],
+        )
+
+
+def error(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=ErrorBody, description=description)
+
+
+UNAUTHORIZED = {401: error("Missing, invalid, expired or revoked token")}
+UNAVAILABLE = {503: error("The token log (database) could not answer")}
+INTERNAL_ERRORS = {
+    401: error(
+        'One of "Kindly Provide User ID", "Kindly Provide APP ID and APP KEY", '
+        '"Kindly Provide Valid APP ID and APP KEY"'
+    ),
+    **UNAVAILABLE,
+}

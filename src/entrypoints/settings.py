@@ -1,0 +1,161 @@
+"""Every setting, read once from the environment by a pure function."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+TokenCheck = Literal["logged", "not-blocked"]
+
+# Fixed, labelled, >= 32 bytes (PyJWT warns below that). Only ever used when
+# REVOCATION_ENV=development; production refuses to start without real secrets.
+DEV_JWT_SECRET = "development-only-jwt-secret-never-use-in-production"  # noqa: S105
+DEV_APP_ID = "development-app-id"
+DEFAULT_DATABASE_URL = "sqlite:///revocation.sqlite3"  # embedded: no server needed
+DEV_APP_KEY = "development-only-app-key-never-use-in-production"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The service's configuration; see the README's settings table."""
+
+    environment: Literal["production", "development"] = "production"
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_secret: str | None = None
+    jwt_private_key: str | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = 10
+    access_token_ttl_seconds: int = 3600
+    blacklist_expiry_seconds: int = 3600
+    token_check: TokenCheck = "logged"  # noqa: S105 - a mode name, not a secret
+    app_id: str = ""
+    app_key: str = ""
+    redis_socket_timeout_seconds: float = 0.25
+    redis_connect_timeout_seconds: float = 0.5
+    database_timeout_seconds: float = 5.0
+    lgt_all_max_failures: int = 5
+    lgt_all_failure_window_seconds: int = 300
+    trusted_proxies: tuple[str, ...] = field(default=())
+    max_body_bytes: int = 16_384
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build and validate settings from environment variables (names in the README)."""
+        env = _Reader(environ)
+        environment = env.choice("REVOCATION_ENV", ("production", "development"), "production")
+        development = environment == "development"
+        algorithms = tuple(a.strip() for a in env.text("JWT_ALGORITHMS", "HS256").split(","))
+        hmac_only = all(a.startswith("HS") for a in algorithms)
+        access_ttl = env.integer("ACCESS_TOKEN_TTL_SECONDS", 3600, minimum=1)
+        settings = cls(
+            environment=environment,  # type: ignore[arg-type]
+            database_url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
+            redis_url=env.optional("REDIS_URL"),
+            jwt_algorithms=algorithms,
+            jwt_secret=env.optional("JWT_SECRET")
+            or (DEV_JWT_SECRET if development and hmac_only else None),
+            jwt_private_key=env.optional("JWT_PRIVATE_KEY"),
+            jwt_public_key=env.optional("JWT_PUBLIC_KEY"),
+            jwt_issuer=env.optional("JWT_ISSUER"),
+            jwt_audience=env.optional("JWT_AUDIENCE"),
+            jwt_leeway_seconds=env.integer("JWT_LEEWAY_SECONDS", 10, minimum=0),
+            access_token_ttl_seconds=access_ttl,
+            blacklist_expiry_seconds=env.integer(
+                "REDIS_BLACKLIST_OBJECT_EXPIRY_IN_SEC", access_ttl, minimum=1
+            ),
+            token_check=env.choice("TOKEN_CHECK", ("logged", "not-blocked"), "logged"),  # type: ignore[arg-type]
+            app_id=env.optional("APP_ID") or (DEV_APP_ID if development else ""),
+            app_key=env.optional("APP_KEY") or (DEV_APP_KEY if development else ""),
+            redis_socket_timeout_seconds=env.number("REDIS_SOCKET_TIMEOUT_SECONDS", 0.25),
+            redis_connect_timeout_seconds=env.number("REDIS_CONNECT_TIMEOUT_SECONDS", 0.5),
+            database_timeout_seconds=env.number("DATABASE_TIMEOUT_SECONDS", 5.0),
+            lgt_all_max_failures=env.integer("LGT_ALL_MAX_FAILURES", 5, minimum=0),
+            lgt_all_failure_window_seconds=env.integer(
+                "LGT_ALL_FAILURE_WINDOW_SECONDS", 300, minimum=1
+            ),
+            trusted_proxies=env.addresses("TRUSTED_PROXIES"),
+            max_body_bytes=env.integer("MAX_BODY_BYTES", 16_384, minimum=1024),
+            host=env.text("HOST", "127.0.0.1"),
+            port=env.integer("PORT", 8000, minimum=1),
+        )
+        settings.validate()
+        return settings
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def requires_logged_tokens(self) -> bool:
+        return self.token_check == "logged"  # noqa: S105 - a mode name, not a secret
+
+    @property
+    def uses_hmac(self) -> bool:
+        return all(algorithm.startswith("HS") for algorithm in self.jwt_algorithms)
+
+    def validate(self) -> None:
+        """Refuse to start on a missing secret, naming what to set."""
+        if self.uses_hmac and not self.jwt_secret:
+            raise SettingsError("JWT_SECRET is required (or REVOCATION_ENV=development)")
+        if not self.uses_hmac and not self.jwt_public_key:
+            raise SettingsError("JWT_PUBLIC_KEY is required for asymmetric JWT_ALGORITHMS")
+        if not (self.app_id and self.app_key):
+            raise SettingsError("APP_ID and APP_KEY are required (or REVOCATION_ENV=development)")
+        if self.uses_hmac and self.jwt_secret and len(self.jwt_secret.encode()) < 32:
+            raise SettingsError("JWT_SECRET must be at least 32 bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    environ: Mapping[str, str]
+
+    def optional(self, name: str) -> str | None:
+        return self.environ.get(name) or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.environ.get(name) or default
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(name, default)
+        if value not in allowed:
+            raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int) -> int:
+        raw = self.environ.get(name)
+        try:
+            value = default if not raw else int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, not {raw!r}") from None
+        if value < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.environ.get(name)
+        try:
+            value = default if not raw else float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+        if not value > 0:
+            raise SettingsError(f"{name} must be positive")
+        return value
+
+    def addresses(self, name: str) -> tuple[str, ...]:
+        raw = [part.strip() for part in self.text(name, "").split(",") if part.strip()]
+        try:
+            return tuple(str(ipaddress.ip_address(part)) for part in raw)
+        except ValueError as error:
+            raise SettingsError(f"{name}: {error}") from None

@@ -1,0 +1,33 @@
+"""Build the real app on in-memory adapters in one line: what a user's own tests do."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dependency_injector import providers
+from litestar import Litestar
+
+from adapters.clock import SystemClock
+from adapters.memory import InMemoryBlacklist, InMemoryTokenLog
+from entrypoints.app import create_app
+from entrypoints.containers import Container
+from entrypoints.settings import Settings
+
+TEST_ENV = {
+    "JWT_SECRET": "http-test-secret-that-is-long-enough-for-hs256",
+    "APP_ID": "laravel-app",
+    "APP_KEY": "laravel-secret-key",
+    "LGT_ALL_MAX_FAILURES": "3",
+}
+
+
+def in_memory_container(**env: str) -> Container:
+    container = Container(settings=Settings.from_env({**TEST_ENV, **env}))
+    container.token_log.override(providers.Singleton(InMemoryTokenLog))
+    container.blacklist.override(providers.Singleton(InMemoryBlacklist, SystemClock()))
+    return container
+
+
+def in_memory_app(env: Mapping[str, str] | None = None) -> tuple[Litestar, Container]:
+    container = in_memory_container(**(env or {}))
+    return create_app(container), container

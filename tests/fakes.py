@@ -1,0 +1,57 @@
+"""Test doubles beyond the product's in-memory adapters: storage that is down."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.errors import BlacklistUnavailable, TokenLogUnavailable
+from domain.model import (
+    BlacklistEntry,
+    BlacklistState,
+    LogState,
+    TokenKey,
+    TokenRecord,
+    Watermark,
+)
+from domain.ports import Blacklist, TokenLog
+
+
+class DownTokenLog:
+    """A database that is down: every call fails the way the real adapter reports it."""
+
+    async def record(self, record: TokenRecord) -> None:
+        raise TokenLogUnavailable("down")
+
+    async def lookup(self, key: TokenKey, user_id: int) -> LogState:
+        raise TokenLogUnavailable("down")
+
+    async def block(self, record: TokenRecord, blocked_at: float) -> None:
+        raise TokenLogUnavailable("down")
+
+    async def revoke_all(self, watermark: Watermark) -> list[TokenRecord]:
+        raise TokenLogUnavailable("down")
+
+    async def active_sessions(self, user_id: int, now: float) -> list[TokenRecord]:
+        raise TokenLogUnavailable("down")
+
+    async def purge_expired(self, before: float, batch_size: int) -> int:
+        raise TokenLogUnavailable("down")
+
+
+class DownBlacklist:
+    """A Redis that is down."""
+
+    async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
+        raise BlacklistUnavailable("down")
+
+    async def add(self, entries: Sequence[BlacklistEntry]) -> None:
+        raise BlacklistUnavailable("down")
+
+    async def raise_watermark(
+        self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
+    ) -> None:
+        raise BlacklistUnavailable("down")
+
+
+_: TokenLog = DownTokenLog()
+__: Blacklist = DownBlacklist()

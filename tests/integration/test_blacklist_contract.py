@@ -1,0 +1,375 @@
+"""The Blacklist contract, run alike against InMemoryBlacklist and RedisBlacklist.
+
+Time-to-live is checked on the fake by moving its clock and on Redis through a side door (PTTL),
+so nothing sleeps. Random user ids keep tests apart on the shared Redis; nothing is flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from asyncio import StreamReader, StreamWriter
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Protocol
+
+import pytest
+from redis.asyncio import Connection, Redis
+from redis.crc import key_slot
+
+from adapters.clock import ManualClock
+from adapters.memory import InMemoryBlacklist
+from adapters.redis_blacklist import RedisBlacklist, build_redis_client
+from domain.errors import BlacklistUnavailable
+from domain.model import BlacklistEntry, TokenKey, Watermark
+from domain.ports import Blacklist
+from tests.random_refs import random_key, random_user_id
+
+DAY = 86_400
+
+
+class Harness(Protocol):
+    """A blacklist, plus a way to check how long its entries live."""
+
+    @property
+    def blacklist(self) -> Blacklist: ...
+
+    async def assert_token_lives(self, key: TokenKey, user_id: int, seconds: int) -> None: ...
+
+    async def assert_watermark_lives(self, user_id: int, seconds: int) -> None: ...
+
+
+class MemoryHarness:
+    def __init__(self) -> None:
+        self.clock = ManualClock()
+        self.blacklist = InMemoryBlacklist(self.clock)
+
+    async def assert_token_lives(self, key: TokenKey, user_id: int, seconds: int) -> None:
+        self.clock.advance(seconds - 0.001)
+        assert (await self.blacklist.lookup(key, user_id)).token_blocked
+        self.clock.advance(0.001)
+        assert not (await self.blacklist.lookup(key, user_id)).token_blocked
+
+    async def assert_watermark_lives(self, user_id: int, seconds: int) -> None:
+        self.clock.advance(seconds - 0.001)
+        assert (await self.blacklist.lookup(random_key(), user_id)).watermark is not None
+        self.clock.advance(0.001)
+        assert (await self.blacklist.lookup(random_key(), user_id)).watermark is None
+
+
+class RedisHarness:
+    def __init__(self, client: Redis) -> None:
+        self.raw = client
+        self.blacklist = RedisBlacklist(client)
+
+    async def assert_token_lives(self, key: TokenKey, user_id: int, seconds: int) -> None:
+        await self._assert_pttl(self.blacklist.token_key(key, user_id), seconds)
+
+    async def assert_watermark_lives(self, user_id: int, seconds: int) -> None:
+        await self._assert_pttl(self.blacklist.watermark_key(user_id), seconds)
+
+    async def _assert_pttl(self, key: bytes, seconds: int) -> None:
+        assert seconds * 1000 - 2000 < await self.raw.pttl(key) <= seconds * 1000
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
+    client = build_redis_client(redis_url, socket_timeout=2, connect_timeout=2)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def harness(request: pytest.FixtureRequest) -> Harness:
+    if request.param == "memory":
+        return MemoryHarness()
+    # Asked for here, not in the signature, so the in-memory half runs without a Redis.
+    client: Redis = request.getfixturevalue("redis_client")
+    return RedisHarness(client)
+
+
+def entry(key: TokenKey, user_id: int, ttl: int = DAY) -> BlacklistEntry:
+    return BlacklistEntry(key=key, user_id=user_id, ttl_seconds=ttl)
+
+
+class TestLookup:
+    async def test_unknown_token_is_not_blocked_and_has_no_watermark(
+        self, harness: Harness
+    ) -> None:
+        state = await harness.blacklist.lookup(random_key(), random_user_id())
+
+        assert not state.token_blocked
+        assert state.watermark is None
+
+    async def test_users_do_not_see_each_others_entries_or_watermarks(
+        self, harness: Harness
+    ) -> None:
+        user, other = random_user_id(), random_user_id()
+        await harness.blacklist.add([entry(random_key(), user)])
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), DAY, [])
+
+        state = await harness.blacklist.lookup(random_key(), other)
+
+        assert not state.token_blocked
+        assert state.watermark is None
+
+
+class TestAdd:
+    async def test_added_token_is_blocked(self, harness: Harness) -> None:
+        key, user = random_key(), random_user_id()
+
+        await harness.blacklist.add([entry(key, user)])
+
+        assert (await harness.blacklist.lookup(key, user)).token_blocked
+
+    async def test_entry_lives_exactly_its_ttl(self, harness: Harness) -> None:
+        key, user = random_key(), random_user_id()
+
+        await harness.blacklist.add([entry(key, user, ttl=90)])
+
+        await harness.assert_token_lives(key, user, 90)
+
+    @pytest.mark.parametrize("ttl", [0, -5])
+    async def test_entry_without_time_left_is_skipped(self, harness: Harness, ttl: int) -> None:
+        key, kept, user = random_key(), random_key(), random_user_id()
+
+        await harness.blacklist.add([entry(key, user, ttl=ttl), entry(kept, user)])
+
+        assert not (await harness.blacklist.lookup(key, user)).token_blocked
+        assert (await harness.blacklist.lookup(kept, user)).token_blocked
+
+    async def test_thousand_entries_are_all_blocked(self, harness: Harness) -> None:
+        user = random_user_id()
+        keys = [random_key() for _ in range(1000)]
+
+        await harness.blacklist.add([entry(key, user) for key in keys])
+
+        for key in keys[::97]:
+            assert (await harness.blacklist.lookup(key, user)).token_blocked
+
+    @pytest.mark.parametrize(
+        ("blocked", "lookalike"),
+        [(TokenKey("a|b", "c"), TokenKey("a", "b|c")), (TokenKey("ab", "c"), TokenKey("a", "bc"))],
+    )
+    async def test_issuer_and_jti_boundary_is_kept(
+        self, harness: Harness, blocked: TokenKey, lookalike: TokenKey
+    ) -> None:
+        user = random_user_id()
+
+        await harness.blacklist.add([entry(blocked, user)])
+
+        assert not (await harness.blacklist.lookup(lookalike, user)).token_blocked
+
+
+class TestRaiseWatermark:
+    async def test_sets_a_watermark_that_lives_its_ttl(self, harness: Harness) -> None:
+        user = random_user_id()
+
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.5), 120, [])
+
+        state = await harness.blacklist.lookup(random_key(), user)
+        assert state.watermark == Watermark(user, 1_800_000_000.5)
+        await harness.assert_watermark_lives(user, 120)
+
+    async def test_lower_watermark_changes_nothing(self, harness: Harness) -> None:
+        user = random_user_id()
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_100.0), 120, [])
+
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), DAY, [])
+
+        state = await harness.blacklist.lookup(random_key(), user)
+        assert state.watermark == Watermark(user, 1_800_000_100.0)
+        await harness.assert_watermark_lives(user, 120)
+
+    async def test_higher_watermark_replaces_it(self, harness: Harness) -> None:
+        user = random_user_id()
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), 120, [])
+
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_100.0), 300, [])
+
+        state = await harness.blacklist.lookup(random_key(), user)
+        assert state.watermark == Watermark(user, 1_800_000_100.0)
+        await harness.assert_watermark_lives(user, 300)
+
+    async def test_keeps_microseconds(self, harness: Harness) -> None:
+        user = random_user_id()
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.123456), DAY, [])
+        first = await harness.blacklist.lookup(random_key(), user)
+
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.123457), DAY, [])
+
+        second = await harness.blacklist.lookup(random_key(), user)
+        assert first.watermark == Watermark(user, 1_800_000_000.123456)
+        assert second.watermark == Watermark(user, 1_800_000_000.123457)
+
+    async def test_adds_its_entries_each_with_its_ttl(self, harness: Harness) -> None:
+        user, short, long, dead = random_user_id(), random_key(), random_key(), random_key()
+        entries = [entry(short, user, ttl=60), entry(long, user, ttl=600), entry(dead, user, 0)]
+
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), DAY, entries)
+
+        assert (await harness.blacklist.lookup(long, user)).token_blocked
+        assert not (await harness.blacklist.lookup(dead, user)).token_blocked
+        await harness.assert_token_lives(short, user, 60)
+
+    async def test_watermark_without_time_left_is_not_set(self, harness: Harness) -> None:
+        user = random_user_id()
+
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), 0, [])
+
+        assert (await harness.blacklist.lookup(random_key(), user)).watermark is None
+
+
+class RoundTripCounter:
+    """Counts a connection's writes: a round trip is one write, then reading its replies.
+
+    It sits in the transport, below the adapter, so the adapter cannot count for itself. Server
+    counters (`INFO commandstats`) are shared with every other test using this Redis, so they
+    can only give a lower bound here.
+    """
+
+    def __init__(self) -> None:
+        self.writes = 0
+        self.replies = 0
+
+    def install(self, client: Redis) -> None:
+        counter = self
+
+        class CountingConnection(Connection):
+            async def send_packed_command(
+                self, command: bytes | str | Iterable[bytes], check_health: bool = True
+            ) -> None:
+                counter.writes += 1
+                await super().send_packed_command(command, check_health)
+
+            async def read_response(
+                self,
+                disable_decoding: bool = False,
+                timeout: float | None = None,  # noqa: ASYNC109 (redis-py's signature)
+                *,
+                disconnect_on_error: bool = True,
+                push_request: bool | None = False,
+            ) -> Any:
+                response = await super().read_response(
+                    disable_decoding,
+                    timeout,
+                    disconnect_on_error=disconnect_on_error,
+                    push_request=push_request,
+                )
+                counter.replies += 1
+                return response
+
+        client.connection_pool.connection_class = CountingConnection
+
+    def reset(self) -> None:
+        self.writes = self.replies = 0
+
+
+@pytest.fixture
+async def counted(redis_url: str) -> AsyncIterator[tuple[RedisBlacklist, RoundTripCounter]]:
+    client = build_redis_client(redis_url, socket_timeout=2, connect_timeout=2)
+    counter = RoundTripCounter()
+    counter.install(client)
+    await client.ping()  # the connection's handshake is not the adapter's business
+    counter.reset()
+    yield RedisBlacklist(client), counter
+    await client.aclose()
+
+
+async def user_keys(client: Redis, user_id: int) -> list[bytes]:
+    return [key async for key in client.scan_iter(match=b"rv{%d}*" % user_id, count=1000)]
+
+
+async def set_calls(client: Redis) -> int:
+    stats = await client.info("commandstats")
+    return int(stats["cmdstat_set"]["calls"])
+
+
+@pytest.mark.redis
+class TestRedisBlacklist:
+    async def test_add_of_a_thousand_entries_is_one_round_trip(
+        self, counted: tuple[RedisBlacklist, RoundTripCounter], redis_client: Redis
+    ) -> None:
+        blacklist, counter = counted
+        user = random_user_id()
+        sets_before = await set_calls(redis_client)
+
+        await blacklist.add([entry(random_key(), user) for _ in range(1000)])
+
+        assert (counter.writes, counter.replies) == (1, 1000)
+        assert await set_calls(redis_client) - sets_before >= 1000
+        assert len(await user_keys(redis_client, user)) == 1000
+
+    async def test_lookup_and_raise_watermark_are_one_round_trip_each(
+        self, counted: tuple[RedisBlacklist, RoundTripCounter]
+    ) -> None:
+        blacklist, counter = counted
+        user = random_user_id()
+        entries = [entry(random_key(), user) for _ in range(50)]
+
+        await blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), DAY, entries)
+        assert (counter.writes, counter.replies) == (1, 51)
+        counter.reset()
+        await blacklist.lookup(random_key(), user)
+        assert (counter.writes, counter.replies) == (1, 1)
+
+    async def test_keys_hold_no_token_text_and_all_expire(self, redis_client: Redis) -> None:
+        blacklist, user = RedisBlacklist(redis_client), random_user_id()
+        key = TokenKey("https://issuer.example", "jti-" + secrets.token_hex(8))
+        await blacklist.raise_watermark(Watermark(user, 1.0), DAY, [entry(key, user)])
+
+        keys = await user_keys(redis_client, user)
+
+        assert sorted(keys) == sorted(
+            [blacklist.token_key(key, user), blacklist.watermark_key(user)]
+        )
+        for raw in keys:
+            assert key.jti.encode() not in raw
+            assert b"issuer" not in raw
+            assert len(raw) <= 40
+            assert await redis_client.ttl(raw) > 0
+
+    def test_a_users_keys_share_one_cluster_slot(self) -> None:
+        blacklist = RedisBlacklist(Redis())  # builds no connection until used
+        user = random_user_id()
+
+        slots = {key_slot(blacklist.token_key(random_key(), user)) for _ in range(20)}
+
+        assert slots == {key_slot(blacklist.watermark_key(user))}
+
+
+class TestUnreachableRedis:
+    async def test_dead_redis_is_unavailable_within_a_second(self) -> None:
+        client = build_redis_client(
+            "redis://127.0.0.1:1/0", socket_timeout=0.5, connect_timeout=0.5
+        )
+        await self._assert_fails_fast(RedisBlacklist(client), within=1.0)
+        await client.aclose()
+
+    async def test_silent_redis_is_unavailable_after_one_socket_timeout(self) -> None:
+        async def accept_and_say_nothing(reader: StreamReader, writer: StreamWriter) -> None:
+            await reader.read()  # until the client hangs up
+            writer.close()
+
+        server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = build_redis_client(
+            f"redis://127.0.0.1:{port}/0", socket_timeout=0.2, connect_timeout=0.2
+        )
+        await self._assert_fails_fast(RedisBlacklist(client), within=0.5)
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+
+    @staticmethod
+    async def _assert_fails_fast(blacklist: RedisBlacklist, within: float) -> None:
+        user, key = random_user_id(), random_key()
+        operations = [
+            blacklist.lookup(key, user),
+            blacklist.add([entry(key, user)]),
+            blacklist.raise_watermark(Watermark(user, 1.0), DAY, [entry(key, user)]),
+        ]
+        for operation in operations:
+            with pytest.raises(BlacklistUnavailable):
+                # A build that retries or waits too long fails here instead of hanging the run.
+                async with asyncio.timeout(within):
+                    await operation

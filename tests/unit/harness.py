@@ -1,0 +1,97 @@
+"""Use cases wired on the in-memory adapters, as a user's own tests would wire them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from adapters.jwt_codec import PyJWTCodec
+
+from adapters.app_credentials import StaticAppCredentials
+from adapters.clock import ManualClock
+from adapters.memory import InMemoryBlacklist, InMemoryTokenLog
+from adapters.throttle import InMemoryFailureThrottle
+from domain.app_gate import AppGate
+from domain.policy import BlacklistPolicy
+from domain.ports import Blacklist, TokenLog
+from domain.use_cases import (
+    AuthenticateToken,
+    InternalLogoutAll,
+    IssueToken,
+    LogoutAllDevices,
+    LogoutToken,
+)
+
+SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
+APP_ID = "laravel"
+APP_KEY = "laravel-app-key"
+TTL = 3600
+MAX_BLACKLIST_TTL = 600
+LEEWAY = 5
+
+
+@dataclass
+class Harness:
+    """A fresh set of fakes; swap `token_log` / `blacklist` to simulate an outage."""
+
+    clock: ManualClock = field(default_factory=lambda: ManualClock(start=time.time()))
+    token_log: TokenLog = field(default_factory=InMemoryTokenLog)
+    blacklist: Blacklist | None = None
+    require_logged: bool = True
+    max_failures: int = 3
+
+    def __post_init__(self) -> None:
+        if self.blacklist is None:
+            self.blacklist = InMemoryBlacklist(self.clock)
+        self.codec = PyJWTCodec(
+            algorithms=("HS256",),
+            verification_key=SECRET,
+            signing_key=SECRET,
+            issuer="unit-tests",
+            audience=None,
+            leeway_seconds=LEEWAY,
+        )
+        self.policy = BlacklistPolicy(max_ttl_seconds=MAX_BLACKLIST_TTL, leeway_seconds=LEEWAY)
+        self.throttle = InMemoryFailureThrottle(
+            clock=self.clock, max_failures=self.max_failures, window_seconds=60
+        )
+
+    @property
+    def fast(self) -> Blacklist:
+        assert self.blacklist is not None
+        return self.blacklist
+
+    def issue_token(self) -> IssueToken:
+        return IssueToken(
+            codec=self.codec,
+            token_log=self.token_log,
+            clock=self.clock,
+            issuer="unit-tests",
+            ttl_seconds=TTL,
+        )
+
+    def authenticate(self) -> AuthenticateToken:
+        return AuthenticateToken(
+            codec=self.codec,
+            blacklist=self.fast,
+            token_log=self.token_log,
+            require_logged=self.require_logged,
+        )
+
+    def logout(self) -> LogoutToken:
+        return LogoutToken(
+            token_log=self.token_log, blacklist=self.fast, clock=self.clock, policy=self.policy
+        )
+
+    def logout_all(self) -> LogoutAllDevices:
+        return LogoutAllDevices(
+            token_log=self.token_log, blacklist=self.fast, clock=self.clock, policy=self.policy
+        )
+
+    def internal_logout_all(self) -> InternalLogoutAll:
+        gate = AppGate(credentials=StaticAppCredentials(APP_ID, APP_KEY), throttle=self.throttle)
+        return InternalLogoutAll(gate=gate, logout_all_devices=self.logout_all())
+
+
+def bearer(token: str) -> str:
+    return f"Bearer {token}"

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+
+from entrypoints.settings import DEV_APP_KEY, DEV_JWT_SECRET, Settings, SettingsError
+
+PRODUCTION = {"JWT_SECRET": "p" * 40, "APP_ID": "laravel", "APP_KEY": "k" * 24}
+
+
+class TestSettingsFromEnv:
+    def test_production_is_the_default_and_needs_every_secret(self) -> None:
+        with pytest.raises(SettingsError, match="JWT_SECRET"):
+            Settings.from_env({})
+        with pytest.raises(SettingsError, match="APP_ID and APP_KEY"):
+            Settings.from_env({"JWT_SECRET": "p" * 40})
+
+    def test_development_mode_uses_fixed_labelled_secrets(self) -> None:
+        settings = Settings.from_env({"REVOCATION_ENV": "development"})
+        assert settings.jwt_secret == DEV_JWT_SECRET
+        assert settings.app_key == DEV_APP_KEY
+        assert "development" in DEV_JWT_SECRET
+        assert len(DEV_JWT_SECRET.encode()) >= 32
+
+    def test_embedded_defaults_need_no_server(self) -> None:
+        settings = Settings.from_env(PRODUCTION)
+        assert settings.database_url.startswith("sqlite:///")
+        assert settings.redis_url is None
+        assert settings.jwt_algorithms == ("HS256",)
+        assert settings.requires_logged_tokens
+
+    def test_blacklist_expiry_defaults_to_the_token_lifetime(self) -> None:
+        settings = Settings.from_env({**PRODUCTION, "ACCESS_TOKEN_TTL_SECONDS": "900"})
+        assert settings.blacklist_expiry_seconds == 900
+        explicit = Settings.from_env({**PRODUCTION, "REDIS_BLACKLIST_OBJECT_EXPIRY_IN_SEC": "60"})
+        assert explicit.blacklist_expiry_seconds == 60
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            ("REDIS_BLACKLIST_OBJECT_EXPIRY_IN_SEC", "soon"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "0"),
+            ("TOKEN_CHECK", "maybe"),
+            ("REVOCATION_ENV", "staging"),
+            ("TRUSTED_PROXIES", "not-an-ip"),
+            ("JWT_SECRET", "short"),
+            ("REDIS_SOCKET_TIMEOUT_SECONDS", "-1"),
+        ],
+    )
+    def test_a_malformed_value_is_a_clear_error(self, name: str, value: str) -> None:
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({**PRODUCTION, name: value})
+
+    def test_asymmetric_algorithms_need_a_public_key(self) -> None:
+        with pytest.raises(SettingsError, match="JWT_PUBLIC_KEY"):
+            Settings.from_env({**PRODUCTION, "JWT_ALGORITHMS": "RS256"})
