@@ -15,9 +15,11 @@ run: install  ## the service on the embedded default: SQLite file + in-process b
 	REVOCATION_ENV=development $(VENV)/bin/revocation migrate
 	REVOCATION_ENV=development $(VENV)/bin/revocation serve
 
+CODE := src tests $(wildcard bench examples)
+
 lint: install
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
 	$(VENV)/bin/mypy
 
 test: lint  ## ruff, mypy, then every unit and integration test

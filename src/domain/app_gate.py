@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TypeGuard
 
 from domain.errors import (
@@ -12,17 +11,18 @@ from domain.errors import (
     Throttled,
 )
 from domain.model import parse_user_id
-from domain.ports import AppCredentials, FailureThrottle
-
-logger = logging.getLogger(__name__)
+from domain.ports import AppCredentials, FailureThrottle, Telemetry
 
 
 class AppGate:
     """User id first, then credentials present, then throttle, then a constant-time compare."""
 
-    def __init__(self, *, credentials: AppCredentials, throttle: FailureThrottle) -> None:
+    def __init__(
+        self, *, credentials: AppCredentials, throttle: FailureThrottle, telemetry: Telemetry
+    ) -> None:
         self._credentials = credentials
         self._throttle = throttle
+        self._telemetry = telemetry
 
     def admit(self, *, user_id: object, app_id: object, app_key: object, peer: str) -> int:
         """The validated user id, or the error the spec names for the first failed rule."""
@@ -32,10 +32,11 @@ class AppGate:
         if not _non_empty_str(app_id) or not _non_empty_str(app_key):
             raise MissingAppCredentials("app_id and app_key must be non-empty strings")
         if wait := self._throttle.retry_after(peer):
+            self._telemetry.internal_auth_failed(peer, throttled=True)
             raise Throttled(wait)
         if not self._credentials.matches(app_id, app_key):
             self._throttle.record_failure(peer)
-            logger.warning("security: invalid app credentials", extra={"peer": peer})
+            self._telemetry.internal_auth_failed(peer, throttled=False)
             raise InvalidAppCredentials("app_id and app_key do not match")
         self._throttle.record_success(peer)
         return parsed_user_id

@@ -8,17 +8,25 @@ class RevocationError(Exception):
 class Unauthorized(RevocationError):
     """The caller did not present a live, valid token."""
 
+    reason = "unauthorized"  # a short code for metrics and logs
+
 
 class InvalidToken(Unauthorized):
     """The token does not decode, verify or carry the claims we require."""
+
+    reason = "invalid"
 
 
 class TokenRevoked(Unauthorized):
     """The token was logged out, alone or with all of its user's tokens."""
 
+    reason = "revoked"
+
 
 class TokenNotLogged(Unauthorized):
     """The token is not in the durable log, which this deployment requires."""
+
+    reason = "not_logged"
 
 
 class MissingUserId(RevocationError):

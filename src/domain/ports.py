@@ -103,3 +103,23 @@ class FailureThrottle(Protocol):
     def record_failure(self, peer: str) -> None: ...
 
     def record_success(self, peer: str) -> None: ...
+
+
+class Telemetry(Protocol):
+    """What the use cases report for monitoring: counters, security events. Never a token."""
+
+    def token_rejected(self, reason: str) -> None:
+        """A check refused a token; `reason` is the error's short code (`revoked`, ...)."""
+        ...
+
+    def tokens_revoked(self, count: int, *, scope: str) -> None:
+        """`count` logged tokens were blocked; scope `token` (logout) or `user` (logout-all)."""
+        ...
+
+    def blacklist_unavailable(self, operation: str) -> None:
+        """Redis failed during `operation`; the database decided or holds the write alone."""
+        ...
+
+    def internal_auth_failed(self, peer: str, *, throttled: bool) -> None:
+        """An internal call from `peer` had wrong credentials, or was refused while throttled."""
+        ...

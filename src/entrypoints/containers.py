@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from adapters.jwt_codec import PyJWTCodec
 from dependency_injector import containers, providers
 
 from adapters.app_credentials import StaticAppCredentials
 from adapters.clock import SystemClock
+from adapters.jwt_codec import PyJWTCodec
 from adapters.memory import InMemoryBlacklist
 from adapters.piccolo.engines import build_engine
 from adapters.piccolo.token_log import PiccoloTokenLog
 from adapters.redis_blacklist import RedisBlacklist, build_redis_client
+from adapters.telemetry import LoggingTelemetry
 from adapters.throttle import InMemoryFailureThrottle
 from domain.app_gate import AppGate
 from domain.policy import BlacklistPolicy
@@ -53,6 +54,7 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
     clock = providers.Singleton(SystemClock)
+    telemetry = providers.Singleton(LoggingTelemetry)
     codec = providers.Singleton(build_codec, settings)
     policy = providers.Singleton(
         BlacklistPolicy,
@@ -90,6 +92,7 @@ class Container(containers.DeclarativeContainer):
             max_failures=settings.provided.lgt_all_max_failures,
             window_seconds=settings.provided.lgt_all_failure_window_seconds,
         ),
+        telemetry=telemetry,
     )
 
     authenticate_token = providers.Factory(
@@ -97,13 +100,24 @@ class Container(containers.DeclarativeContainer):
         codec=codec,
         blacklist=blacklist,
         token_log=token_log,
+        telemetry=telemetry,
         require_logged=settings.provided.requires_logged_tokens,
     )
     logout_token = providers.Factory(
-        LogoutToken, token_log=token_log, blacklist=blacklist, clock=clock, policy=policy
+        LogoutToken,
+        token_log=token_log,
+        blacklist=blacklist,
+        clock=clock,
+        policy=policy,
+        telemetry=telemetry,
     )
     logout_all_devices = providers.Factory(
-        LogoutAllDevices, token_log=token_log, blacklist=blacklist, clock=clock, policy=policy
+        LogoutAllDevices,
+        token_log=token_log,
+        blacklist=blacklist,
+        clock=clock,
+        policy=policy,
+        telemetry=telemetry,
     )
     internal_logout_all = providers.Factory(
         InternalLogoutAll, gate=gate, logout_all_devices=logout_all_devices

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from adapters.jwt_codec import PyJWTCodec
-
 from adapters.app_credentials import StaticAppCredentials
 from adapters.clock import ManualClock
+from adapters.jwt_codec import PyJWTCodec
 from adapters.memory import InMemoryBlacklist, InMemoryTokenLog
+from adapters.telemetry import RecordingTelemetry
 from adapters.throttle import InMemoryFailureThrottle
 from domain.app_gate import AppGate
 from domain.policy import BlacklistPolicy
@@ -39,6 +39,7 @@ class Harness:
     blacklist: Blacklist | None = None
     require_logged: bool = True
     max_failures: int = 3
+    telemetry: RecordingTelemetry = field(default_factory=RecordingTelemetry)
 
     def __post_init__(self) -> None:
         if self.blacklist is None:
@@ -75,21 +76,34 @@ class Harness:
             codec=self.codec,
             blacklist=self.fast,
             token_log=self.token_log,
+            telemetry=self.telemetry,
             require_logged=self.require_logged,
         )
 
     def logout(self) -> LogoutToken:
         return LogoutToken(
-            token_log=self.token_log, blacklist=self.fast, clock=self.clock, policy=self.policy
+            token_log=self.token_log,
+            blacklist=self.fast,
+            clock=self.clock,
+            policy=self.policy,
+            telemetry=self.telemetry,
         )
 
     def logout_all(self) -> LogoutAllDevices:
         return LogoutAllDevices(
-            token_log=self.token_log, blacklist=self.fast, clock=self.clock, policy=self.policy
+            token_log=self.token_log,
+            blacklist=self.fast,
+            clock=self.clock,
+            policy=self.policy,
+            telemetry=self.telemetry,
         )
 
     def internal_logout_all(self) -> InternalLogoutAll:
-        gate = AppGate(credentials=StaticAppCredentials(APP_ID, APP_KEY), throttle=self.throttle)
+        gate = AppGate(
+            credentials=StaticAppCredentials(APP_ID, APP_KEY),
+            throttle=self.throttle,
+            telemetry=self.telemetry,
+        )
         return InternalLogoutAll(gate=gate, logout_all_devices=self.logout_all())
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import re
 
-from domain.errors import BlacklistUnavailable, InvalidToken, TokenNotLogged, TokenRevoked
+from domain.errors import (
+    BlacklistUnavailable,
+    InvalidToken,
+    TokenNotLogged,
+    TokenRevoked,
+    Unauthorized,
+)
 from domain.model import Claims, LogState
-from domain.ports import Blacklist, TokenCodec, TokenLog
-
-logger = logging.getLogger(__name__)
+from domain.ports import Blacklist, Telemetry, TokenCodec, TokenLog
 
 MAX_TOKEN_LENGTH = 8192  # far above any real JWT; refuses megabyte headers before decoding
 _B64_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token
@@ -37,14 +40,23 @@ class AuthenticateToken:
         codec: TokenCodec,
         blacklist: Blacklist,
         token_log: TokenLog,
+        telemetry: Telemetry,
         require_logged: bool = True,
     ) -> None:
         self._codec = codec
+        self._telemetry = telemetry
         self._blacklist = blacklist
         self._token_log = token_log
         self._require_logged = require_logged
 
     async def __call__(self, *, authorization: str | None) -> Claims:
+        try:
+            return await self._check(authorization)
+        except Unauthorized as rejection:
+            self._telemetry.token_rejected(rejection.reason)
+            raise
+
+    async def _check(self, authorization: str | None) -> Claims:
         token = bearer_token(authorization)
         await self._reject_if_blacklisted(self._codec.peek(token))
         claims = self._codec.verify(token)
@@ -57,7 +69,7 @@ class AuthenticateToken:
         try:
             state = await self._blacklist.lookup(claims.key, claims.user_id)
         except BlacklistUnavailable:
-            logger.warning("blacklist unavailable; the token log decides alone")
+            self._telemetry.blacklist_unavailable("lookup")  # the token log decides alone
             return
         if state.token_blocked:
             raise TokenRevoked("token is blacklisted")

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import logging
-
 from domain.errors import BlacklistUnavailable
 from domain.model import BlacklistEntry, Watermark
 from domain.policy import BlacklistPolicy
-from domain.ports import Blacklist, Clock, TokenLog
-
-logger = logging.getLogger(__name__)
+from domain.ports import Blacklist, Clock, Telemetry, TokenLog
 
 
 class LogoutAllDevices:
     """Raise the user's watermark durably, block their logged tokens, then mirror it all."""
 
     def __init__(
-        self, *, token_log: TokenLog, blacklist: Blacklist, clock: Clock, policy: BlacklistPolicy
+        self,
+        *,
+        token_log: TokenLog,
+        blacklist: Blacklist,
+        clock: Clock,
+        policy: BlacklistPolicy,
+        telemetry: Telemetry,
     ) -> None:
         self._token_log = token_log
+        self._telemetry = telemetry
         self._blacklist = blacklist
         self._clock = clock
         self._policy = policy
@@ -28,6 +31,7 @@ class LogoutAllDevices:
         now = self._clock.now()
         watermark = Watermark(user_id=user_id, revoked_before=now)
         blocked = await self._token_log.revoke_all(watermark)
+        self._telemetry.tokens_revoked(len(blocked), scope="user")
         entries = [
             BlacklistEntry(record.key, user_id, ttl)
             for record in blocked
@@ -38,5 +42,6 @@ class LogoutAllDevices:
                 watermark, self._policy.watermark_ttl_seconds, entries
             )
         except BlacklistUnavailable:
-            logger.warning("logout-all committed but not mirrored: blacklist unavailable")
+            # The watermark is committed and every check reads the log: the tokens are dead.
+            self._telemetry.blacklist_unavailable("logout_all")
         return len(blocked)

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import logging
-
 from domain.errors import BlacklistUnavailable
 from domain.model import BlacklistEntry, Claims, TokenRecord
 from domain.policy import BlacklistPolicy
-from domain.ports import Blacklist, Clock, TokenLog
-
-logger = logging.getLogger(__name__)
+from domain.ports import Blacklist, Clock, Telemetry, TokenLog
 
 
 class LogoutToken:
     """Mark the token blocked in the log (the durable truth), then blacklist it for speed."""
 
     def __init__(
-        self, *, token_log: TokenLog, blacklist: Blacklist, clock: Clock, policy: BlacklistPolicy
+        self,
+        *,
+        token_log: TokenLog,
+        blacklist: Blacklist,
+        clock: Clock,
+        policy: BlacklistPolicy,
+        telemetry: Telemetry,
     ) -> None:
         self._token_log = token_log
+        self._telemetry = telemetry
         self._blacklist = blacklist
         self._clock = clock
         self._policy = policy
@@ -32,6 +35,7 @@ class LogoutToken:
             expires_at=claims.expires_at,
         )
         await self._token_log.block(record, blocked_at=now)
+        self._telemetry.tokens_revoked(1, scope="token")
         ttl = self._policy.ttl_for(claims.expires_at, now)
         if ttl == 0:
             return
@@ -39,4 +43,4 @@ class LogoutToken:
             await self._blacklist.add([BlacklistEntry(claims.key, claims.user_id, ttl)])
         except BlacklistUnavailable:
             # The block is committed and every check reads the log, so the token is dead already.
-            logger.warning("logout committed but not blacklisted: blacklist unavailable")
+            self._telemetry.blacklist_unavailable("logout")

@@ -1,0 +1,89 @@
+"""The use cases report what monitoring needs, and never the token itself."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from adapters.telemetry import LoggingTelemetry
+from domain.errors import InvalidAppCredentials, TokenRevoked, Unauthorized
+from tests.fakes import DownBlacklist
+from tests.unit.harness import APP_ID, Harness, bearer
+
+
+class TestReportedEvents:
+    async def test_a_rejection_is_reported_with_its_reason(self) -> None:
+        harness = Harness()
+        issued = await harness.issue_token()(user_id=1)
+        await harness.logout()(claims=harness.codec.verify(issued.token))
+        with pytest.raises(TokenRevoked):
+            await harness.authenticate()(authorization=bearer(issued.token))
+        with pytest.raises(Unauthorized):
+            await harness.authenticate()(authorization="Bearer nonsense")
+        rejections = [
+            fields for name, fields in harness.telemetry.events if name == "token_rejected"
+        ]
+        assert rejections == [{"reason": "revoked"}, {"reason": "invalid"}]
+
+    async def test_revocations_are_counted_by_scope(self) -> None:
+        harness = Harness()
+        tokens = [await harness.issue_token()(user_id=1) for _ in range(3)]
+        await harness.logout()(claims=harness.codec.verify(tokens[0].token))
+        harness.clock.advance(1)
+        await harness.logout_all()(user_id=1)
+        revoked = [fields for name, fields in harness.telemetry.events if name == "tokens_revoked"]
+        assert revoked == [{"count": 1, "scope": "token"}, {"count": 2, "scope": "user"}]
+
+    async def test_a_redis_fallback_is_reported_for_each_operation(self) -> None:
+        harness = Harness(blacklist=DownBlacklist())
+        issued = await harness.issue_token()(user_id=1)
+        claims = await harness.authenticate()(authorization=bearer(issued.token))
+        await harness.logout()(claims=claims)
+        await harness.logout_all()(user_id=1)
+        fallbacks = [
+            f["operation"] for n, f in harness.telemetry.events if n == "blacklist_unavailable"
+        ]
+        assert fallbacks == ["lookup", "logout", "logout_all"]
+
+    async def test_failed_internal_calls_are_security_events_per_peer(self) -> None:
+        harness = Harness(max_failures=2)
+        for _ in range(3):
+            with pytest.raises(InvalidAppCredentials):
+                await harness.internal_logout_all()(
+                    user_id=1, app_id=APP_ID, app_key="x", peer="p1"
+                )
+        failures = [f for n, f in harness.telemetry.events if n == "internal_auth_failed"]
+        assert failures == [
+            {"peer": "p1", "throttled": False},
+            {"peer": "p1", "throttled": False},
+            {"peer": "p1", "throttled": True},
+        ]
+
+
+class TestLoggingTelemetry:
+    def test_logs_structured_events_with_a_running_count(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        telemetry = LoggingTelemetry()
+        with caplog.at_level(logging.INFO, logger="revocation.events"):
+            telemetry.token_rejected("revoked")
+            telemetry.token_rejected("revoked")
+        records = [r for r in caplog.records if getattr(r, "event", None) == "token_rejected"]
+        assert [getattr(r, "count", None) for r in records] == [1, 2]
+        assert all(getattr(r, "reason", None) == "revoked" for r in records)
+
+    async def test_no_event_carries_the_raw_token(self, caplog: pytest.LogCaptureFixture) -> None:
+        harness = Harness()
+        issued = await harness.issue_token()(user_id=1)
+        await harness.logout()(claims=harness.codec.verify(issued.token))
+        with caplog.at_level(logging.DEBUG):
+            telemetry = LoggingTelemetry()
+            harness.telemetry = telemetry  # type: ignore[assignment]
+            with pytest.raises(TokenRevoked):
+                await harness.authenticate()(authorization=bearer(issued.token))
+        assert caplog.records
+        signature = issued.token.rsplit(".", 1)[1]
+        for record in caplog.records:
+            assert signature not in record.getMessage()
+            assert signature not in str(record.__dict__)
