@@ -37,6 +37,14 @@ class DownTokenLog:
     async def purge_expired(self, before: float, batch_size: int) -> int:
         raise TokenLogUnavailable("down")
 
+    async def blocked_after(self, expires_at: float, row_id: int, limit: int) -> list[TokenRecord]:
+        raise TokenLogUnavailable("down")
+
+    async def watermarks_after(
+        self, revoked_before: float, user_id: int, limit: int
+    ) -> list[Watermark]:
+        raise TokenLogUnavailable("down")
+
 
 class DownBlacklist:
     """A Redis that is down."""

@@ -85,6 +85,31 @@ class InMemoryTokenLog:
             del self._records[key]
         return len(expired)
 
+    async def blocked_after(self, expires_at: float, row_id: int, limit: int) -> list[TokenRecord]:
+        page = sorted(
+            (
+                record
+                for record in self._records.values()
+                if record.blocked_at is not None
+                and (record.expires_at, record.row_id or 0) > (expires_at, row_id)
+            ),
+            key=lambda record: (record.expires_at, record.row_id or 0),
+        )
+        return page[:limit]
+
+    async def watermarks_after(
+        self, revoked_before: float, user_id: int, limit: int
+    ) -> list[Watermark]:
+        page = sorted(
+            (
+                watermark
+                for watermark in self._watermarks.values()
+                if (watermark.revoked_before, watermark.user_id) > (revoked_before, user_id)
+            ),
+            key=lambda watermark: (watermark.revoked_before, watermark.user_id),
+        )
+        return page[:limit]
+
 
 class InMemoryBlacklist:
     """The Redis blacklist's semantics (per-entry TTL, watermark only rises) in one process."""

@@ -66,6 +66,16 @@ class TokenLog(Protocol):
         """Delete up to `batch_size` rows that expired before `before`; how many went."""
         ...
 
+    async def blocked_after(self, expires_at: float, row_id: int, limit: int) -> list[TokenRecord]:
+        """Up to `limit` blocked rows after (expires_at, row_id) in that order: a keyset page."""
+        ...
+
+    async def watermarks_after(
+        self, revoked_before: float, user_id: int, limit: int
+    ) -> list[Watermark]:
+        """Up to `limit` watermarks after (revoked_before, user_id) in that order: a keyset page."""
+        ...
+
 
 class Blacklist(Protocol):
     """The fast, expiring layer (Redis); raises BlacklistUnavailable."""

@@ -248,6 +248,46 @@ class TestPurgeExpired:
         assert (await token_log.lookup(kept.key, kept.user_id)).record is not None
 
 
+class TestRepairPages:
+    # The tables are shared: each test walks a private window of instants far in the future.
+    @staticmethod
+    def a_window() -> float:
+        return 3e9 + random_user_id() % 10**8
+
+    async def test_pages_blocked_tokens_by_expiry_then_row_id(self, token_log: TokenLog) -> None:
+        window = self.a_window()
+        first, second, third = (a_record(expires_at=window + n) for n in (1, 1, 3))
+        unblocked, expired = a_record(expires_at=window + 2), a_record(expires_at=window - 1)
+        for record in (first, second, third, unblocked, expired):
+            await token_log.record(record)
+        for record in (third, second, first, expired):
+            await token_log.block(record, blocked_at=NOW)
+
+        pages = []
+        cursor = (window, 0)
+        while page := await token_log.blocked_after(*cursor, limit=2):
+            pages.append([r.key for r in page if r.expires_at < window + 10])
+            cursor = (page[-1].expires_at, page[-1].row_id or 0)
+            if page[-1].expires_at >= window + 10:
+                break
+
+        assert pages[:2] == [[first.key, second.key], [third.key]]
+        assert not any(pages[2:])
+
+    async def test_pages_watermarks_by_time_then_user(self, token_log: TokenLog) -> None:
+        window = self.a_window()
+        low, high = sorted(random_user_id() for _ in range(2))
+        later, earlier = random_user_id(), random_user_id()
+        for user_id, at in ((high, 1.0), (low, 1.0), (later, 2.5), (earlier, -1.0)):
+            await token_log.revoke_all(Watermark(user_id, revoked_before=window + at))
+
+        page = await token_log.watermarks_after(window, 0, limit=2)
+        rest = await token_log.watermarks_after(page[-1].revoked_before, page[-1].user_id, 1)
+
+        assert page == [Watermark(low, window + 1.0), Watermark(high, window + 1.0)]
+        assert rest == [Watermark(later, window + 2.5)]
+
+
 @pytest.mark.postgres
 class TestPostgresSchema:
     """Through a side door: what the migrations built, read with raw SQL."""

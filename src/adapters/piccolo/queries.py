@@ -73,3 +73,20 @@ DELETE FROM user_token_logs WHERE id IN (
 )
 RETURNING id
 """
+
+# Keyset pages for the blacklist repair: each walks its own index in order, so every page costs
+# the same on a large table, and only blocked unexpired rows / recent watermarks are touched.
+BLOCKED_AFTER = """
+SELECT id, iss, jti, user_id, issued_at, expires_at, blocked_at, device
+FROM user_token_logs
+WHERE blocked_at IS NOT NULL AND (expires_at, id) > ({}, {})
+ORDER BY expires_at, id
+LIMIT {}
+"""
+
+WATERMARKS_AFTER = """
+SELECT user_id, revoked_before FROM user_revocation_watermarks
+WHERE (revoked_before, user_id) > ({}, {})
+ORDER BY revoked_before, user_id
+LIMIT {}
+"""

@@ -81,6 +81,23 @@ class PiccoloTokenLog:
             deleted = await self._fetch(queries.PURGE_EXPIRED, _datetime(before), batch_size)
         return len(deleted)
 
+    async def blocked_after(self, expires_at: float, row_id: int, limit: int) -> list[TokenRecord]:
+        async with self._guard("page through blocked tokens"):
+            rows = await self._fetch(queries.BLOCKED_AFTER, _datetime(expires_at), row_id, limit)
+        return [_record(row) for row in rows]
+
+    async def watermarks_after(
+        self, revoked_before: float, user_id: int, limit: int
+    ) -> list[Watermark]:
+        async with self._guard("page through watermarks"):
+            rows = await self._fetch(
+                queries.WATERMARKS_AFTER, _datetime(revoked_before), user_id, limit
+            )
+        return [
+            Watermark(user_id=int(row["user_id"]), revoked_before=_seconds(row["revoked_before"]))
+            for row in rows
+        ]
+
     @contextlib.asynccontextmanager
     async def _guard(self, action: str) -> AsyncIterator[None]:
         with database_errors(action):
