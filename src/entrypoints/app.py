@@ -19,6 +19,7 @@ from entrypoints.http.auth import revocation_middleware
 from entrypoints.http.controllers import InternalController, LogoutController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.openapi import BEARER_COMPONENTS
+from entrypoints.http.verify import verify_router
 from entrypoints.settings import Settings
 
 T = TypeVar("T")
@@ -34,12 +35,13 @@ def create_app(container: Container) -> Litestar:
     """A Litestar app on the container's adapters; tests override providers before calling."""
     settings: Settings = container.settings()
     return Litestar(
-        route_handlers=[LogoutController, InternalController, live],
+        route_handlers=[LogoutController, InternalController, live, verify_router()],
         dependencies={
             "logout_token": _bridge(container.logout_token),
             "logout_all_devices": _bridge(container.logout_all_devices),
             "internal_logout_all": _bridge(container.internal_logout_all),
             "internal_issue_token": _bridge(container.internal_issue_token),
+            "authenticate_token": _bridge(container.authenticate_token),
         },
         middleware=[revocation_middleware(container.authenticate_token())],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -1,0 +1,87 @@
+"""The gateway's question, "is this token still good?": nginx auth_request, Traefik, Envoy.
+
+Every method gets the same answer. nginx's auth_request and Traefik's ForwardAuth call with GET,
+but Envoy's ext_authz (HTTP service) forwards the client's own method, OPTIONS included; a
+method we refused would break that route, and one we answered unchecked would open it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, Router, route
+from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
+from litestar.enums import HttpMethod, MediaType
+
+from domain.model import Claims
+from domain.use_cases import AuthenticateToken
+from entrypoints.http.openapi import BEARER_SECURITY, UNAUTHORIZED, UNAVAILABLE
+
+VERIFY_PATH = "/api/v2/auth/verify"
+VERIFY_METHODS = [
+    HttpMethod.GET,
+    HttpMethod.HEAD,
+    HttpMethod.POST,
+    HttpMethod.PUT,
+    HttpMethod.PATCH,
+    HttpMethod.DELETE,
+]
+_DOCUMENTED_HEADERS = [
+    ResponseHeader(name="X-User-Id", description="The token's user id", documentation_only=True),
+    ResponseHeader(name="X-Token-Jti", description="The token's jti", documentation_only=True),
+    ResponseHeader(
+        name="X-Token-Expires-At", description="exp, Unix seconds", documentation_only=True
+    ),
+    ResponseHeader(
+        name="X-Token-Issuer", description="iss, when the token has one", documentation_only=True
+    ),
+]
+
+
+def verified_headers(claims: Claims) -> dict[str, str]:
+    """What a gateway copies upstream; `no-store` so no cache answers for a revoked token."""
+    headers = {
+        "X-User-Id": str(claims.user_id),
+        "X-Token-Jti": claims.key.jti,
+        "X-Token-Expires-At": str(claims.expires_at),
+        "Cache-Control": "no-store",
+    }
+    if claims.key.issuer:
+        headers["X-Token-Issuer"] = claims.key.issuer
+    return headers
+
+
+_ROUTE_OPTIONS: dict[str, Any] = {
+    "status_code": 200,
+    "responses": {**UNAUTHORIZED, **UNAVAILABLE},
+    "response_headers": _DOCUMENTED_HEADERS,
+}
+
+
+@route(http_method=VERIFY_METHODS, **_ROUTE_OPTIONS)
+async def verify(request: Request[Claims, Claims, Any]) -> Response[None]:
+    """200 with the live token's identity in headers; the middleware answered 401 or 503."""
+    return _verified(request.user)
+
+
+@route(http_method=HttpMethod.OPTIONS, **_ROUTE_OPTIONS)
+async def verify_options(
+    request: Request[Any, Any, Any], authenticate_token: NamedDependency[AuthenticateToken]
+) -> Response[None]:
+    """The same check for OPTIONS, which the middleware lets by for CORS preflights."""
+    return _verified(await authenticate_token(authorization=request.headers.get("authorization")))
+
+
+def _verified(claims: Claims) -> Response[None]:
+    return Response(content=None, media_type=MediaType.TEXT, headers=verified_headers(claims))
+
+
+def verify_router() -> Router:
+    """The verify route; OPTIONS goes first, or Litestar adds its own unchecked 204 for it."""
+    return Router(
+        VERIFY_PATH,
+        route_handlers=[verify_options, verify],
+        security=BEARER_SECURITY,
+        tags=["gateway"],
+    )
