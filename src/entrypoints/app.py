@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TypeVar
 
 from dependency_injector import providers
-from litestar import Litestar, get
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -19,23 +19,25 @@ from entrypoints.http.auth import revocation_middleware
 from entrypoints.http.controllers import InternalController, LogoutController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.openapi import BEARER_COMPONENTS
+from entrypoints.http.operations import authenticator, instrumented, operations_routes
+from entrypoints.logs import configure_logging
+from entrypoints.periodic import periodic_purge
 from entrypoints.http.verify import verify_router
 from entrypoints.settings import Settings
 
 T = TypeVar("T")
 
 
-@get("/health/live", tags=["health"])
-async def live() -> dict[str, str]:
-    """The process is up and serving."""
-    return {"status": "ok"}
-
-
 def create_app(container: Container) -> Litestar:
     """A Litestar app on the container's adapters; tests override providers before calling."""
     settings: Settings = container.settings()
-    return Litestar(
-        route_handlers=[LogoutController, InternalController, live, verify_router()],
+    app = Litestar(
+        route_handlers=[
+            *operations_routes(container),
+            LogoutController,
+            InternalController,
+            verify_router(),
+        ],
         dependencies={
             "logout_token": _bridge(container.logout_token),
             "logout_all_devices": _bridge(container.logout_all_devices),
@@ -43,9 +45,10 @@ def create_app(container: Container) -> Litestar:
             "internal_issue_token": _bridge(container.internal_issue_token),
             "authenticate_token": _bridge(container.authenticate_token),
         },
-        middleware=[revocation_middleware(container.authenticate_token())],
+        middleware=[revocation_middleware(authenticator(container))],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[_connections(container)],
+        lifespan=[_connections(container), periodic_purge(container)],
+        logging_config=None,  # the process configures logging once (entrypoints.logs)
         openapi_config=OpenAPIConfig(
             title="Token revocation service",
             version="2.0.0",
@@ -55,12 +58,14 @@ def create_app(container: Container) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         state=State({"trusted_proxies": frozenset(settings.trusted_proxies)}),
     )
+    return instrumented(app, container)  # request ids and metrics around everything
 
 
 def app_from_env() -> Litestar:
     """For ASGI servers (`uvicorn --factory entrypoints.app:app_from_env`)."""
-    container = Container(settings=Settings.from_env(os.environ))
-    return create_app(container)
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings.log_format, settings.log_level)  # in each server worker process
+    return create_app(Container(settings=settings))
 
 
 def _bridge(factory: providers.Provider[T]) -> Provide:

@@ -10,6 +10,7 @@ from adapters.jwt_codec import PyJWTCodec
 from adapters.memory import InMemoryBlacklist
 from adapters.piccolo.engines import build_engine
 from adapters.piccolo.token_log import PiccoloTokenLog
+from adapters.prometheus_telemetry import PrometheusTelemetry
 from adapters.redis_blacklist import RedisBlacklist, build_redis_client
 from adapters.telemetry import LoggingTelemetry
 from adapters.throttle import InMemoryFailureThrottle
@@ -54,7 +55,9 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
     clock = providers.Singleton(SystemClock)
-    telemetry = providers.Singleton(LoggingTelemetry)
+    # Metrics (per container: a registry of its own) that pass every event on to the logs.
+    metrics = providers.Singleton(PrometheusTelemetry, inner=providers.Singleton(LoggingTelemetry))
+    telemetry = metrics
     codec = providers.Singleton(build_codec, settings)
     policy = providers.Singleton(
         BlacklistPolicy,

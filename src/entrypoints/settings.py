@@ -49,6 +49,11 @@ class Settings:
     max_body_bytes: int = 16_384
     host: str = "127.0.0.1"
     port: int = 8000
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+    metrics_enabled: bool = True
+    purge_interval_seconds: int = 0  # 0: the server never purges by itself
+    purge_batch_size: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -89,6 +94,13 @@ class Settings:
             max_body_bytes=env.integer("MAX_BODY_BYTES", 16_384, minimum=1024),
             host=env.text("HOST", "127.0.0.1"),
             port=env.integer("PORT", 8000, minimum=1),
+            log_format=env.choice(  # type: ignore[arg-type]
+                "LOG_FORMAT", ("json", "text"), "text" if development else "json"
+            ),
+            log_level=env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            metrics_enabled=env.choice("METRICS_ENABLED", ("true", "false"), "true") == "true",
+            purge_interval_seconds=env.integer("PURGE_INTERVAL_SECONDS", 0, minimum=0),
+            purge_batch_size=env.integer("PURGE_BATCH_SIZE", 1000, minimum=1),
         )
         settings.validate()
         return settings

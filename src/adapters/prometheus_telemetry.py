@@ -1,0 +1,87 @@
+"""Telemetry as Prometheus metrics, in a registry of its own, passed on to another Telemetry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from domain.ports import Telemetry
+
+# Seconds: a Redis hit takes well under a millisecond, a database check a few.
+CHECK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+LOGOUT_ALL_BUCKETS = (0, 1, 2, 5, 10, 25, 50, 100, 250, 1000, 10_000)
+
+
+class PrometheusTelemetry:
+    """Counts every event, then hands it to `inner` (the structured logs) unchanged.
+
+    The registry is per instance, not prometheus_client's global one: each container (each app
+    a test builds) gets its own metrics, and names never collide.
+    """
+
+    def __init__(self, inner: Telemetry | None = None) -> None:
+        self._inner = inner
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = self._counter(
+            "http_requests", "HTTP requests by route and status", ["method", "route", "status"]
+        )
+        self.request_seconds = Histogram(
+            "revocation_http_request_duration_seconds",
+            "HTTP request time by route",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self.check_seconds = Histogram(
+            "revocation_token_check_duration_seconds",
+            "Time to decide whether a bearer token is live (AuthenticateToken)",
+            buckets=CHECK_BUCKETS,
+            registry=self.registry,
+        )
+        self.rejections = self._counter("token_rejections", "Tokens refused, by reason", ["reason"])
+        self.revoked = self._counter("tokens_revoked", "Logged tokens blocked, by scope", ["scope"])
+        self.logout_all_sizes = Histogram(
+            "revocation_logout_all_tokens",
+            "Logged tokens blocked by one logout-all",
+            buckets=LOGOUT_ALL_BUCKETS,
+            registry=self.registry,
+        )
+        self.fallbacks = self._counter(
+            "blacklist_fallbacks",
+            "Redis failures the database covered, by operation",
+            ["operation"],
+        )
+        self.internal_auth_failures = self._counter(
+            "internal_auth_failures", "Internal calls with wrong credentials", ["throttled"]
+        )
+
+    def token_rejected(self, reason: str) -> None:
+        self.rejections.labels(reason=reason).inc()
+        if self._inner:
+            self._inner.token_rejected(reason)
+
+    def tokens_revoked(self, count: int, *, scope: str) -> None:
+        self.revoked.labels(scope=scope).inc(count)
+        if scope == "user":
+            self.logout_all_sizes.observe(count)
+        if self._inner:
+            self._inner.tokens_revoked(count, scope=scope)
+
+    def blacklist_unavailable(self, operation: str) -> None:
+        self.fallbacks.labels(operation=operation).inc()
+        if self._inner:
+            self._inner.blacklist_unavailable(operation)
+
+    def internal_auth_failed(self, peer: str, *, throttled: bool) -> None:
+        # No peer label: one series per client address would grow without bound. Logs keep it.
+        self.internal_auth_failures.labels(throttled=str(throttled).lower()).inc()
+        if self._inner:
+            self._inner.internal_auth_failed(peer, throttled=throttled)
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format."""
+        return generate_latest(self.registry)
+
+    def _counter(self, name: str, documentation: str, labels: list[str]) -> Counter:
+        return Counter(f"revocation_{name}", documentation, labels, registry=self.registry)
+
+
+_: Telemetry = PrometheusTelemetry()

@@ -1,0 +1,55 @@
+"""A request id on every log record of a request, and echoed in the `X-Request-Id` header."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from entrypoints.logs import request_id_var
+
+HEADER = "x-request-id"
+# A caller's id is kept only when short and plain: it goes into every log line and a header.
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_from(incoming: str | None) -> str:
+    """The caller's id when it is safe to log, else a fresh one."""
+    if incoming and _SAFE_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    """Wraps the whole app (404s and error responses too): the id exists before anything logs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self._app(scope, receive, send)
+            return
+        incoming = next(
+            (
+                value.decode("latin-1")
+                for name, value in scope["headers"]
+                if name == HEADER.encode()
+            ),
+            None,
+        )
+        request_id = request_id_from(incoming)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message)[HEADER] = request_id
+            await send(message)
+
+        token = request_id_var.set(request_id)
+        try:
+            await self._app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)

@@ -1,0 +1,72 @@
+"""The server's own cleanup: every PURGE_INTERVAL_SECONDS, delete expired token-log rows."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from litestar import Litestar
+
+from domain.errors import StorageUnavailable
+from domain.ports import Clock, TokenLog
+from entrypoints.containers import Container
+
+logger = logging.getLogger(__name__)
+
+
+async def purge_once(token_log: TokenLog, clock: Clock, *, leeway: float, batch_size: int) -> int:
+    """Delete every row expired beyond the leeway, in batches; how many went."""
+    before = clock.now() - leeway
+    total = 0
+    while removed := await token_log.purge_expired(before, batch_size):
+        total += removed
+        await asyncio.sleep(0)  # let requests run between batches
+    return total
+
+
+async def purge_forever(
+    token_log: Callable[[], TokenLog], clock: Clock, *, interval: float, leeway: float, batch: int
+) -> None:
+    """Purge after each interval; a failed round is logged and the next one tries again."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            removed = await purge_once(token_log(), clock, leeway=leeway, batch_size=batch)
+        except StorageUnavailable as error:
+            logger.warning("periodic purge skipped: %s", type(error).__name__)
+        except Exception:
+            # A bug here must not end the loop (nor the app); it is logged with its trace.
+            logger.exception("periodic purge failed")
+        else:
+            logger.info("expired token logs purged", extra={"event": "purge", "rows": removed})
+
+
+def periodic_purge(container: Container) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """A lifespan hook running `purge_forever` while the app serves, when enabled."""
+
+    @asynccontextmanager
+    async def run(_: Litestar) -> AsyncIterator[None]:
+        settings = container.settings()
+        if settings.purge_interval_seconds <= 0:
+            yield
+            return
+        task = asyncio.create_task(
+            purge_forever(
+                container.token_log,
+                container.clock(),
+                interval=settings.purge_interval_seconds,
+                leeway=settings.jwt_leeway_seconds,
+                batch=settings.purge_batch_size,
+            )
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return run

@@ -1,0 +1,75 @@
+"""`/health/live` and `/health/ready`: public, and ready only when the database answers in time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
+
+from domain.model import LogState, TokenKey
+from entrypoints.app import create_app
+from entrypoints.http import operations
+from tests.app_factory import in_memory_container
+from tests.fakes import DownBlacklist, DownTokenLog
+
+
+class HangingTokenLog(DownTokenLog):
+    """A database that accepts the connection and never answers."""
+
+    async def lookup(self, key: TokenKey, user_id: int) -> LogState:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+async def get_ready(container_overrides: dict[str, object]) -> tuple[int, object]:
+    container = in_memory_container()
+    for name, adapter in container_overrides.items():
+        getattr(container, name).override(providers.Object(adapter))
+    async with AsyncTestClient(app=create_app(container)) as client:
+        response = await client.get("/health/ready")
+        return response.status_code, response.json()
+
+
+class TestHealth:
+    async def test_live_answers_without_a_token(self) -> None:
+        async with AsyncTestClient(app=create_app(in_memory_container())) as client:
+            response = await client.get("/health/live")
+        assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+    async def test_ready_when_both_stores_answer(self) -> None:
+        assert await get_ready({}) == (
+            200,
+            {"status": "ready", "checks": {"database": "ok", "blacklist": "ok"}},
+        )
+
+    async def test_not_ready_when_the_database_is_down(self) -> None:
+        assert await get_ready({"token_log": DownTokenLog()}) == (
+            503,
+            {
+                "title": "Service Unavailable",
+                "checks": {"database": "unavailable", "blacklist": "ok"},
+            },
+        )
+
+    async def test_degraded_but_ready_when_only_redis_is_down(self) -> None:
+        # Every check falls back to the database: taking all instances out of the load
+        # balancer because Redis failed would turn a slowdown into an outage.
+        assert await get_ready({"blacklist": DownBlacklist()}) == (
+            200,
+            {"status": "degraded", "checks": {"database": "ok", "blacklist": "unavailable"}},
+        )
+
+    async def test_a_hanging_database_is_not_ready_within_the_timeout(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(operations, "READY_TIMEOUT_SECONDS", 0.05)
+        started = asyncio.get_running_loop().time()
+        status, body = await get_ready({"token_log": HangingTokenLog()})
+        assert status == 503
+        assert body == {
+            "title": "Service Unavailable",
+            "checks": {"database": "unavailable", "blacklist": "ok"},
+        }
+        assert asyncio.get_running_loop().time() - started < 1.0
