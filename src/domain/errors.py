@@ -29,6 +29,10 @@ class TokenNotLogged(Unauthorized):
     reason = "not_logged"
 
 
+class SessionNotFound(RevocationError):
+    """No active session of the caller has that id (unknown, ended, or another user's)."""
+
+
 class MissingUserId(RevocationError):
     """An internal call gave no usable user id."""
 

@@ -119,3 +119,14 @@ class IssuedToken:
 
     token: str
     record: TokenRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One active logged token of a user, as the "where am I logged in" page shows it."""
+
+    session_id: str  # opaque to callers: today the log's row id, as text
+    device: str | None
+    issued_at: float
+    expires_at: float
+    current: bool  # the token making the request

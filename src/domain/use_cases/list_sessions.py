@@ -1,0 +1,32 @@
+"""GET /api/v2/sessions: where the caller's user is logged in."""
+
+from __future__ import annotations
+
+from domain.model import Claims, Session, TokenRecord
+from domain.ports import Clock, TokenLog
+
+
+def session_id(record: TokenRecord) -> str:
+    """The opaque id a caller sees: the log's row id as text, never anything of the token."""
+    return str(record.row_id)
+
+
+class ListSessions:
+    """The user's active logged tokens, newest first, marking the one making the request."""
+
+    def __init__(self, *, token_log: TokenLog, clock: Clock) -> None:
+        self._token_log = token_log
+        self._clock = clock
+
+    async def __call__(self, *, claims: Claims) -> list[Session]:
+        records = await self._token_log.active_sessions(claims.user_id, self._clock.now())
+        return [
+            Session(
+                session_id=session_id(record),
+                device=record.device,
+                issued_at=record.issued_at,
+                expires_at=record.expires_at,
+                current=record.key == claims.key,
+            )
+            for record in records
+        ]

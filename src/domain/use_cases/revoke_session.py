@@ -1,0 +1,40 @@
+"""DELETE /api/v2/sessions/{id}: log out one of the caller's own sessions."""
+
+from __future__ import annotations
+
+import math
+
+from domain.errors import SessionNotFound
+from domain.model import Claims
+from domain.ports import Clock, TokenLog
+from domain.use_cases.list_sessions import session_id as id_of
+from domain.use_cases.logout_token import LogoutToken
+
+
+class RevokeSession:
+    """Find the session among the caller's own active ones, then log it out like LogoutToken.
+
+    Searching only the caller's sessions is the authorisation: another user's id, an unknown
+    one and an ended one all look alike (SessionNotFound), so ids reveal nothing. A user has
+    a handful of live tokens, so reading them all costs one small query.
+    """
+
+    def __init__(self, *, token_log: TokenLog, clock: Clock, logout_token: LogoutToken) -> None:
+        self._token_log = token_log
+        self._clock = clock
+        self._logout_token = logout_token
+
+    async def __call__(self, *, claims: Claims, session_id: str) -> None:
+        records = await self._token_log.active_sessions(claims.user_id, self._clock.now())
+        record = next((r for r in records if id_of(r) == session_id), None)
+        if record is None:
+            raise SessionNotFound("no such active session for this user")
+        await self._logout_token(
+            claims=Claims(
+                key=record.key,
+                user_id=record.user_id,
+                issued_at=math.floor(record.issued_at),
+                # Rounded up: the blacklist entry must not expire before the token does.
+                expires_at=math.ceil(record.expires_at),
+            )
+        )
