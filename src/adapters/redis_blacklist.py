@@ -12,19 +12,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Literal, overload
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from domain.errors import BlacklistUnavailable
 from domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
 from domain.ports import Blacklist
 
 HEALTH_CHECK_INTERVAL_SECONDS = 30
+RedisClient = Redis | RedisCluster
 _MICROSECONDS = 1_000_000
 _DIGEST_BYTES = 12  # 96 bits: a collision, within one user's keys, needs ~2^48 tokens
 
@@ -41,9 +44,35 @@ return 0
 """
 
 
-def build_redis_client(url: str, *, socket_timeout: float, connect_timeout: float) -> Redis:
-    """A client for `url`; it connects on first use. Close it with `await client.aclose()`."""
-    return Redis.from_url(
+@overload
+def build_redis_client(
+    url: str, *, socket_timeout: float, connect_timeout: float, cluster: Literal[False] = False
+) -> Redis: ...
+
+
+@overload
+def build_redis_client(
+    url: str, *, socket_timeout: float, connect_timeout: float, cluster: Literal[True]
+) -> RedisCluster: ...
+
+
+@overload
+def build_redis_client(
+    url: str, *, socket_timeout: float, connect_timeout: float, cluster: bool
+) -> RedisClient: ...
+
+
+def build_redis_client(
+    url: str, *, socket_timeout: float, connect_timeout: float, cluster: bool = False
+) -> RedisClient:
+    """A client for `url` (with `cluster`, any node of a Redis Cluster); it connects on first
+    use. Close it with `await client.aclose()`.
+
+    Every command the blacklist sends touches one user's keys, which share a hash tag, so in a
+    cluster each command, and each pipeline, goes to the one node owning that user's slot.
+    """
+    client_class = RedisCluster if cluster else Redis
+    return client_class.from_url(
         url,
         socket_timeout=socket_timeout,
         socket_connect_timeout=connect_timeout,
@@ -65,7 +94,7 @@ def _unavailable_on_error() -> Iterator[None]:
     # OSError covers socket errors and TimeoutError (asyncio.TimeoutError is its alias).
     try:
         yield
-    except (RedisError, OSError) as error:
+    except (RedisError, RedisClusterException, OSError) as error:
         raise BlacklistUnavailable(f"redis: {type(error).__name__}: {error}") from error
 
 
@@ -80,7 +109,7 @@ def _digest(key: TokenKey) -> bytes:
 class RedisBlacklist:
     """The `Blacklist` port on Redis: per-entry TTLs, a watermark that only rises."""
 
-    def __init__(self, client: Redis, *, prefix: str = "rv") -> None:
+    def __init__(self, client: RedisClient, *, prefix: str = "rv") -> None:
         self._client = client
         self._prefix = prefix.encode()
 
@@ -120,13 +149,15 @@ class RedisBlacklist:
     def _user_tag(self, user_id: int) -> bytes:
         return b"%s{%d}" % (self._prefix, user_id)
 
-    def _queue_entries(self, pipeline: Pipeline, entries: Sequence[BlacklistEntry]) -> None:
+    def _queue_entries(
+        self, pipeline: Pipeline | ClusterPipeline, entries: Sequence[BlacklistEntry]
+    ) -> None:
         for entry in entries:
             if entry.ttl_seconds > 0:  # already expired: nothing left to block
                 pipeline.set(self.token_key(entry.key, entry.user_id), 1, ex=entry.ttl_seconds)
 
     @staticmethod
-    async def _execute(pipeline: Pipeline) -> None:
+    async def _execute(pipeline: Pipeline | ClusterPipeline) -> None:
         """Send every queued command in one write, then read the replies: one round trip."""
         with _unavailable_on_error():
             await pipeline.execute()

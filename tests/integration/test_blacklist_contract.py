@@ -18,7 +18,7 @@ from redis.crc import key_slot
 
 from adapters.clock import ManualClock
 from adapters.memory import InMemoryBlacklist
-from adapters.redis_blacklist import RedisBlacklist, build_redis_client
+from adapters.redis_blacklist import RedisBlacklist, RedisClient, build_redis_client
 from domain.errors import BlacklistUnavailable
 from domain.model import BlacklistEntry, TokenKey, Watermark
 from domain.ports import Blacklist
@@ -57,7 +57,7 @@ class MemoryHarness:
 
 
 class RedisHarness:
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self.raw = client
         self.blacklist = RedisBlacklist(client)
 
@@ -78,12 +78,27 @@ async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture
+async def redis_cluster_client(redis_cluster_url: str) -> AsyncIterator[RedisClient]:
+    client = build_redis_client(
+        redis_cluster_url, socket_timeout=2, connect_timeout=2, cluster=True
+    )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis_cluster", marks=pytest.mark.redis),  # three masters, see conftest
+    ]
+)
 def harness(request: pytest.FixtureRequest) -> Harness:
     if request.param == "memory":
         return MemoryHarness()
     # Asked for here, not in the signature, so the in-memory half runs without a Redis.
-    client: Redis = request.getfixturevalue("redis_client")
+    client: RedisClient = request.getfixturevalue(f"{request.param}_client")
     return RedisHarness(client)
 
 

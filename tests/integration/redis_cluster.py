@@ -1,0 +1,118 @@
+"""A throwaway three-master Redis Cluster of local `redis-server` processes on loopback ports.
+
+Nothing here touches the shared Redis on 6379: each node is a process of our own, with its
+files in a temporary directory, stopped (and reaped) when the tests are done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis import Redis as SyncRedis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from tests.integration.servers import unavailable
+
+CLUSTER_BUS_OFFSET = 10_000  # Redis talks to its peers on port + 10000
+NODES = 3
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_cluster_ports(count: int = NODES) -> list[int]:
+    """Ports whose cluster-bus twin is free too (below the kernel's ephemeral range)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = random.randint(20_000, 29_999)
+        if port not in ports and _bindable(port) and _bindable(port + CLUSTER_BUS_OFFSET):
+            ports.append(port)
+    return ports
+
+
+def _node_command(port: int, directory: Path) -> list[str]:
+    return [
+        "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+        "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+        "--save", "", "--appendonly", "no", "--dir", str(directory),
+        "--logfile", str(directory / f"redis-{port}.log"),
+    ]  # fmt: skip
+
+
+def _wait_until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(RedisConnectionError):
+            if predicate():
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def _answers(port: int) -> bool:
+    with SyncRedis(port=port, socket_timeout=1) as node:
+        return bool(node.ping())
+
+
+def _cluster_ok(port: int) -> bool:
+    with SyncRedis(port=port, socket_timeout=1) as node:
+        return bool(node.cluster("info")["cluster_state"] == "ok")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    ports: list[int]
+    processes: dict[int, subprocess.Popen[bytes]]  # by port: a test may stop or freeze one
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}/0"  # any node: the client learns the rest
+
+
+@contextlib.contextmanager
+def three_master_cluster(directory: Path) -> Iterator[Cluster]:
+    """A fresh cluster whose 16384 slots are split over three masters."""
+    if not (shutil.which("redis-server") and shutil.which("redis-cli")):
+        unavailable("redis-server and redis-cli are needed for the Redis Cluster tests")
+    ports = free_cluster_ports()
+    nodes = [subprocess.Popen(_node_command(port, directory)) for port in ports]
+    try:
+        for port in ports:
+            _wait_until(functools.partial(_answers, port), f"node {port}")
+        addresses = [f"127.0.0.1:{port}" for port in ports]
+        create = ["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0"]
+        subprocess.run(
+            [*create, "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        for port in ports:
+            _wait_until(functools.partial(_cluster_ok, port), f"cluster_state:ok on {port}")
+        yield Cluster(ports=ports, processes=dict(zip(ports, nodes, strict=True)))
+    finally:
+        for node in nodes:
+            node.send_signal(signal.SIGCONT)  # a frozen node could not handle SIGTERM
+            node.terminate()
+        for node in nodes:
+            try:
+                node.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                node.kill()
+                node.wait()

@@ -1,0 +1,156 @@
+"""RedisBlacklist on a real three-master Redis Cluster: every command stays on one node.
+
+The contract suite (test_blacklist_contract.py) runs its behaviours on this cluster too; here,
+the cluster is private to the test run, so each node's own counters and keys are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
+
+from adapters.redis_blacklist import RedisBlacklist, build_redis_client
+from domain.errors import BlacklistUnavailable
+from domain.model import BlacklistEntry, Watermark
+from tests.integration.redis_cluster import three_master_cluster
+from tests.random_refs import random_key, random_user_id
+
+pytestmark = pytest.mark.redis
+DAY = 86_400
+SOCKET_TIMEOUT = 0.25  # the production default
+
+
+@pytest.fixture
+async def cluster(redis_cluster_url: str) -> AsyncIterator[RedisCluster]:
+    client = build_redis_client(
+        redis_cluster_url, socket_timeout=2, connect_timeout=2, cluster=True
+    )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def nodes(cluster: RedisCluster) -> AsyncIterator[list[Redis]]:
+    """A plain client per master: the side door that sees where keys really are."""
+    # Learns the slot map and opens a connection to each master: handshakes are not counted.
+    await cluster.ping(target_nodes=RedisCluster.PRIMARIES)
+    addresses = [(node.host, node.port) for node in cluster.get_primaries()]
+    clients = [Redis(host=host, port=int(port)) for host, port in sorted(addresses)]
+    yield clients
+    for client in clients:
+        await client.aclose()
+
+
+def some_users_entries(user: int, count: int = 2) -> list[BlacklistEntry]:
+    return [BlacklistEntry(random_key(), user, DAY) for _ in range(count)]
+
+
+async def keys_by_node(nodes: list[Redis], users: list[int]) -> dict[int, set[int]]:
+    """user -> the indexes of the nodes holding any of that user's keys."""
+    found: dict[int, set[int]] = {user: set() for user in users}
+    for index, node in enumerate(nodes):
+        for user in users:
+            async for _ in node.scan_iter(match=b"rv{%d}*" % user, count=1000):
+                found[user].add(index)
+    return found
+
+
+class TestRedisCluster:
+    async def test_users_spread_over_all_masters_and_each_users_keys_share_one_slot(
+        self, cluster: RedisCluster, nodes: list[Redis]
+    ) -> None:
+        blacklist = RedisBlacklist(cluster)
+        users = [random_user_id() for _ in range(30)]
+        for user in users:
+            await blacklist.raise_watermark(Watermark(user, 1.0), DAY, some_users_entries(user))
+
+        placement = await keys_by_node(nodes, users)
+
+        assert all(len(where) == 1 for where in placement.values()), placement
+        assert set().union(*placement.values()) == {0, 1, 2}  # 30 users: all masters, surely
+        for user in users:
+            slots = {key_slot(blacklist.token_key(random_key(), user)) for _ in range(10)}
+            assert slots == {key_slot(blacklist.watermark_key(user))}
+
+    async def test_each_operation_is_answered_by_one_node_without_redirects(
+        self, cluster: RedisCluster, nodes: list[Redis]
+    ) -> None:
+        blacklist, user = RedisBlacklist(cluster), random_user_id()
+        key = random_key()
+        for node in nodes:
+            await node.config_resetstat()
+
+        await blacklist.raise_watermark(Watermark(user, 5.0), DAY, some_users_entries(user, 5))
+        await blacklist.add([BlacklistEntry(key, user, DAY)])
+        state = await blacklist.lookup(key, user)
+
+        assert state.token_blocked
+        assert state.watermark == Watermark(user, 5.0)
+        calls = [await command_calls(node) for node in nodes]
+        busy = [per_node for per_node in calls if per_node]
+        # One node did it all, without a MOVED or ASK; the script's own GET and SET count too.
+        assert busy == [{"eval": 1, "get": 1, "set": 6 + 1, "mget": 1}]
+        for node in nodes:
+            assert not await node.info("errorstats")
+
+    async def test_an_unreachable_cluster_is_unavailable_within_a_second(self) -> None:
+        client = build_redis_client(
+            "redis://127.0.0.1:1/0", socket_timeout=0.5, connect_timeout=0.5, cluster=True
+        )
+        blacklist, user = RedisBlacklist(client), random_user_id()
+        with pytest.raises(BlacklistUnavailable):
+            async with asyncio.timeout(1.0):
+                await blacklist.lookup(random_key(), user)
+        await client.aclose()
+
+
+async def command_calls(node: Redis) -> dict[str, int]:
+    """Calls per command since the last CONFIG RESETSTAT, leaving out our own INFO/CONFIG."""
+    stats = await node.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
+    return {name: n for name, n in calls.items() if name not in {"info", "config|resetstat"}}
+
+
+class TestFrozenMaster:
+    async def test_only_its_users_fall_back_and_only_for_a_few_socket_timeouts(
+        self, tmp_path: Path
+    ) -> None:
+        with three_master_cluster(tmp_path) as nodes:
+            client = build_redis_client(
+                nodes.url, socket_timeout=SOCKET_TIMEOUT, connect_timeout=0.5, cluster=True
+            )
+            blacklist = RedisBlacklist(client)
+            await client.ping()
+            frozen_port = nodes.ports[1]
+            on_frozen, elsewhere = users_on(client, blacklist, frozen_port)
+            nodes.processes[frozen_port].send_signal(signal.SIGSTOP)  # alive, never answers
+
+            started = time.monotonic()
+            with pytest.raises(BlacklistUnavailable):
+                await blacklist.lookup(random_key(), on_frozen)
+            # One retry after re-reading the slot map from a live node: bounded, not 10 tries.
+            assert time.monotonic() - started < 4 * SOCKET_TIMEOUT
+            assert not (await blacklist.lookup(random_key(), elsewhere)).token_blocked
+            await client.aclose()
+
+
+def users_on(client: RedisCluster, blacklist: RedisBlacklist, port: int) -> tuple[int, int]:
+    """A user whose keys live on the node at `port`, and one whose keys live elsewhere."""
+
+    def node_port(user: int) -> int:
+        node = client.get_node_from_key(blacklist.watermark_key(user).decode())
+        assert node is not None
+        return int(node.port)
+
+    users = [random_user_id() for _ in range(100)]
+    here = [user for user in users if node_port(user) == port]
+    there = [user for user in users if node_port(user) != port]
+    return here[0], there[0]
