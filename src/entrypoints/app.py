@@ -13,7 +13,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from adapters.piccolo.engines import start_engine, stop_engine
+from adapters.piccolo.engines import start_engine_even_if_down, stop_engine
+from entrypoints.blacklist_repair import blacklist_repair
 from entrypoints.containers import Container
 from entrypoints.http.auth import revocation_middleware
 from entrypoints.http.controllers import InternalController, LogoutController
@@ -47,7 +48,7 @@ def create_app(container: Container) -> Litestar:
         },
         middleware=[revocation_middleware(authenticator(container))],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[_connections(container), periodic_purge(container)],
+        lifespan=[_connections(container), periodic_purge(container), blacklist_repair(container)],
         logging_config=None,  # the process configures logging once (entrypoints.logs)
         openapi_config=OpenAPIConfig(
             title="Token revocation service",
@@ -87,7 +88,7 @@ def _connections(
         settings: Settings = container.settings()
         engine = None if container.token_log.overridden else container.database()
         if engine is not None:
-            await start_engine(engine)
+            await start_engine_even_if_down(engine)
         try:
             yield
         finally:

@@ -14,6 +14,7 @@ from adapters.prometheus_telemetry import PrometheusTelemetry
 from adapters.redis_blacklist import RedisBlacklist, build_redis_client
 from adapters.telemetry import LoggingTelemetry
 from adapters.throttle import InMemoryFailureThrottle
+from adapters.watched_blacklist import WatchedBlacklist
 from domain.app_gate import AppGate
 from domain.policy import BlacklistPolicy
 from domain.use_cases import (
@@ -24,6 +25,7 @@ from domain.use_cases import (
     LogoutAllDevices,
     LogoutToken,
 )
+from domain.use_cases.repair_blacklist import RepairBlacklist
 from entrypoints.settings import Settings
 
 
@@ -80,7 +82,8 @@ class Container(containers.DeclarativeContainer):
     )
     blacklist = providers.Selector(
         providers.Callable(blacklist_kind, settings),
-        redis=providers.Singleton(RedisBlacklist, redis),
+        # Watched: the repair task re-pushes from the database after any Redis failure.
+        redis=providers.Singleton(WatchedBlacklist, providers.Singleton(RedisBlacklist, redis)),
         memory=providers.Singleton(InMemoryBlacklist, clock),
     )
 
@@ -134,3 +137,6 @@ class Container(containers.DeclarativeContainer):
         ttl_seconds=settings.provided.access_token_ttl_seconds,
     )
     internal_issue_token = providers.Factory(InternalIssueToken, gate=gate, issue_token=issue_token)
+    repair_blacklist = providers.Factory(
+        RepairBlacklist, token_log=token_log, blacklist=blacklist, clock=clock, policy=policy
+    )

@@ -49,6 +49,7 @@ class Settings:
     max_body_bytes: int = 16_384
     host: str = "127.0.0.1"
     port: int = 8000
+    blacklist_repair_interval_seconds: int = 30  # 0: Redis is never repaired from the database
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
     metrics_enabled: bool = True
@@ -94,6 +95,9 @@ class Settings:
             max_body_bytes=env.integer("MAX_BODY_BYTES", 16_384, minimum=1024),
             host=env.text("HOST", "127.0.0.1"),
             port=env.integer("PORT", 8000, minimum=1),
+            blacklist_repair_interval_seconds=env.integer(
+                "BLACKLIST_REPAIR_INTERVAL_SECONDS", 30, minimum=0
+            ),
             log_format=env.choice(  # type: ignore[arg-type]
                 "LOG_FORMAT", ("json", "text"), "text" if development else "json"
             ),

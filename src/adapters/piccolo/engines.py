@@ -96,6 +96,22 @@ async def start_engine(engine: DatabaseEngine) -> None:
         await engine.start_connection_pool(**options, reset=_keep_session_state)
 
 
+async def start_engine_even_if_down(engine: DatabaseEngine) -> None:
+    """start_engine, or, if the database is down, a pool that connects on first use.
+
+    The server then starts and answers 503 until the database is back, and recovers by itself
+    (a supervisor restart loop would recover no sooner).
+    """
+    try:
+        await start_engine(engine)
+    except TokenLogUnavailable:
+        if not isinstance(engine, PostgresEngine):
+            raise
+        logger.warning("database unreachable at start-up: serving 503s until it answers")
+        options = {**getattr(engine, "pool_options", {}), "min_size": 0}  # min 0: no I/O now
+        await engine.start_connection_pool(**options, reset=_keep_session_state)
+
+
 async def stop_engine(engine: DatabaseEngine) -> None:
     """Close the engine's asyncpg pool, if it has one."""
     if isinstance(engine, PostgresEngine) and engine.pool is not None:

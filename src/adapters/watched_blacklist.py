@@ -1,0 +1,48 @@
+"""A Blacklist that counts its failures, so the repair task knows Redis may have missed writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.errors import BlacklistUnavailable
+from domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
+from domain.ports import Blacklist
+
+
+class WatchedBlacklist:
+    """Passes every call to `inner`; `failures` counts the BlacklistUnavailable it saw.
+
+    A failed lookup counts too: Redis was unreachable then, so it may have restarted empty.
+    """
+
+    def __init__(self, inner: Blacklist) -> None:
+        self._inner = inner
+        self.failures = 0
+
+    async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
+        try:
+            return await self._inner.lookup(key, user_id)
+        except BlacklistUnavailable:
+            self.failures += 1
+            raise
+
+    async def add(self, entries: Sequence[BlacklistEntry]) -> None:
+        try:
+            await self._inner.add(entries)
+        except BlacklistUnavailable:
+            self.failures += 1
+            raise
+
+    async def raise_watermark(
+        self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
+    ) -> None:
+        try:
+            await self._inner.raise_watermark(watermark, ttl_seconds, entries)
+        except BlacklistUnavailable:
+            self.failures += 1
+            raise
+
+
+def _conforms(inner: Blacklist) -> Blacklist:
+    """Never called: lets mypy prove that WatchedBlacklist matches its port."""
+    return WatchedBlacklist(inner)

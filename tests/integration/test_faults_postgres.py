@@ -1,0 +1,94 @@
+"""Postgres down under a live service, and at its start-up: 503s, never a 500, and recovery.
+
+The service runs as a process on a throwaway cluster (never the shared one) and the shared
+Redis; the cluster is stopped and started under it, and the same process must recover.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.integration.service_calls import (
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    eventually,
+    issue,
+    issue_token,
+    logout,
+    logout_all,
+)
+from tests.integration.throwaway import ThrowawayPostgres, throwaway_postgres
+from tests.live_server import REPO, SERVER_ENV, live_server
+from tests.random_refs import random_user_id
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[ThrowawayPostgres]:
+    with throwaway_postgres() as server:
+        yield server
+
+
+def service_env(cluster: ThrowawayPostgres, redis_url: str) -> dict[str, str]:
+    return {"DATABASE_URL": cluster.url, "REDIS_URL": redis_url, "DATABASE_TIMEOUT_SECONDS": "2"}
+
+
+def assert_unavailable(response: httpx.Response) -> None:
+    assert (response.status_code, response.json()) == (503, UNAVAILABLE)
+
+
+def test_postgres_down_fails_closed_and_recovers(
+    cluster: ThrowawayPostgres, redis_url: str
+) -> None:
+    cluster.ensure_running()
+    with (
+        live_server(service_env(cluster, redis_url)) as server,
+        httpx.Client(base_url=server.base_url, timeout=10) as client,
+    ):
+        revoked, valid = (
+            issue_token(client, random_user_id()),
+            issue_token(client, random_user_id()),
+        )
+        assert logout(client, revoked).status_code == 200
+        cluster.stop()
+        try:
+            assert logout(client, revoked).json() == UNAUTHORIZED  # Redis knows: still 401
+            assert_unavailable(logout(client, valid))
+            assert_unavailable(logout_all(client, valid))
+            assert_unavailable(issue(client, random_user_id()))
+        finally:
+            cluster.start()
+
+        eventually(lambda: logout(client, valid).status_code != 503, "recovery", timeout=20)
+        assert logout(client, valid).json() == UNAUTHORIZED  # the logout above went through
+        assert issue(client, random_user_id()).status_code == 200
+
+
+def test_starts_while_postgres_is_down_and_serves_once_it_is_back(
+    cluster: ThrowawayPostgres, redis_url: str
+) -> None:
+    env = service_env(cluster, redis_url)
+    migrate = [sys.executable, "-m", "entrypoints.cli", "migrate"]
+    subprocess.run(
+        migrate, env={**os.environ, **SERVER_ENV, **env}, check=True, capture_output=True, cwd=REPO
+    )
+    cluster.stop()
+    try:
+        with (
+            live_server(env, migrate=False) as server,
+            httpx.Client(base_url=server.base_url, timeout=10) as client,
+        ):
+            assert_unavailable(issue(client, random_user_id()))
+            cluster.start()
+
+            eventually(lambda: issue(client, random_user_id()).status_code == 200, "recovery")
+            assert logout(client, issue_token(client, random_user_id())).status_code == 200
+    finally:
+        cluster.ensure_running()
