@@ -105,6 +105,7 @@ async def json_object(request: Request[Any, Any, Any]) -> dict[str, object]:
     """
     try:
         decoded = msgspec.json.decode(await request.body())
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        # ValueError: bytes that are not UTF-8; RecursionError: JSON nested thousands deep.
         return {}
     return decoded if isinstance(decoded, dict) else {}
