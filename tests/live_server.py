@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 REPO = Path(__file__).parents[1]
 SERVER_ENV = {
@@ -51,14 +52,19 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 2
 
 
 @contextlib.contextmanager
-def live_server(extra_env: Mapping[str, str], *, migrate: bool = True) -> Iterator[LiveServer]:
-    """`revocation serve` with SERVER_ENV + extra_env; stopped (and reaped) on exit."""
+def live_server(
+    extra_env: Mapping[str, str], *, migrate: bool = True, stderr: IO[bytes] | None = None
+) -> Iterator[LiveServer]:
+    """`revocation serve` with SERVER_ENV + extra_env; stopped (and reaped) on exit.
+
+    `stderr`: a file to capture the server's logs in (default: the test run's own stderr).
+    """
     port = free_port()
     env = {**os.environ, **SERVER_ENV, **extra_env, "PORT": str(port)}
     cli = [sys.executable, "-m", "entrypoints.cli"]
     if migrate:
         subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True, cwd=REPO)
-    process = subprocess.Popen([*cli, "serve"], env=env, cwd=REPO)
+    process = subprocess.Popen([*cli, "serve"], env=env, cwd=REPO, stderr=stderr)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base_url, process)
