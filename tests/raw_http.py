@@ -1,0 +1,39 @@
+"""Raw HTTP/1.1 over a socket: bytes no client library would send (huge or non-UTF-8 headers)."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def raw_request(
+    base_url: str,
+    method: str,
+    path: str,
+    headers: bytes,
+    body: bytes = b"",
+    content_length: int | None = None,
+) -> RawResponse:
+    """Send one request with `headers` exactly as given (CRLF-separated lines) and read it all."""
+    host, _, port = base_url.removeprefix("http://").partition(":")
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n".encode()
+    length = len(body) if content_length is None else content_length
+    head += b"Content-Length: %d\r\n" % length + headers + b"\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head + body)
+        received = b"".join(iter(lambda: connection.recv(65536), b""))
+    status_line, _, rest = received.partition(b"\r\n")
+    header_block, _, payload = rest.partition(b"\r\n\r\n")
+    fields = dict(
+        line.decode("latin-1").split(": ", 1) for line in header_block.split(b"\r\n") if line
+    )
+    return RawResponse(
+        int(status_line.split()[1]), {k.lower(): v for k, v in fields.items()}, payload
+    )
