@@ -48,7 +48,7 @@ def create_app(container: Container) -> Litestar:
         },
         middleware=[revocation_middleware(authenticator(container))],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[_connections(container), periodic_purge(container), blacklist_repair(container)],
+        lifespan=[connections(container), periodic_purge(container), blacklist_repair(container)],
         logging_config=None,  # the process configures logging once (entrypoints.logs)
         openapi_config=OpenAPIConfig(
             title="Token revocation service",
@@ -78,7 +78,7 @@ def _bridge(factory: providers.Provider[T]) -> Provide:
     return Provide(provide, sync_to_thread=False)
 
 
-def _connections(
+def connections(
     container: Container,
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     """Open the database pool at start-up and close pools at shutdown; I/O never at import."""

@@ -1,0 +1,1 @@
+"""Examples of using the revocation service as a library."""

@@ -1,0 +1,1 @@
+"""Another team's orders API, protected by the revocation check in-process (library mode)."""

@@ -1,0 +1,38 @@
+"""Library mode: the same revocation check in front of another team's Litestar app."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from litestar.config.app import AppConfig
+from litestar.plugins import InitPluginProtocol
+
+from domain.errors import RevocationError
+from entrypoints.app import connections
+from entrypoints.containers import Container
+from entrypoints.http.auth import revocation_middleware
+from entrypoints.http.errors import domain_error_to_response
+
+
+class RevocationPlugin(InitPluginProtocol):
+    """`Litestar(plugins=[RevocationPlugin(container)])`: every route then needs a live token.
+
+    It adds three things: our middleware (`request.user` is the verified `Claims`), the answers
+    to our errors only (401 `{"title": "Unauthorized"}`, 503 when the database can't decide),
+    and the lifespan that opens and closes the container's database and Redis pools.
+    """
+
+    def __init__(self, container: Container, *, public_paths: Sequence[str] = ()) -> None:
+        self._container = container
+        self._public_paths = tuple(public_paths)  # anchored regexes, e.g. r"^/health$"
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        authenticate = self._container.authenticate_token()
+        app_config.middleware.append(revocation_middleware(authenticate, self._public_paths))
+        # The app keeps its own error answers; a handler it gives for our errors wins.
+        app_config.exception_handlers = {
+            RevocationError: domain_error_to_response,
+            **app_config.exception_handlers,
+        }
+        app_config.lifespan.append(connections(self._container))
+        return app_config
