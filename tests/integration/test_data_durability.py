@@ -17,7 +17,12 @@ import httpx
 import pytest
 
 from tests.integration.service_calls import UNAUTHORIZED, identity, issue_token, logout
-from tests.integration.throwaway import ThrowawayRedis, throwaway_postgres, throwaway_redis
+from tests.integration.throwaway import (
+    ThrowawayRedis,
+    fresh_database,
+    throwaway_postgres,
+    throwaway_redis,
+)
 from tests.live_server import REPO, SERVER_ENV, live_server
 from tests.random_refs import random_user_id
 
@@ -47,12 +52,18 @@ async def blocked_jtis(database_url: str, jtis: list[str]) -> set[str]:
     return {row["jti"] for row in rows}
 
 
+@pytest.fixture
+def database_url(postgres_url: str) -> Iterator[str]:
+    with fresh_database(postgres_url) as url:
+        yield url
+
+
 def test_every_acknowledged_logout_survives_redis_crashing_and_restarting(
-    postgres_url: str, fault_redis: ThrowawayRedis
+    database_url: str, fault_redis: ThrowawayRedis
 ) -> None:
     # Repair off: after the restart only the database can still know these tokens.
     env = {
-        "DATABASE_URL": postgres_url,
+        "DATABASE_URL": database_url,
         "REDIS_URL": fault_redis.url,
         "BLACKLIST_REPAIR_INTERVAL_SECONDS": "0",
     }
@@ -62,7 +73,7 @@ def test_every_acknowledged_logout_survives_redis_crashing_and_restarting(
 
         fault_redis.kill()
         jtis = [identity(token)[0].jti for token in tokens]
-        assert asyncio.run(blocked_jtis(postgres_url, jtis)) == set(jtis)
+        assert asyncio.run(blocked_jtis(database_url, jtis)) == set(jtis)
         assert all(logout(client, token).json() == UNAUTHORIZED for token in tokens)
 
         fault_redis.start()  # back, and empty

@@ -6,6 +6,7 @@ and the shared Postgres, with the blacklist repair ticking every second.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -22,7 +23,7 @@ from tests.integration.service_calls import (
     token_key,
     watermark_key,
 )
-from tests.integration.throwaway import ThrowawayRedis, throwaway_redis
+from tests.integration.throwaway import ThrowawayRedis, fresh_database, throwaway_redis
 from tests.live_server import live_server
 from tests.random_refs import random_user_id
 
@@ -37,8 +38,14 @@ def fault_redis() -> Iterator[ThrowawayRedis]:
 
 @pytest.fixture
 def service(postgres_url: str, fault_redis: ThrowawayRedis) -> Iterator[httpx.Client]:
+    with fresh_database(postgres_url) as database_url, serving(database_url, fault_redis) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def serving(database_url: str, fault_redis: ThrowawayRedis) -> Iterator[httpx.Client]:
     env = {
-        "DATABASE_URL": postgres_url,
+        "DATABASE_URL": database_url,
         "REDIS_URL": fault_redis.url,
         "BLACKLIST_REPAIR_INTERVAL_SECONDS": "1",
     }

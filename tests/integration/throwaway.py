@@ -7,6 +7,7 @@ CI image installs; without them a test skips locally and fails under CI=true.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -16,7 +17,9 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+import asyncpg
 import redis
 
 from tests.integration.servers import unavailable
@@ -127,3 +130,26 @@ def throwaway_postgres(*settings: str) -> Iterator[ThrowawayPostgres]:
     finally:
         drop = ["pg_dropcluster", "--stop", PG_VERSION, cluster.name]
         subprocess.run(drop, check=False, capture_output=True)
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on a shared server, dropped afterwards.
+
+    Live services that repair or purge see only this test's rows, so nobody's data is touched
+    and the repair's work is this test's alone.
+    """
+    name = f"faults_{secrets.token_hex(6)}"
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(server_url)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlsplit(server_url)._replace(path=f"/{name}").geturl()
+    finally:
+        asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
