@@ -42,16 +42,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """For a terminal: `-` where a record has no request (start-up, background tasks)."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
+        record.request_id = request_id or "-"
+        try:
+            return super().format(record)
+        finally:
+            record.request_id = request_id  # other handlers see the record unchanged
+
+
 def logging_config(log_format: str, level: str = "INFO") -> dict[str, Any]:
     """A dictConfig for the root logger; uvicorn's loggers propagate to it (`log_config=`)."""
-    formatter: dict[str, Any] = (
-        {"()": f"{__name__}.JsonFormatter"} if log_format == "json" else {"format": TEXT_FORMAT}
-    )
+    formatter = "JsonFormatter" if log_format == "json" else "TextFormatter"
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
-        "formatters": {"default": formatter},
+        "formatters": {"default": {"()": f"{__name__}.{formatter}"}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",

@@ -47,5 +47,5 @@ class TestOperationsSettings:
         assert config["root"] == {"handlers": ["default"], "level": "WARNING"}
         assert config["handlers"]["default"]["filters"] == ["request_id"]
         assert config["handlers"]["default"]["stream"] == "ext://sys.stderr"
-        uses_json = "()" in config["formatters"]["default"]
-        assert uses_json == (log_format == "json")
+        formatter = config["formatters"]["default"]["()"]
+        assert formatter.endswith("JsonFormatter" if log_format == "json" else "TextFormatter")

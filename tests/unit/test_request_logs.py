@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from entrypoints.app import create_app
 from entrypoints.http.request_id import request_id_from
-from entrypoints.logs import JsonFormatter, RequestIdFilter, request_id_var
+from entrypoints.logs import JsonFormatter, RequestIdFilter, TextFormatter, request_id_var
 from tests.app_factory import TEST_ENV, in_memory_container
 from tests.fakes import DownBlacklist
 
@@ -105,6 +105,12 @@ class TestJsonLogs:
             TEST_ENV["JWT_SECRET"],
         ):
             assert secret not in output
+
+    def test_text_lines_show_a_dash_outside_requests(self) -> None:
+        record = logging.LogRecord("t", logging.INFO, __file__, 1, "started", (), None)
+        RequestIdFilter().filter(record)
+        assert TextFormatter().format(record).endswith(" INFO t [-] started")
+        assert getattr(record, "request_id", "unset") is None  # unchanged for other handlers
 
     def test_an_exception_is_one_json_line_with_its_trace(self) -> None:
         try:
