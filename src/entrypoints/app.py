@@ -18,12 +18,14 @@ from entrypoints.blacklist_repair import blacklist_repair
 from entrypoints.containers import Container
 from entrypoints.http.auth import revocation_middleware
 from entrypoints.http.controllers import InternalController, LogoutController
+from entrypoints.http.cors import cors_config
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.openapi import BEARER_COMPONENTS
 from entrypoints.http.operations import authenticator, instrumented, operations_routes
+from entrypoints.http.sessions import SessionsController
+from entrypoints.http.verify import verify_router
 from entrypoints.logs import configure_logging
 from entrypoints.periodic import periodic_purge
-from entrypoints.http.verify import verify_router
 from entrypoints.settings import Settings
 
 T = TypeVar("T")
@@ -37,6 +39,7 @@ def create_app(container: Container) -> Litestar:
             *operations_routes(container),
             LogoutController,
             InternalController,
+            SessionsController,
             verify_router(),
         ],
         dependencies={
@@ -44,10 +47,13 @@ def create_app(container: Container) -> Litestar:
             "logout_all_devices": _bridge(container.logout_all_devices),
             "internal_logout_all": _bridge(container.internal_logout_all),
             "internal_issue_token": _bridge(container.internal_issue_token),
+            "list_sessions": _bridge(container.list_sessions),
+            "revoke_session": _bridge(container.revoke_session),
             "authenticate_token": _bridge(container.authenticate_token),
         },
         middleware=[revocation_middleware(authenticator(container))],
         exception_handlers=EXCEPTION_HANDLERS,
+        cors_config=cors_config(settings.cors_allowed_origins),
         lifespan=[connections(container), periodic_purge(container), blacklist_repair(container)],
         logging_config=None,  # the process configures logging once (entrypoints.logs)
         openapi_config=OpenAPIConfig(

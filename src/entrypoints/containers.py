@@ -22,8 +22,10 @@ from domain.use_cases import (
     InternalIssueToken,
     InternalLogoutAll,
     IssueToken,
+    ListSessions,
     LogoutAllDevices,
     LogoutToken,
+    RevokeSession,
 )
 from domain.use_cases.repair_blacklist import RepairBlacklist
 from entrypoints.settings import Settings
@@ -79,6 +81,7 @@ class Container(containers.DeclarativeContainer):
         settings.provided.redis_url,
         socket_timeout=settings.provided.redis_socket_timeout_seconds,
         connect_timeout=settings.provided.redis_connect_timeout_seconds,
+        cluster=settings.provided.redis_cluster,
     )
     blacklist = providers.Selector(
         providers.Callable(blacklist_kind, settings),
@@ -137,6 +140,10 @@ class Container(containers.DeclarativeContainer):
         ttl_seconds=settings.provided.access_token_ttl_seconds,
     )
     internal_issue_token = providers.Factory(InternalIssueToken, gate=gate, issue_token=issue_token)
+    list_sessions = providers.Factory(ListSessions, token_log=token_log, clock=clock)
+    revoke_session = providers.Factory(
+        RevokeSession, token_log=token_log, clock=clock, logout_token=logout_token
+    )
     repair_blacklist = providers.Factory(
         RepairBlacklist, token_log=token_log, blacklist=blacklist, clock=clock, policy=policy
     )

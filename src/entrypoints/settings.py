@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,6 +16,9 @@ DEV_JWT_SECRET = "development-only-jwt-secret-never-use-in-production"  # noqa: 
 DEV_APP_ID = "development-app-id"
 DEFAULT_DATABASE_URL = "sqlite:///revocation.sqlite3"  # embedded: no server needed
 DEV_APP_KEY = "development-only-app-key-never-use-in-production"
+# A browser's Origin header: no path, no trailing slash, so a configured "https://a.example/"
+# would never match anything; refusing it at start-up beats a silent CORS failure.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
 
 
 class SettingsError(ValueError):
@@ -28,6 +32,7 @@ class Settings:
     environment: Literal["production", "development"] = "production"
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    redis_cluster: bool = False  # REDIS_URL names any node of a Redis Cluster
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_secret: str | None = None
     jwt_private_key: str | None = None
@@ -46,6 +51,7 @@ class Settings:
     lgt_all_max_failures: int = 5
     lgt_all_failure_window_seconds: int = 300
     trusted_proxies: tuple[str, ...] = field(default=())
+    cors_allowed_origins: tuple[str, ...] = field(default=())  # empty: CORS off
     max_body_bytes: int = 16_384
     host: str = "127.0.0.1"
     port: int = 8000
@@ -69,6 +75,7 @@ class Settings:
             environment=environment,  # type: ignore[arg-type]
             database_url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
             redis_url=env.optional("REDIS_URL"),
+            redis_cluster=env.choice("REDIS_CLUSTER", ("true", "false"), "false") == "true",
             jwt_algorithms=algorithms,
             jwt_secret=env.optional("JWT_SECRET")
             or (DEV_JWT_SECRET if development and hmac_only else None),
@@ -92,6 +99,7 @@ class Settings:
                 "LGT_ALL_FAILURE_WINDOW_SECONDS", 300, minimum=1
             ),
             trusted_proxies=env.addresses("TRUSTED_PROXIES"),
+            cors_allowed_origins=env.origins("CORS_ALLOWED_ORIGINS"),
             max_body_bytes=env.integer("MAX_BODY_BYTES", 16_384, minimum=1024),
             host=env.text("HOST", "127.0.0.1"),
             port=env.integer("PORT", 8000, minimum=1),
@@ -131,6 +139,8 @@ class Settings:
             raise SettingsError("APP_ID and APP_KEY are required (or REVOCATION_ENV=development)")
         if self.uses_hmac and self.jwt_secret and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("JWT_SECRET must be at least 32 bytes")
+        if self.redis_cluster and not self.redis_url:
+            raise SettingsError("REDIS_CLUSTER=true needs REDIS_URL (any node of the cluster)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +185,11 @@ class _Reader:
             return tuple(str(ipaddress.ip_address(part)) for part in raw)
         except ValueError as error:
             raise SettingsError(f"{name}: {error}") from None
+
+    def origins(self, name: str) -> tuple[str, ...]:
+        """Exact origins as browsers send them (`scheme://host[:port]`, no path), or `*`."""
+        raw = tuple(part.strip() for part in self.text(name, "").split(",") if part.strip())
+        for origin in raw:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise SettingsError(f"{name}: {origin!r} is not scheme://host[:port]")
+        return raw

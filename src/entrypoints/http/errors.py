@@ -15,6 +15,7 @@ from domain.errors import (
     MissingAppCredentials,
     MissingUserId,
     RevocationError,
+    SessionNotFound,
     StorageUnavailable,
     Throttled,
     Unauthorized,
@@ -29,6 +30,7 @@ DOMAIN_ERRORS: dict[type[RevocationError], tuple[int, str]] = {
     MissingUserId: (401, "Kindly Provide User ID"),
     MissingAppCredentials: (401, "Kindly Provide APP ID and APP KEY"),
     InvalidAppCredentials: (401, "Kindly Provide Valid APP ID and APP KEY"),
+    SessionNotFound: (404, "Not Found"),
     StorageUnavailable: (503, "Service Unavailable"),
 }
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}

@@ -1,0 +1,43 @@
+"""The settings for browser clients (CORS) and Redis Cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrypoints.containers import Container
+from entrypoints.settings import Settings, SettingsError
+
+PRODUCTION = {"JWT_SECRET": "p" * 40, "APP_ID": "laravel", "APP_KEY": "k" * 24}
+
+
+class TestCorsAllowedOrigins:
+    def test_off_by_default(self) -> None:
+        assert Settings.from_env(PRODUCTION).cors_allowed_origins == ()
+
+    def test_reads_a_comma_separated_list(self) -> None:
+        env = {**PRODUCTION, "CORS_ALLOWED_ORIGINS": " https://app.example, http://[::1]:5173 ,"}
+        settings = Settings.from_env(env)
+        assert settings.cors_allowed_origins == ("https://app.example", "http://[::1]:5173")
+
+    @pytest.mark.parametrize(
+        "origin", ["https://app.example/", "app.example", "https://app.example/login", "ftp://a"]
+    )
+    def test_refuses_what_no_browser_sends_as_an_origin(self, origin: str) -> None:
+        with pytest.raises(SettingsError, match="CORS_ALLOWED_ORIGINS"):
+            Settings.from_env({**PRODUCTION, "CORS_ALLOWED_ORIGINS": origin})
+
+
+class TestRedisCluster:
+    def test_off_by_default(self) -> None:
+        assert not Settings.from_env(PRODUCTION).redis_cluster
+
+    def test_needs_a_node_url(self) -> None:
+        with pytest.raises(SettingsError, match="REDIS_URL"):
+            Settings.from_env({**PRODUCTION, "REDIS_CLUSTER": "true"})
+
+    @pytest.mark.parametrize(("flag", "client"), [("true", "RedisCluster"), ("false", "Redis")])
+    async def test_the_container_builds_the_client_it_names(self, flag: str, client: str) -> None:
+        env = {**PRODUCTION, "REDIS_URL": "redis://127.0.0.1:7000/0", "REDIS_CLUSTER": flag}
+        container = Container(settings=Settings.from_env(env))
+        assert type(container.redis()).__name__ == client
+        await container.redis().aclose()  # nothing was connected: building does no I/O
