@@ -54,6 +54,7 @@ def verified_headers(claims: Claims) -> dict[str, str]:
 
 _ROUTE_OPTIONS: dict[str, Any] = {
     "status_code": 200,
+    "media_type": MediaType.TEXT,  # the 200 has an empty body: documented as text, not JSON
     "responses": {**UNAUTHORIZED, **UNAVAILABLE},
     "response_headers": _DOCUMENTED_HEADERS,
 }
