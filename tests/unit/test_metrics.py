@@ -53,9 +53,11 @@ class TestMetrics:
         await client.post("/api/v2/logout", headers={"Authorization": f"Bearer {token}"})
         await client.post("/api/v2/logout", headers={"Authorization": f"Bearer {token}"})
         await client.get("/no/such/page/12345")
+        await client.request("BREW", "/no/such/pot")
         assert await requests(client, "POST", "/api/v2/logout", "200") == 1
         assert await requests(client, "POST", "/api/v2/logout", "401") == 1
         assert await requests(client, "GET", "unmatched", "404") == 1  # never the raw path
+        assert "BREW" not in (await client.get("/metrics")).text
 
     async def test_revocations_rejections_and_logout_all_sizes(self, client: Client) -> None:
         tokens = [await issue(client, 8) for _ in range(3)]

@@ -14,6 +14,9 @@ from adapters.prometheus_telemetry import PrometheusTelemetry
 from domain.model import Claims
 from domain.use_cases import AuthenticateToken
 
+# Label values come from a fixed set: a client inventing methods must not invent time series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 class RequestMetricsMiddleware:
     """Counts each request by method, route template (never the raw path) and final status."""
@@ -38,7 +41,8 @@ class RequestMetricsMiddleware:
         try:
             await self._app(scope, receive, send_and_note)
         finally:
-            method, route = scope["method"], scope.get("path_template", "unmatched")
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            route = scope.get("path_template", "unmatched")
             self._metrics.requests.labels(method=method, route=route, status=str(status)).inc()
             self._metrics.request_seconds.labels(method=method, route=route).observe(
                 time.perf_counter() - started
