@@ -124,12 +124,16 @@ class TestRevokeSession:
 
 class TestOpenAPI:
     async def test_documents_both_operations_with_bearer_auth(self, client: Client) -> None:
-        paths = (await client.get("/schema/openapi.json")).json()["paths"]
+        schema = (await client.get("/schema/openapi.json")).json()
+        paths, components = schema["paths"], schema["components"]["schemas"]
         listing = paths["/api/v2/sessions"]["get"]
         revoking = paths["/api/v2/sessions/{session_id}"]["delete"]
         assert listing["security"] == revoking["security"] == [{"BearerToken": []}]
         assert set(listing["responses"]) == {"200", "401", "503"}
         assert set(revoking["responses"]) == {"200", "401", "404", "503"}
+        body = components["SessionBody"]
+        assert set(body["required"]) == {"id", "device", "issued_at", "expires_at", "current"}
+        assert "Unix seconds" in body["properties"]["issued_at"]["description"]
 
 
 PREFLIGHT = {

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Operation
-from litestar.params import FromPath
+from litestar.params import PathParameter
 
 from domain.model import Claims, Session
 from domain.use_cases import ListSessions, RevokeSession
@@ -31,12 +31,16 @@ class RevokeSessionOperation(Operation):
             self.responses.pop("400", None)
 
 
+UnixSeconds = Annotated[int, msgspec.Meta(description="Unix seconds, like a JWT's iat and exp")]
+SessionId = Annotated[str, PathParameter(description="A session's `id` from GET /sessions")]
+
+
 class SessionBody(msgspec.Struct, frozen=True):
-    id: str  # opaque: pass it back to DELETE as is
-    device: str | None
-    issued_at: int  # Unix seconds, like a JWT's `iat` and `exp`
-    expires_at: int
-    current: bool
+    id: Annotated[str, msgspec.Meta(description="Opaque: pass it back to DELETE as is")]
+    device: Annotated[str | None, msgspec.Meta(description="The label given at issuance")]
+    issued_at: UnixSeconds
+    expires_at: UnixSeconds
+    current: Annotated[bool, msgspec.Meta(description="The token making this request")]
 
 
 class SessionsBody(msgspec.Struct, frozen=True):
@@ -77,7 +81,7 @@ class SessionsController(Controller):
     async def revoke_session(
         self,
         request: AuthedRequest,
-        session_id: FromPath[str],
+        session_id: SessionId,
         revoke_session: NamedDependency[RevokeSession],
     ) -> Message:
         """Log out one of the caller's own sessions (the current one too), like /logout."""
