@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -66,6 +67,11 @@ class TestMetrics:
         await client.post("/api/v2/logout", headers={"Authorization": f"Bearer {tokens[1]}"})
         await client.post("/api/v2/logout", headers={"Authorization": "Bearer x.y.z"})
         assert await metric(client, "revocation_tokens_revoked_total", scope="token") == 1
+        # Rows may be blocked after lgt-all's response (a background step): wait for the count.
+        for _ in range(100):
+            if await metric(client, "revocation_tokens_revoked_total", scope="user") == 2:
+                break
+            await asyncio.sleep(0.02)
         assert await metric(client, "revocation_tokens_revoked_total", scope="user") == 2
         assert await metric(client, "revocation_logout_all_tokens_sum") == 2
         assert await metric(client, "revocation_logout_all_tokens_bucket", le="1.0") == 0
