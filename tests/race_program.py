@@ -16,7 +16,7 @@ from typing import Literal
 import httpx
 from hypothesis import strategies as st
 
-from tests.probe_app import PROBE_PATH
+from entrypoints.http.verify import VERIFY_PATH
 
 LOGGED_OUT_EVERYWHERE = b'{"message":"Successfully Logged Out From All Device."}'
 
@@ -31,7 +31,7 @@ KINDS: tuple[Kind, ...] = (
     "lgt_all",
 )
 PATHS = {
-    "validate": PROBE_PATH,
+    "validate": VERIFY_PATH,  # the gateway check: reads the token, changes nothing
     "logout": "/api/v2/logout",
     "logout_all": "/api/v2/logout-all-device",
 }
@@ -75,6 +75,7 @@ class Probe:
     done: int
     status: int
     body: bytes
+    user_header: str | None = None  # X-User-Id of a verify answer
     pair: int | None = None  # the two logouts of a double_logout share a pair number
 
 
@@ -163,8 +164,9 @@ class Run:
         method = "GET" if kind == "validate" else "POST"
         headers = {"Authorization": f"Bearer {self.tokens[token].token}"}
         sent, done, response = await self._request(instance, method, PATHS[kind], headers=headers)
+        status, user = response.status_code, response.headers.get("x-user-id")
         self.probes.append(
-            Probe(kind, token, instance, sent, done, response.status_code, response.content, pair)
+            Probe(kind, token, instance, sent, done, status, response.content, user, pair)
         )
         if kind == "logout_all" and response.status_code == 200:
             self.user_logouts.append(UserLogout(self.tokens[token].user, sent, done))

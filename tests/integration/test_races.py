@@ -1,4 +1,4 @@
-"""Random interleavings across TWO server processes on the shared Postgres and Redis.
+"""Random interleavings across TWO `revocation serve` processes on the shared Postgres and Redis.
 
 Hypothesis generates programs of issue / validate / logout / double logout / logout-all /
 lgt-all; each runs with RACE_CONCURRENCY requests in flight across both instances, and
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,8 +19,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-from tests.integration.probe_servers import probe_servers
-from tests.live_server import SERVER_ENV, LiveServer
+from tests.live_server import SERVER_ENV, LiveServer, live_server
 from tests.race_model import judge
 from tests.race_program import Op, Run, programs
 from tests.random_refs import random_user_id
@@ -32,8 +32,14 @@ CREDENTIALS = {"app_id": SERVER_ENV["APP_ID"], "app_key": SERVER_ENV["APP_KEY"]}
 
 @pytest.fixture(scope="module")
 def servers(postgres_url: str, redis_url: str) -> Iterator[list[LiveServer]]:
-    with probe_servers({"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}) as running:
-        yield running
+    env = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
+    # Thousands of requests' log lines go to a file, not into the test run's captured output.
+    with (
+        tempfile.TemporaryFile() as logs,
+        live_server(env, stderr=logs) as first,
+        live_server(env, migrate=False, stderr=logs) as second,
+    ):
+        yield [first, second]
 
 
 async def run_program(servers: list[LiveServer], program: list[Op], users: list[int]) -> Run:

@@ -16,9 +16,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from entrypoints.app import create_app
+from entrypoints.http.verify import VERIFY_PATH
 from tests.app_factory import TEST_ENV, in_memory_container
 from tests.forged_tokens import flip_last_char, hs256, payload_of, unsigned
-from tests.probe_app import PROBE_PATH, with_probe
 from tests.unit.test_asymmetric_keys import pem_pair
 
 UNAUTHORIZED = b'{"title":"Unauthorized"}'
@@ -98,7 +98,7 @@ CORPUS: dict[str, Forge] = {
 @pytest.fixture
 async def client() -> AsyncIterator[AsyncTestClient[Litestar]]:
     container = in_memory_container(JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE)
-    async with AsyncTestClient(app=with_probe(create_app(container))) as test_client:
+    async with AsyncTestClient(app=create_app(container)) as test_client:
         yield test_client
 
 
@@ -113,26 +113,26 @@ async def test_the_real_token_and_its_faithful_copy_are_accepted(
 ) -> None:
     real = await real_token(client)
     for token in (real.token, real.resigned()):
-        response = await client.get(PROBE_PATH, headers={"Authorization": f"Bearer {token}"})
-        assert (response.status_code, response.json()) == (200, {"user_id": 1})
+        response = await client.get(VERIFY_PATH, headers={"Authorization": f"Bearer {token}"})
+        assert (response.status_code, response.headers["x-user-id"]) == (200, "1")
     several_spaces = await client.get(
-        PROBE_PATH, headers={"Authorization": f"Bearer   {real.token}"}
+        VERIFY_PATH, headers={"Authorization": f"Bearer   {real.token}"}
     )
     assert several_spaces.status_code == 200  # RFC 7235: 1*SP between scheme and token
 
 
 @pytest.mark.parametrize("name", list(CORPUS))
-@pytest.mark.parametrize("path", [PROBE_PATH, "/api/v2/logout", "/api/v2/logout-all-device"])
+@pytest.mark.parametrize("path", [VERIFY_PATH, "/api/v2/logout", "/api/v2/logout-all-device"])
 async def test_a_hostile_token_gets_the_spec_401(
     client: AsyncTestClient[Litestar], name: str, path: str
 ) -> None:
     real = await real_token(client)
-    method = "GET" if path == PROBE_PATH else "POST"
+    method = "GET" if path == VERIFY_PATH else "POST"
     headers = {"Authorization": CORPUS[name](real)}
     response = await client.request(method, path, headers=headers)
     assert (response.status_code, response.content) == (401, UNAUTHORIZED)
     assert response.headers["www-authenticate"] == "Bearer"
-    control = await client.get(PROBE_PATH, headers={"Authorization": f"Bearer {real.token}"})
+    control = await client.get(VERIFY_PATH, headers={"Authorization": f"Bearer {real.token}"})
     assert control.status_code == 200  # the hostile request revoked nothing
 
 
@@ -150,11 +150,11 @@ async def test_hs256_signed_with_the_public_key_of_an_rs256_setup() -> None:
     private, public = pem_pair("RS256")
     env = {"JWT_ALGORITHMS": "RS256", "JWT_PRIVATE_KEY": private, "JWT_PUBLIC_KEY": public}
     container = in_memory_container(JWT_SECRET="", **env)
-    async with AsyncTestClient(app=with_probe(create_app(container))) as client:
+    async with AsyncTestClient(app=create_app(container)) as client:
         real = await real_token(client)
         for key in (public, public.strip(), public.encode()):
             forged = hs256(real.claims, key)
-            response = await client.get(PROBE_PATH, headers={"Authorization": f"Bearer {forged}"})
+            response = await client.get(VERIFY_PATH, headers={"Authorization": f"Bearer {forged}"})
             assert (response.status_code, response.content) == (401, UNAUTHORIZED)
-        control = await client.get(PROBE_PATH, headers={"Authorization": f"Bearer {real.token}"})
+        control = await client.get(VERIFY_PATH, headers={"Authorization": f"Bearer {real.token}"})
         assert control.status_code == 200

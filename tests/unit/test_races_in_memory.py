@@ -15,7 +15,6 @@ from litestar.testing import AsyncTestClient
 
 from entrypoints.app import create_app
 from tests.app_factory import TEST_ENV, in_memory_container
-from tests.probe_app import with_probe
 from tests.race_model import judge
 from tests.race_program import Op, Run, programs
 
@@ -26,7 +25,7 @@ async def run_program(program: list[Op]) -> Run:
     container = in_memory_container()
     async with AsyncExitStack() as stack:
         clients = [
-            await stack.enter_async_context(AsyncTestClient(with_probe(create_app(container))))
+            await stack.enter_async_context(AsyncTestClient(create_app(container)))
             for _ in range(2)
         ]
         users = [random.randint(1, 10**9) for _ in range(3)]
