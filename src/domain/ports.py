@@ -133,3 +133,17 @@ class Telemetry(Protocol):
     def internal_auth_failed(self, peer: str, *, throttled: bool) -> None:
         """An internal call from `peer` had wrong credentials, or was refused while throttled."""
         ...
+
+
+class MirrorMarker(Protocol):
+    """Whether the blacklist still holds all that a full repair pushed (no restart or flush)."""
+
+    async def is_complete(self) -> bool: ...
+
+    async def begin(self) -> str:
+        """A repair starts: not complete until `complete(ticket)`; returns that ticket."""
+        ...
+
+    async def complete(self, ticket: str) -> bool:
+        """The repair is done; False if Redis was reset or another repair began meanwhile."""
+        ...

@@ -1,8 +1,9 @@
 """The background task that repairs Redis from the database after start-up and after failures.
 
-Every BLACKLIST_REPAIR_INTERVAL_SECONDS it runs RepairBlacklist if Redis failed since the last
-successful repair (or none succeeded yet). A failed repair is retried on the next tick; nothing
-it raises ever reaches the app.
+Every BLACKLIST_REPAIR_INTERVAL_SECONDS it runs RepairBlacklist if none completed yet, if a
+blacklist call failed since the last one (a write may be missing), or if the "mirror complete"
+marker is gone (Redis restarted or was flushed, even while no request noticed). A failed repair
+is retried on the next tick; nothing it raises ever reaches the app.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from litestar import Litestar
 
 from adapters.watched_blacklist import WatchedBlacklist
 from domain.errors import StorageUnavailable
+from domain.ports import MirrorMarker
 from domain.use_cases.repair_blacklist import RepairBlacklist
 from entrypoints.containers import Container
 
@@ -24,19 +26,24 @@ logger = logging.getLogger(__name__)
 
 
 class RepairLoop:
-    """Repairs when `watched` counted a failure since the last repair that succeeded."""
+    """Repairs when Redis failed or lost its data since the last repair that completed."""
 
     def __init__(
-        self, repair: Callable[[], RepairBlacklist], watched: WatchedBlacklist, interval: float
+        self,
+        repair: Callable[[], RepairBlacklist],
+        watched: WatchedBlacklist,
+        marker: MirrorMarker,
+        interval: float,
     ) -> None:
         self._repair = repair
         self._watched = watched
+        self._marker = marker
         self._interval = interval
         self._repaired_at_failures: int | None = None  # None: never repaired yet
 
     async def tick(self) -> None:
         failures = self._watched.failures
-        if failures == self._repaired_at_failures:
+        if failures == self._repaired_at_failures and await self._marker_intact():
             return
         try:
             report = await self._repair()()
@@ -46,10 +53,20 @@ class RepairLoop:
         except Exception:
             logger.exception("blacklist repair failed")
             return
-        self._repaired_at_failures = failures  # failures during the repair trigger another
+        if report.complete:
+            self._repaired_at_failures = failures  # failures during the repair trigger another
         logger.info(
-            "blacklist repaired: %s tokens, %s watermarks", report.tokens, report.watermarks
+            "blacklist repaired: %s tokens, %s watermarks, complete: %s",
+            report.tokens,
+            report.watermarks,
+            report.complete,
         )
+
+    async def _marker_intact(self) -> bool:
+        try:
+            return await self._marker.is_complete()
+        except StorageUnavailable:
+            return False  # unreachable now: it may come back empty
 
     async def run_forever(self) -> None:
         while True:
@@ -69,7 +86,7 @@ def blacklist_repair(
         if interval <= 0 or not isinstance(watched, WatchedBlacklist):
             yield  # off, or an in-process blacklist that never loses a write
             return
-        loop = RepairLoop(container.repair_blacklist, watched, interval)
+        loop = RepairLoop(container.repair_blacklist, watched, container.mirror_marker(), interval)
         task = asyncio.create_task(loop.run_forever(), name="blacklist-repair")
         try:
             yield

@@ -8,6 +8,7 @@ from adapters.app_credentials import StaticAppCredentials
 from adapters.clock import SystemClock
 from adapters.jwt_codec import PyJWTCodec
 from adapters.memory import InMemoryBlacklist
+from adapters.mirror_marker import RedisMirrorMarker
 from adapters.piccolo.engines import build_engine
 from adapters.piccolo.token_log import PiccoloTokenLog
 from adapters.prometheus_telemetry import PrometheusTelemetry
@@ -144,6 +145,12 @@ class Container(containers.DeclarativeContainer):
     revoke_session = providers.Factory(
         RevokeSession, token_log=token_log, clock=clock, logout_token=logout_token
     )
+    mirror_marker = providers.Singleton(RedisMirrorMarker, redis)  # only built with Redis
     repair_blacklist = providers.Factory(
-        RepairBlacklist, token_log=token_log, blacklist=blacklist, clock=clock, policy=policy
+        RepairBlacklist,
+        token_log=token_log,
+        blacklist=blacklist,
+        marker=mirror_marker,
+        clock=clock,
+        policy=policy,
     )

@@ -83,6 +83,22 @@ def test_redis_killed_then_restarted_empty(
     assert logout(service, other_device).json() == UNAUTHORIZED
 
 
+def test_redis_restarted_empty_while_no_request_noticed_is_refilled(
+    service: httpx.Client, fault_redis: ThrowawayRedis
+) -> None:
+    user = random_user_id()
+    revoked, everywhere = issue_token(service, random_user_id()), issue_token(service, user)
+    assert logout(service, revoked).status_code == 200
+    assert logout_all(service, everywhere).status_code == 200
+    keys = [token_key(revoked), token_key(everywhere), watermark_key(user)]
+
+    fault_redis.kill()
+    fault_redis.start()  # at once: no request saw it down; only the marker went with the data
+
+    with redis.Redis(port=fault_redis.port) as side_door:
+        eventually(lambda: side_door.exists(*keys) == len(keys), "refill after a silent restart")
+
+
 def test_a_hung_redis_costs_each_request_no_more_than_its_timeouts(
     service: httpx.Client, fault_redis: ThrowawayRedis
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.memory import InMemoryBlacklist
+from adapters.mirror_marker import InMemoryMirrorMarker
 from domain.model import BlacklistEntry, TokenRecord, Watermark
 from domain.use_cases.repair_blacklist import RepairBlacklist, RepairReport
 from tests.fakes import DownBlacklist
@@ -22,12 +23,28 @@ class CountingBlacklist(InMemoryBlacklist):
         await super().add(entries)
 
 
+class ResettingBlacklist(InMemoryBlacklist):
+    """Plays a Redis restart in the middle of a repair's first write."""
+
+    def __init__(self, harness: Harness, marker: InMemoryMirrorMarker) -> None:
+        super().__init__(harness.clock)
+        self.marker = marker
+
+    async def add(self, entries: Sequence[BlacklistEntry]) -> None:
+        self.marker.reset()
+        await super().add(entries)
+
+
 def repair(
-    harness: Harness, blacklist: InMemoryBlacklist, batch_size: int = 500
+    harness: Harness,
+    blacklist: InMemoryBlacklist,
+    batch_size: int = 500,
+    marker: InMemoryMirrorMarker | None = None,
 ) -> RepairBlacklist:
     return RepairBlacklist(
         token_log=harness.token_log,
         blacklist=blacklist,
+        marker=marker or InMemoryMirrorMarker(),
         clock=harness.clock,
         policy=harness.policy,
         batch_size=batch_size,
@@ -53,7 +70,7 @@ class TestRepairBlacklist:
 
         state = await empty.lookup(issued.record.key, issued.record.user_id)
         assert state.token_blocked
-        assert report == RepairReport(tokens=1, watermarks=0)
+        assert report == RepairReport(tokens=1, watermarks=0, complete=True)
 
     async def test_skips_tokens_expired_beyond_the_leeway_but_keeps_those_within(self) -> None:
         harness = Harness()
@@ -96,3 +113,14 @@ class TestRepairBlacklist:
         assert report.tokens == 5
         for record in records:
             assert (await counting.lookup(record.key, record.user_id)).token_blocked
+
+    async def test_marks_the_mirror_complete_only_if_redis_kept_everything(self) -> None:
+        harness = Harness()
+        await blocked_token(harness, expires_in=600)
+        kept, reset = InMemoryMirrorMarker(), InMemoryMirrorMarker()
+
+        whole = await repair(harness, InMemoryBlacklist(harness.clock), marker=kept)()
+        cut = await repair(harness, ResettingBlacklist(harness, reset), marker=reset)()
+
+        assert (whole.complete, await kept.is_complete()) == (True, True)
+        assert (cut.complete, await reset.is_complete()) == (False, False)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from domain.model import BlacklistEntry
 from domain.policy import BlacklistPolicy
-from domain.ports import Blacklist, Clock, TokenLog
+from domain.ports import Blacklist, Clock, MirrorMarker, TokenLog
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -18,12 +18,14 @@ class RepairReport:
 
     tokens: int
     watermarks: int
+    complete: bool  # False: Redis was reset meanwhile; the marker still asks for a repair
 
 
 class RepairBlacklist:
     """Every blocked unexpired token and every still-live watermark, from the log to Redis.
 
     Idempotent: an entry is re-set with the TTL it would have now, and a watermark only rises.
+    The marker says `done` only if Redis kept everything from the start of the walk to its end.
     Pages walk the log's keyset indexes, so a large table costs one query and one pipeline per
     `batch_size` tokens. Raises BlacklistUnavailable or TokenLogUnavailable; a retry resumes.
     """
@@ -33,21 +35,23 @@ class RepairBlacklist:
         *,
         token_log: TokenLog,
         blacklist: Blacklist,
+        marker: MirrorMarker,
         clock: Clock,
         policy: BlacklistPolicy,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         self._token_log = token_log
         self._blacklist = blacklist
+        self._marker = marker
         self._clock = clock
         self._policy = policy
         self._batch_size = batch_size
 
     async def __call__(self) -> RepairReport:
+        ticket = await self._marker.begin()  # before the walk: a reset during it drops the ticket
         now = self._clock.now()
-        return RepairReport(
-            tokens=await self._push_tokens(now), watermarks=await self._push_watermarks(now)
-        )
+        tokens, watermarks = await self._push_tokens(now), await self._push_watermarks(now)
+        return RepairReport(tokens, watermarks, complete=await self._marker.complete(ticket))
 
     async def _push_tokens(self, now: float) -> int:
         pushed, cursor = 0, (now - self._policy.leeway_seconds, 0)

@@ -1,0 +1,87 @@
+"""The "mirror complete" marker: one Redis key a restart or flush takes away with everything else.
+
+A repair sets it to a fresh ticket before it pushes and to `done` after, only if the ticket is
+still there: if Redis lost its data meanwhile (or another repair began), `done` is refused and a
+later tick repairs again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+
+from domain.errors import BlacklistUnavailable
+from domain.ports import MirrorMarker
+
+MARKER_KEY = b"rv:mirror"
+_DONE = b"done"
+# Compare-and-set: only the repair whose ticket is still in the key may declare it done.
+_COMPLETE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('SET', KEYS[1], 'done')
+    return 1
+end
+return 0
+"""
+
+
+@contextlib.contextmanager
+def _unavailable_on_error() -> Iterator[None]:
+    try:
+        yield
+    except (RedisError, RedisClusterException, OSError) as error:
+        raise BlacklistUnavailable(f"redis: {type(error).__name__}: {error}") from error
+
+
+class RedisMirrorMarker:
+    """The marker in Redis (no TTL: only a restart, a flush or an eviction removes it)."""
+
+    def __init__(self, client: Redis | RedisCluster, *, key: bytes = MARKER_KEY) -> None:
+        self._client = client
+        self._key = key
+
+    async def is_complete(self) -> bool:
+        with _unavailable_on_error():
+            return bool(await self._client.get(self._key) == _DONE)
+
+    async def begin(self) -> str:
+        ticket = f"pending:{secrets.token_hex(8)}"
+        with _unavailable_on_error():
+            await self._client.set(self._key, ticket)
+        return ticket
+
+    async def complete(self, ticket: str) -> bool:
+        with _unavailable_on_error():
+            return bool(await self._client.eval(_COMPLETE, 1, self._key, ticket))
+
+
+class InMemoryMirrorMarker:
+    """The marker's semantics in one process; `reset()` plays a Redis restart."""
+
+    def __init__(self) -> None:
+        self.state: str | None = None
+
+    async def is_complete(self) -> bool:
+        return self.state == "done"
+
+    async def begin(self) -> str:
+        self.state = f"pending:{secrets.token_hex(8)}"
+        return self.state
+
+    async def complete(self, ticket: str) -> bool:
+        if self.state != ticket:
+            return False
+        self.state = "done"
+        return True
+
+    def reset(self) -> None:
+        self.state = None
+
+
+_: MirrorMarker = InMemoryMirrorMarker()
+__: type[MirrorMarker] = RedisMirrorMarker
