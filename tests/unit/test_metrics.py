@@ -7,9 +7,11 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
+from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from adapters.telemetry import RecordingTelemetry
 from entrypoints.app import create_app
 from tests.app_factory import TEST_ENV, in_memory_container
 
@@ -104,3 +106,12 @@ class TestMetrics:
         async with AsyncTestClient(app=app) as client:
             response = await client.get("/metrics")
         assert response.status_code == 404
+
+    async def test_overriding_telemetry_keeps_the_metrics_endpoint(self) -> None:
+        container = in_memory_container()
+        recorder = RecordingTelemetry()
+        container.telemetry.override(providers.Object(recorder))
+        async with AsyncTestClient(app=create_app(container)) as client:
+            await client.post("/api/v2/logout", headers={"Authorization": "Bearer x"})
+            assert await requests(client, "POST", "/api/v2/logout", "401") == 1
+        assert recorder.names() == ["token_rejected"]
