@@ -36,7 +36,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
         }
-        entry.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD)
+        entry.update(_event_fields(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -52,9 +52,17 @@ class TextFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None)
         record.request_id = request_id or "-"
         try:
-            return super().format(record)
+            line = super().format(record)
         finally:
             record.request_id = request_id  # other handlers see the record unchanged
+        fields = _event_fields(record)
+        fields.pop("event", None)  # the message already names it
+        return " ".join([line, *(f"{key}={value}" for key, value in fields.items())])
+
+
+def _event_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What the caller passed in `extra=`: every attribute a plain LogRecord lacks."""
+    return {key: value for key, value in record.__dict__.items() if key not in _STANDARD}
 
 
 def logging_config(log_format: str, level: str = "INFO") -> dict[str, Any]:

@@ -112,6 +112,13 @@ class TestJsonLogs:
         assert TextFormatter().format(record).endswith(" INFO t [-] started")
         assert getattr(record, "request_id", "unset") is None  # unchanged for other handlers
 
+    def test_text_lines_end_with_the_event_fields(self) -> None:
+        record = logging.makeLogRecord(
+            {"name": "e", "levelname": "INFO", "msg": "token_rejected", "event": "token_rejected"}
+        )
+        record.reason = "revoked"
+        assert TextFormatter().format(record).endswith("[-] token_rejected reason=revoked")
+
     def test_an_exception_is_one_json_line_with_its_trace(self) -> None:
         try:
             raise ValueError("boom")
