@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import redis
 
 from tests.integration.service_calls import (
     UNAUTHORIZED,
@@ -22,6 +23,7 @@ from tests.integration.service_calls import (
     issue_token,
     logout,
     logout_all,
+    token_key,
 )
 from tests.integration.throwaway import ThrowawayPostgres, throwaway_postgres
 from tests.live_server import REPO, SERVER_ENV, live_server
@@ -37,7 +39,13 @@ def cluster() -> Iterator[ThrowawayPostgres]:
 
 
 def service_env(cluster: ThrowawayPostgres, redis_url: str) -> dict[str, str]:
-    return {"DATABASE_URL": cluster.url, "REDIS_URL": redis_url, "DATABASE_TIMEOUT_SECONDS": "2"}
+    # No repair: it would put back the Redis entry one test deletes on purpose.
+    return {
+        "DATABASE_URL": cluster.url,
+        "REDIS_URL": redis_url,
+        "DATABASE_TIMEOUT_SECONDS": "2",
+        "BLACKLIST_REPAIR_INTERVAL_SECONDS": "0",
+    }
 
 
 def assert_unavailable(response: httpx.Response) -> None:
@@ -52,14 +60,15 @@ def test_postgres_down_fails_closed_and_recovers(
         live_server(service_env(cluster, redis_url)) as server,
         httpx.Client(base_url=server.base_url, timeout=10) as client,
     ):
-        revoked, valid = (
-            issue_token(client, random_user_id()),
-            issue_token(client, random_user_id()),
-        )
-        assert logout(client, revoked).status_code == 200
+        revoked, valid, unmirrored = (issue_token(client, random_user_id()) for _ in range(3))
+        for token in (revoked, unmirrored):
+            assert logout(client, token).status_code == 200
+        with redis.Redis.from_url(redis_url) as side_door:
+            assert side_door.delete(token_key(unmirrored)) == 1  # as if Redis had lost it
         cluster.stop()
         try:
             assert logout(client, revoked).json() == UNAUTHORIZED  # Redis knows: still 401
+            assert_unavailable(logout(client, unmirrored))  # nobody can tell: never a 200
             assert_unavailable(logout(client, valid))
             assert_unavailable(logout_all(client, valid))
             assert_unavailable(issue(client, random_user_id()))
