@@ -38,6 +38,11 @@ def logout_all(client: httpx.Client, token: str) -> httpx.Response:
     return client.post("/api/v2/logout-all-device", headers={"Authorization": f"Bearer {token}"})
 
 
+def verify(client: httpx.Client, token: str) -> httpx.Response:
+    """The gateway's check: a protected request that changes nothing."""
+    return client.get("/api/v2/auth/verify", headers={"Authorization": f"Bearer {token}"})
+
+
 def identity(token: str) -> tuple[TokenKey, int]:
     """(iss, jti) and the user id of one of our tokens, read without verifying it."""
     claims = jwt.decode(token, options={"verify_signature": False})

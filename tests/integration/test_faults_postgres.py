@@ -24,6 +24,7 @@ from tests.integration.service_calls import (
     logout,
     logout_all,
     token_key,
+    verify,
 )
 from tests.integration.throwaway import ThrowawayPostgres, throwaway_postgres
 from tests.live_server import REPO, SERVER_ENV, live_server
@@ -68,7 +69,9 @@ def test_postgres_down_fails_closed_and_recovers(
         cluster.stop()
         try:
             assert logout(client, revoked).json() == UNAUTHORIZED  # Redis knows: still 401
-            assert_unavailable(logout(client, unmirrored))  # nobody can tell: never a 200
+            assert verify(client, revoked).status_code == 401
+            assert_unavailable(verify(client, unmirrored))  # nobody can tell: never a 200
+            assert_unavailable(verify(client, valid))
             assert_unavailable(logout(client, valid))
             assert_unavailable(logout_all(client, valid))
             assert_unavailable(issue(client, random_user_id()))
