@@ -50,7 +50,8 @@ def service_env(cluster: ThrowawayPostgres, redis_url: str) -> dict[str, str]:
 
 
 def assert_unavailable(response: httpx.Response) -> None:
-    assert (response.status_code, response.json()) == (503, UNAVAILABLE)
+    assert response.status_code == 503, f"{response.status_code} {response.text}"
+    assert response.json() == UNAVAILABLE
 
 
 def test_postgres_down_fails_closed_and_recovers(
