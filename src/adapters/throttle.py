@@ -31,13 +31,13 @@ class InMemoryFailureThrottle:
         self._max_peers = max_peers
         self._failures: OrderedDict[str, _Failures] = OrderedDict()
 
-    def retry_after(self, peer: str) -> int:
+    async def retry_after(self, peer: str) -> int:
         failures = self._current(peer)
         if failures is None or not self._max_failures or failures.count < self._max_failures:
             return 0
         return max(1, math.ceil(failures.window_started + self._window - self._clock.now()))
 
-    def record_failure(self, peer: str) -> None:
+    async def record_failure(self, peer: str) -> None:
         failures = self._current(peer)
         if failures is None:
             self._failures[peer] = _Failures(1, self._clock.now())
@@ -46,7 +46,7 @@ class InMemoryFailureThrottle:
         else:
             failures.count += 1
 
-    def record_success(self, peer: str) -> None:
+    async def record_success(self, peer: str) -> None:
         self._failures.pop(peer, None)
 
     def _current(self, peer: str) -> _Failures | None:

@@ -24,21 +24,21 @@ class AppGate:
         self._throttle = throttle
         self._telemetry = telemetry
 
-    def admit(self, *, user_id: object, app_id: object, app_key: object, peer: str) -> int:
+    async def admit(self, *, user_id: object, app_id: object, app_key: object, peer: str) -> int:
         """The validated user id, or the error the spec names for the first failed rule."""
         parsed_user_id = parse_user_id(user_id)
         if parsed_user_id is None:
             raise MissingUserId("user_id is missing or not an integer in range")
         if not _non_empty_str(app_id) or not _non_empty_str(app_key):
             raise MissingAppCredentials("app_id and app_key must be non-empty strings")
-        if wait := self._throttle.retry_after(peer):
+        if wait := await self._throttle.retry_after(peer):
             self._telemetry.internal_auth_failed(peer, throttled=True)
             raise Throttled(wait)
         if not self._credentials.matches(app_id, app_key):
-            self._throttle.record_failure(peer)
+            await self._throttle.record_failure(peer)
             self._telemetry.internal_auth_failed(peer, throttled=False)
             raise InvalidAppCredentials("app_id and app_key do not match")
-        self._throttle.record_success(peer)
+        await self._throttle.record_success(peer)
         return parsed_user_id
 
 

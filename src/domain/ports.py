@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from domain.model import (
@@ -20,12 +20,6 @@ class Clock(Protocol):
     """The current time as Unix seconds, with sub-second precision."""
 
     def now(self) -> float: ...
-
-
-class Background(Protocol):
-    """Runs work after the caller has answered; failures are logged, never raised."""
-
-    def run(self, name: str, work: Callable[[], Awaitable[object]]) -> None: ...
 
 
 class TokenCodec(Protocol):
@@ -62,11 +56,6 @@ class TokenLog(Protocol):
 
         Returns the rows it blocked. The watermark alone is the revocation.
         """
-        ...
-
-    async def raise_watermark(self, watermark: Watermark) -> None:
-        """Raise the user's watermark (never lower it), committed when this returns; blocks
-        no row: revoke_all with the same watermark does that later, off the response path."""
         ...
 
     async def active_sessions(self, user_id: int, now: float) -> list[TokenRecord]:
@@ -115,15 +104,16 @@ class AppCredentials(Protocol):
 
 
 class FailureThrottle(Protocol):
-    """Counts failed internal calls per peer and says when a peer must wait."""
+    """Counts failed internal calls per peer and says when a peer must wait (async: the count
+    may live in Redis, shared by every instance)."""
 
-    def retry_after(self, peer: str) -> int:
+    async def retry_after(self, peer: str) -> int:
         """Seconds this peer must still wait, or 0 when it may try."""
         ...
 
-    def record_failure(self, peer: str) -> None: ...
+    async def record_failure(self, peer: str) -> None: ...
 
-    def record_success(self, peer: str) -> None: ...
+    async def record_success(self, peer: str) -> None: ...
 
 
 class Telemetry(Protocol):

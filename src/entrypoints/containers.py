@@ -5,7 +5,6 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from adapters.app_credentials import StaticAppCredentials
-from adapters.background import AsyncioBackground
 from adapters.clock import SystemClock
 from adapters.jwt_codec import PyJWTCodec
 from adapters.memory import InMemoryBlacklist
@@ -14,6 +13,7 @@ from adapters.piccolo.engines import build_engine
 from adapters.piccolo.token_log import PiccoloTokenLog
 from adapters.prometheus_telemetry import PrometheusTelemetry
 from adapters.redis_blacklist import RedisBlacklist, build_redis_client
+from adapters.redis_throttle import RedisFailureThrottle
 from adapters.telemetry import LoggingTelemetry
 from adapters.throttle import InMemoryFailureThrottle
 from adapters.watched_blacklist import WatchedBlacklist
@@ -93,17 +93,30 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryBlacklist, clock),
     )
 
+    local_throttle = providers.Singleton(
+        InMemoryFailureThrottle,
+        clock=clock,
+        max_failures=settings.provided.lgt_all_max_failures,
+        window_seconds=settings.provided.lgt_all_failure_window_seconds,
+    )
+    # With Redis, every instance counts the same failures; without it, each process its own.
+    throttle = providers.Selector(
+        providers.Callable(blacklist_kind, settings),
+        redis=providers.Singleton(
+            RedisFailureThrottle,
+            redis,
+            max_failures=settings.provided.lgt_all_max_failures,
+            window_seconds=settings.provided.lgt_all_failure_window_seconds,
+            fallback=local_throttle,
+        ),
+        memory=local_throttle,
+    )
     gate = providers.Singleton(
         AppGate,
         credentials=providers.Singleton(
             StaticAppCredentials, settings.provided.app_id, settings.provided.app_key
         ),
-        throttle=providers.Singleton(
-            InMemoryFailureThrottle,
-            clock=clock,
-            max_failures=settings.provided.lgt_all_max_failures,
-            window_seconds=settings.provided.lgt_all_failure_window_seconds,
-        ),
+        throttle=throttle,
         telemetry=telemetry,
     )
 
@@ -123,8 +136,6 @@ class Container(containers.DeclarativeContainer):
         policy=policy,
         telemetry=telemetry,
     )
-    # Blocks a logged-out-everywhere user's rows after the response; the app drains it.
-    background = providers.Singleton(AsyncioBackground)
     logout_all_devices = providers.Factory(
         LogoutAllDevices,
         token_log=token_log,
@@ -132,7 +143,6 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         policy=policy,
         telemetry=telemetry,
-        background=background,
     )
     internal_logout_all = providers.Factory(
         InternalLogoutAll, gate=gate, logout_all_devices=logout_all_devices
