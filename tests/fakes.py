@@ -31,6 +31,9 @@ class DownTokenLog:
     async def revoke_all(self, watermark: Watermark) -> list[TokenRecord]:
         raise TokenLogUnavailable("down")
 
+    async def raise_watermark(self, watermark: Watermark) -> None:
+        raise TokenLogUnavailable("down")
+
     async def active_sessions(self, user_id: int, now: float) -> list[TokenRecord]:
         raise TokenLogUnavailable("down")
 

@@ -50,10 +50,13 @@ class InMemoryTokenLog:
         elif existing.blocked_at is None and existing.user_id == record.user_id:
             self._records[record.key] = dataclasses.replace(existing, blocked_at=blocked_at)
 
-    async def revoke_all(self, watermark: Watermark) -> list[TokenRecord]:
+    async def raise_watermark(self, watermark: Watermark) -> None:
         current = self._watermarks.get(watermark.user_id)
         if current is None or current.revoked_before < watermark.revoked_before:
             self._watermarks[watermark.user_id] = watermark
+
+    async def revoke_all(self, watermark: Watermark) -> list[TokenRecord]:
+        await self.raise_watermark(watermark)
         blocked = []
         for key, record in self._records.items():
             if (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from domain.model import (
@@ -20,6 +20,12 @@ class Clock(Protocol):
     """The current time as Unix seconds, with sub-second precision."""
 
     def now(self) -> float: ...
+
+
+class Background(Protocol):
+    """Runs work after the caller has answered; failures are logged, never raised."""
+
+    def run(self, name: str, work: Callable[[], Awaitable[object]]) -> None: ...
 
 
 class TokenCodec(Protocol):
@@ -56,6 +62,11 @@ class TokenLog(Protocol):
 
         Returns the rows it blocked. The watermark alone is the revocation.
         """
+        ...
+
+    async def raise_watermark(self, watermark: Watermark) -> None:
+        """Raise the user's watermark (never lower it), committed when this returns; blocks
+        no row: revoke_all with the same watermark does that later, off the response path."""
         ...
 
     async def active_sessions(self, user_id: int, now: float) -> list[TokenRecord]:

@@ -98,6 +98,7 @@ def connections(
         try:
             yield
         finally:
+            await container.background().drain()  # work that followed the last responses
             if engine is not None:
                 await stop_engine(engine)
             if settings.redis_url and not container.blacklist.overridden:

@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from adapters.piccolo.engines import start_engine, stop_engine
 from adapters.piccolo.migrate import migrate
 from domain.model import parse_user_id
+from entrypoints import asgi_server
 from entrypoints.containers import Container
+from entrypoints.logs import logging_config
 from entrypoints.settings import Settings, SettingsError
 
 logger = logging.getLogger("revocation")
@@ -32,17 +34,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    uvicorn.run(
+    asgi_server.run(
         "entrypoints.app:app_from_env",
-        factory=True,
+        server=args.server,
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
+        log_config=logging_config(settings.log_format, settings.log_level),
     )
     return 0
 
@@ -103,7 +101,10 @@ def _redacted(url: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="revocation", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    serve_parser = commands.add_parser("serve", help="run the HTTP service (uvicorn)")
+    serve_parser = commands.add_parser("serve", help="run the HTTP service (granian or uvicorn)")
+    serve_parser.add_argument(
+        "--server", choices=asgi_server.SERVERS, default=asgi_server.DEFAULT_SERVER
+    )
     serve_parser.add_argument("--host")
     serve_parser.add_argument("--port", type=int)
     serve_parser.add_argument("--workers", type=int, default=1)

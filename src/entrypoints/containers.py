@@ -5,6 +5,7 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from adapters.app_credentials import StaticAppCredentials
+from adapters.background import AsyncioBackground
 from adapters.clock import SystemClock
 from adapters.jwt_codec import PyJWTCodec
 from adapters.memory import InMemoryBlacklist
@@ -136,6 +137,8 @@ class Container(containers.DeclarativeContainer):
         policy=policy,
         telemetry=telemetry,
     )
+    # Blocks a logged-out-everywhere user's rows after the response; the app drains it.
+    background = providers.Singleton(AsyncioBackground)
     logout_all_devices = providers.Factory(
         LogoutAllDevices,
         token_log=token_log,
@@ -143,6 +146,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         policy=policy,
         telemetry=telemetry,
+        background=background,
     )
     internal_logout_all = providers.Factory(
         InternalLogoutAll, gate=gate, logout_all_devices=logout_all_devices

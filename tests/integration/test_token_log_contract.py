@@ -208,6 +208,21 @@ class TestRevokeAll:
         assert state.watermark == Watermark(user_id, revoked_before=NOW)
 
 
+class TestRaiseWatermark:
+    async def test_keeps_the_later_watermark_and_blocks_no_row(self, token_log: TokenLog) -> None:
+        user_id = random_user_id()
+        record = a_record(user_id, issued_at=NOW - HOUR)
+        await token_log.record(record)
+
+        await token_log.raise_watermark(Watermark(user_id, revoked_before=NOW))
+        await token_log.raise_watermark(Watermark(user_id, revoked_before=NOW - HOUR))
+
+        state = await token_log.lookup(record.key, user_id)
+        assert state.watermark == Watermark(user_id, revoked_before=NOW)
+        assert state.record is not None
+        assert not state.record.is_blocked
+
+
 class TestActiveSessions:
     async def test_lists_unblocked_unexpired_unrevoked_tokens_newest_first(
         self, token_log: TokenLog

@@ -46,6 +46,12 @@ WHERE user_id = {} AND blocked_at IS NULL AND issued_at <= {}
 RETURNING id, iss, jti, user_id, issued_at, expires_at, blocked_at, device
 """
 
+RAISE_WATERMARK_POSTGRES = """
+INSERT INTO user_revocation_watermarks (user_id, revoked_before) VALUES ({}, {})
+ON CONFLICT (user_id) DO UPDATE SET revoked_before =
+    GREATEST(user_revocation_watermarks.revoked_before, excluded.revoked_before)
+"""
+
 RAISE_WATERMARK_SQLITE = """
 INSERT INTO user_revocation_watermarks (user_id, revoked_before) VALUES ({}, {})
 ON CONFLICT (user_id) DO UPDATE SET revoked_before =

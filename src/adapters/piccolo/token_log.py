@@ -69,6 +69,12 @@ class PiccoloTokenLog:
                 rows = await self._fetch(queries.REVOKE_ALL_POSTGRES, *raise_args, *block_args)
         return sorted((_record(row) for row in rows), key=lambda record: record.row_id or 0)
 
+    async def raise_watermark(self, watermark: Watermark) -> None:
+        sqlite = isinstance(self._engine, SQLiteEngine)
+        sql = queries.RAISE_WATERMARK_SQLITE if sqlite else queries.RAISE_WATERMARK_POSTGRES
+        async with self._guard("raise a user's watermark"):
+            await self._fetch(sql, watermark.user_id, _datetime(watermark.revoked_before))
+
     async def active_sessions(self, user_id: int, now: float) -> list[TokenRecord]:
         async with self._guard("list active sessions"):
             rows = await self._fetch(queries.ACTIVE_SESSIONS, user_id, _datetime(now))

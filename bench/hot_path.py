@@ -1,0 +1,99 @@
+"""The per-request check under load: hello, a valid token, a blacklisted one; rounds interleaved."""
+
+from __future__ import annotations
+
+import statistics
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bench.infra import App
+from bench.load import Load, run_wrk
+from bench.reference_app import HELLO_PATH
+from entrypoints.http.verify import VERIFY_PATH
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    path: str
+    tokens: Sequence[str]
+    status: int  # what every response must be
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Medians over the rounds of one app on one case."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    rounds: int
+
+
+def cases(valid: Sequence[str], revoked: Sequence[str]) -> list[Case]:
+    return [
+        Case("hello (no auth)", HELLO_PATH, (), 200),
+        Case("protected, valid token", VERIFY_PATH, valid, 200),
+        Case("protected, blacklisted", VERIFY_PATH, revoked, 401),
+    ]
+
+
+def check_answers(app: App, case: Case) -> None:
+    """Before any load: every token of the case gets the expected status from this app."""
+    for token in case.tokens or [""]:
+        request = urllib.request.Request(app.base_url + case.path)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        if status != case.status:
+            raise RuntimeError(f"{app.label} {case.name}: {status}, expected {case.status}")
+
+
+def measure(
+    apps: Sequence[App], all_cases: Sequence[Case], *, rounds: int, seconds: float, connections: int
+) -> dict[tuple[str, str], Figures]:
+    """Rounds outermost, apps alternating, so drift in the machine's load hits all alike."""
+    runs: dict[tuple[str, str], list[Load]] = {}
+    for app in apps:
+        for case in all_cases:
+            check_answers(app, case)
+    for number in range(rounds):
+        for case in all_cases:
+            for app in apps if number % 2 == 0 else list(reversed(apps)):
+                load = run_wrk(
+                    app.base_url + case.path,
+                    seconds=seconds,
+                    connections=connections,
+                    tokens=case.tokens,
+                )
+                _check_statuses(app, case, load)
+                runs.setdefault((app.label, case.name), []).append(load)
+    return {key: _medians(loads) for key, loads in runs.items()}
+
+
+def _check_statuses(app: App, case: Case, load: Load) -> None:
+    wrong = load.non_2xx if case.status < 300 else load.requests - load.non_2xx
+    if wrong or load.socket_errors:
+        raise RuntimeError(
+            f"{app.label} {case.name}: {wrong} of {load.requests} answers were not "
+            f"{case.status}, {load.socket_errors} socket errors"
+        )
+
+
+def _medians(loads: Sequence[Load]) -> Figures:
+    return Figures(
+        rps=statistics.median(load.rps for load in loads),
+        p50_ms=statistics.median(load.p50_ms for load in loads),
+        p99_ms=statistics.median(load.p99_ms for load in loads),
+        rounds=len(loads),
+    )
+
+
+def by_label(figures: Mapping[tuple[str, str], Figures], label: str) -> dict[str, Figures]:
+    return {case: value for (app, case), value in figures.items() if app == label}

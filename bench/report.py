@@ -1,0 +1,143 @@
+"""The printed tables and the PASS/FAIL verdicts of issue #4's targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bench.hot_path import Figures
+from bench.logout_all import Scaling
+
+SERVICE, REFERENCE = "service", "reference"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    passed: bool
+    evidence: str
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = [_line(header, widths), "-+-".join("-" * w for w in widths)]
+    lines += [_line(row, widths) for row in rows]
+    return "\n".join(lines)
+
+
+def _line(row: Sequence[str], widths: Sequence[int]) -> str:
+    first = str(row[0]).ljust(widths[0])
+    rest = [str(cell).rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+    return " | ".join([first, *rest])
+
+
+def hot_path_table(service: Mapping[str, Figures], reference: Mapping[str, Figures]) -> str:
+    rows = []
+    for case, ours in service.items():
+        theirs = reference[case]
+        rows.append(
+            [
+                case,
+                f"{ours.rps:,.0f}",
+                f"{theirs.rps:,.0f}",
+                f"{ours.rps / theirs.rps:.2f}",
+                f"{ours.p50_ms:.2f}",
+                f"{theirs.p50_ms:.2f}",
+                f"{ours.p99_ms:.2f}",
+                f"{theirs.p99_ms:.2f}",
+                f"{ours.p99_ms / theirs.p99_ms:.2f}",
+            ]
+        )
+    header = ["case", "svc req/s", "ref req/s", "ratio", "svc p50", "ref p50", "svc p99"]
+    return table([*header, "ref p99", "p99 ratio"], rows)
+
+
+def servers_table(figures: Mapping[str, Figures]) -> str:
+    rows = [
+        [label, f"{f.rps:,.0f}", f"{f.p50_ms:.2f}", f"{f.p99_ms:.2f}"]
+        for label, f in figures.items()
+    ]
+    return table(["server (service, valid token)", "req/s", "p50 ms", "p99 ms"], rows)
+
+
+SCALING_NOTES = """\
+  svc answer: lgt-all request to response; rows blocked: until every row is blocked and the
+  last Redis entry written (the service does both after answering, off the response path).
+  SQL stmts/RTs: Execute+Query / Sync+Query messages seen by a counting proxy (bench/proxy.py).
+  Redis cmds/INFO/RTs: commands seen by a RESP-parsing proxy / the server's INFO commandstats
+  delta / request batches sent with no reply outstanding. Counts include the background work.
+  naive: one UPDATE and one SET per token (raw asyncpg + redis-py); * = timed once, through
+  the counting proxies (slow by design)."""
+
+
+def scaling_table(rows: Sequence[Scaling]) -> str:
+    body = [
+        [
+            f"{row.tokens:,}",
+            f"{row.service_ms:.1f}",
+            f"{row.blocked_ms:.1f}",
+            f"{row.service_db.statements}/{row.service_db.round_trips}",
+            f"{row.service_redis.statements}/{row.redis_commandstats}/{row.service_redis.round_trips}",
+            f"{row.naive_ms:.1f}{'*' if row.naive_through_proxies else ''}",
+            f"{row.naive_db.statements}/{row.naive_db.round_trips}",
+            f"{row.naive_redis.statements}/{row.naive_redis.round_trips}",
+        ]
+        for row in rows
+    ]
+    header = ["N tokens", "svc answer ms", "rows blocked ms", "svc SQL stmts/RTs"]
+    header += ["svc Redis cmds/INFO/RTs", "naive ms"]
+    return table([*header, "naive SQL stmts/RTs", "naive Redis cmds/RTs"], body)
+
+
+def verdicts(
+    service: Mapping[str, Figures],
+    reference: Mapping[str, Figures],
+    scaling: Sequence[Scaling],
+    redis_bytes: float,
+) -> list[Verdict]:
+    valid, blacklisted = "protected, valid token", "protected, blacklisted"
+    ours, theirs, rejected = service[valid], reference[valid], service[blacklisted]
+    result = [
+        Verdict(
+            "valid token: throughput >= 0.9x reference",
+            ours.rps >= 0.9 * theirs.rps,
+            f"{ours.rps / theirs.rps:.2f}x",
+        ),
+        Verdict(
+            "valid token: p99 <= 1.2x reference",
+            ours.p99_ms <= 1.2 * theirs.p99_ms,
+            f"{ours.p99_ms / theirs.p99_ms:.2f}x",
+        ),
+        Verdict(
+            "blacklisted rejected at least as fast as valid accepted (req/s and p50)",
+            rejected.rps >= ours.rps and rejected.p50_ms <= ours.p50_ms,
+            f"{rejected.rps:,.0f} vs {ours.rps:,.0f} req/s, "
+            f"{rejected.p50_ms:.2f} vs {ours.p50_ms:.2f} ms",
+        ),
+    ]
+    if scaling:
+        trips = {(row.service_db.round_trips, row.service_redis.round_trips) for row in scaling}
+        largest = max(scaling, key=lambda row: row.tokens)
+        result += [
+            Verdict(
+                "logout-all: round trips independent of N",
+                len(trips) == 1,
+                "(SQL, Redis) round trips per N: " + ", ".join(f"{t}" for t in sorted(trips)),
+            ),
+            Verdict(
+                f"logout-all of {largest.tokens:,} tokens <= 100 ms",
+                largest.service_ms <= 100,
+                f"{largest.service_ms:.1f} ms",
+            ),
+        ]
+    result.append(
+        Verdict(
+            "Redis <= 120 bytes per blacklisted token", redis_bytes <= 120, f"{redis_bytes:.1f}"
+        )
+    )
+    return result
+
+
+def verdicts_table(items: Sequence[Verdict]) -> str:
+    rows = [["PASS" if v.passed else "FAIL", v.target, v.evidence] for v in items]
+    return table(["", "target", "measured"], rows)

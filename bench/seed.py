@@ -1,0 +1,92 @@
+"""Fill the benchmark's database: bulk token-log rows, and real tokens through the use cases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import asyncpg
+
+from adapters.piccolo.engines import start_engine, stop_engine
+from entrypoints.containers import Container
+from entrypoints.settings import Settings
+
+# Bulk rows belong to users 1..SEED_USERS; the tokens the load runs use belong to users above.
+SEED_USERS = 10_000
+BENCH_USER_BASE = 1_000_000
+
+# 10 % of the rows blocked, issue times spread over the last hour; `jti` as long as ours (22).
+_BULK_ROWS = """
+INSERT INTO user_token_logs (iss, jti, user_id, issued_at, expires_at, blocked_at, device)
+SELECT 'bench', substr(md5(i::text), 1, 22), 1 + i % $2,
+       now() - make_interval(secs => i % 3600), now() + interval '1 hour',
+       CASE WHEN i % 10 = 0 THEN now() END, 'laptop'
+FROM generate_series(1, $1) AS i
+"""
+_USER_ROWS = """
+INSERT INTO user_token_logs (iss, jti, user_id, issued_at, expires_at, device)
+SELECT 'bench', 'u' || $1::bigint || '-' || i, $1::bigint, now() - interval '1 minute',
+       now() + interval '1 hour', 'laptop'
+FROM generate_series(1, $2) AS i
+"""
+
+
+async def bulk_rows(database_url: str, rows: int) -> None:
+    """`rows` token-log rows in one INSERT ... SELECT generate_series, then ANALYZE."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(_BULK_ROWS, rows, SEED_USERS)
+        await connection.execute("VACUUM ANALYZE user_token_logs")
+    finally:
+        await connection.close()
+
+
+async def user_with_tokens(database_url: str, user_id: int, count: int) -> None:
+    """Give `user_id` `count` active logged tokens (for logout-all), in one statement."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(_USER_ROWS, user_id, count)
+    finally:
+        await connection.close()
+
+
+async def table_size(database_url: str) -> tuple[int, int]:
+    """(bytes of user_token_logs with its indexes and TOAST, its row count)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        size = await connection.fetchval("SELECT pg_total_relation_size('user_token_logs')")
+        count = await connection.fetchval("SELECT count(*) FROM user_token_logs")
+    finally:
+        await connection.close()
+    return int(size), int(count)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    valid: list[str]
+    revoked: list[str]
+
+
+def issue_tokens(env: Mapping[str, str], count: int) -> Tokens:
+    """`count` logged tokens, and `count` more logged out, through the service's own use cases."""
+
+    async def issue() -> Tokens:
+        container = Container(settings=Settings.from_env(env))
+        engine = container.database()
+        await start_engine(engine)
+        try:
+            issue_token, logout = container.issue_token(), container.logout_token()
+            valid, revoked = [], []
+            for index in range(count):
+                user_id = BENCH_USER_BASE + index
+                valid.append((await issue_token(user_id=user_id, device="bench")).token)
+                token = (await issue_token(user_id=user_id, device="bench")).token
+                await logout(claims=container.codec().verify(token))
+                revoked.append(token)
+            return Tokens(valid=valid, revoked=revoked)
+        finally:
+            await stop_engine(engine)
+            await container.redis().aclose()
+
+    return asyncio.run(issue())

@@ -1,0 +1,137 @@
+"""Logout-all with a background: it answers on the watermark alone, rows are blocked after."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from adapters.background import AsyncioBackground
+from adapters.memory import InMemoryTokenLog
+from domain.errors import TokenLogUnavailable, TokenRevoked
+from domain.model import Watermark
+from domain.ports import Background
+from domain.use_cases import LogoutAllDevices
+from tests.fakes import DownBlacklist, DownTokenLog
+from tests.unit.harness import Harness, bearer
+
+
+class ManualBackground:
+    """Keeps the work until the test runs it: the moment between response and blocking."""
+
+    def __init__(self) -> None:
+        self.queued: list[Callable[[], Awaitable[object]]] = []
+
+    def run(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        self.queued.append(work)
+
+    async def finish(self) -> None:
+        while self.queued:
+            await self.queued.pop(0)()
+
+
+_: type[Background] = ManualBackground
+
+
+def deferred(harness: Harness, background: Background) -> LogoutAllDevices:
+    return LogoutAllDevices(
+        token_log=harness.token_log,
+        blacklist=harness.fast,
+        clock=harness.clock,
+        policy=harness.policy,
+        telemetry=harness.telemetry,
+        background=background,
+    )
+
+
+async def is_dead(harness: Harness, token: str) -> bool:
+    try:
+        await harness.authenticate()(authorization=bearer(token))
+    except TokenRevoked:
+        return True
+    return False
+
+
+class TestDeferredLogoutAll:
+    async def test_every_old_token_is_dead_before_any_row_is_blocked(self) -> None:
+        harness, background = Harness(), ManualBackground()
+        harness.clock.set(math.floor(harness.clock.now()) + 0.5)
+        old = [await harness.issue_token()(user_id=1) for _ in range(3)]
+        harness.clock.advance(0.2)  # one token shares the watermark's second: only the log knows
+        await deferred(harness, background)(user_id=1)
+        assert len(background.queued) == 1
+        for issued in old:
+            state = await harness.token_log.lookup(issued.record.key, 1)
+            assert state.record is not None
+            assert not state.record.is_blocked
+            assert await is_dead(harness, issued.token)
+
+    async def test_the_background_blocks_and_mirrors_every_old_token(self) -> None:
+        harness, background = Harness(), ManualBackground()
+        old = [await harness.issue_token()(user_id=1) for _ in range(3)]
+        theirs = await harness.issue_token()(user_id=2)
+        harness.clock.advance(1)
+        await deferred(harness, background)(user_id=1)
+        harness.clock.advance(0.001)
+        after = await harness.issue_token()(user_id=1)
+        await background.finish()
+        for issued in old:
+            state = await harness.token_log.lookup(issued.record.key, 1)
+            assert state.record is not None
+            assert state.record.is_blocked
+            assert (await harness.fast.lookup(issued.record.key, 1)).token_blocked
+        assert not await is_dead(harness, after.token)
+        assert not await is_dead(harness, theirs.token)
+
+    async def test_redis_alone_rejects_an_older_token_right_away(self) -> None:
+        harness, background = Harness(), ManualBackground()
+        issued = await harness.issue_token()(user_id=1)
+        harness.clock.advance(2)
+        await deferred(harness, background)(user_id=1)
+        harness.token_log = DownTokenLog()
+        assert await is_dead(harness, issued.token)
+
+    async def test_a_log_outage_fails_it_before_redis_or_the_background(self) -> None:
+        harness, background = Harness(), ManualBackground()
+        issued = await harness.issue_token()(user_id=1)
+        harness.token_log = DownTokenLog()
+        with pytest.raises(TokenLogUnavailable):
+            await deferred(harness, background)(user_id=1)
+        assert background.queued == []
+        assert (await harness.fast.lookup(issued.record.key, 1)).watermark is None
+
+    async def test_a_redis_outage_still_answers_on_the_committed_watermark(self) -> None:
+        harness, background = Harness(blacklist=DownBlacklist()), ManualBackground()
+        issued = await harness.issue_token()(user_id=1)
+        harness.clock.advance(1)
+        await deferred(harness, background)(user_id=1)
+        assert await is_dead(harness, issued.token)
+        assert ("blacklist_unavailable", {"operation": "logout_all"}) in harness.telemetry.events
+
+
+class TestAsyncioBackground:
+    async def test_drain_waits_for_the_work(self) -> None:
+        background, done = AsyncioBackground(), asyncio.Event()
+
+        async def work() -> None:
+            await asyncio.sleep(0.01)
+            done.set()
+
+        background.run("work", work)
+        await background.drain()
+        assert done.is_set()
+
+    async def test_a_failure_is_logged_not_raised(self, caplog: pytest.LogCaptureFixture) -> None:
+        background, log = AsyncioBackground(), InMemoryTokenLog()
+
+        async def failing() -> None:
+            await log.raise_watermark(Watermark(1, 1.0))
+            raise TokenLogUnavailable("down")
+
+        with caplog.at_level(logging.ERROR):
+            background.run("failing", failing)
+            await background.drain()
+        assert "background work failing failed" in caplog.text
