@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis import Redis as SyncRedis
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from tests.integration.servers import unavailable
 
@@ -58,15 +61,17 @@ def _node_command(port: int, directory: Path) -> list[str]:
 def _wait_until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(RedisConnectionError):
+        with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
             if predicate():
                 return
         time.sleep(0.05)
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def _answers(port: int) -> bool:
-    with SyncRedis(port=port, socket_timeout=1) as node:
+def _answers(port: int, process: subprocess.Popen[bytes]) -> bool:
+    if process.poll() is not None:  # e.g. another process took the port since we probed it
+        raise RuntimeError(f"redis-server on {port} exited with {process.returncode}")
+    with SyncRedis(port=port, socket_timeout=1, retry=Retry(NoBackoff(), 0)) as node:
         return bool(node.ping())
 
 
@@ -93,8 +98,8 @@ def three_master_cluster(directory: Path) -> Iterator[Cluster]:
     ports = free_cluster_ports()
     nodes = [subprocess.Popen(_node_command(port, directory)) for port in ports]
     try:
-        for port in ports:
-            _wait_until(functools.partial(_answers, port), f"node {port}")
+        for port, node in zip(ports, nodes, strict=True):
+            _wait_until(functools.partial(_answers, port, node), f"node {port}")
         addresses = [f"127.0.0.1:{port}" for port in ports]
         create = ["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0"]
         subprocess.run(
