@@ -65,9 +65,7 @@ class TestTwoInstances:
         assert logout_all(b, first).status_code == 200
         assert refused(logout(a, second))
 
-    def test_an_lgt_all_through_one_is_enforced_by_the_other_at_once(
-        self, instances: Pair
-    ) -> None:
+    def test_an_lgt_all_through_one_is_enforced_by_the_other_at_once(self, instances: Pair) -> None:
         a, b = instances
         user_id = random_user_id()
         before = [issue_token(a, user_id), issue_token(b, user_id)]
