@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -67,7 +68,10 @@ def live_server(
     cli = [sys.executable, "-m", "entrypoints.cli"]
     if migrate:
         subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True, cwd=REPO)
-    process = subprocess.Popen([*cli, "serve"], env=env, cwd=REPO, stderr=stderr)
+    # Its own process group: granian's worker is a child that outlives a killed main process.
+    process = subprocess.Popen(
+        [*cli, "serve"], env=env, cwd=REPO, stderr=stderr, start_new_session=True
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base_url, process)
@@ -79,3 +83,5 @@ def live_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        with contextlib.suppress(ProcessLookupError):  # nothing of the server outlives the test
+            os.killpg(process.pid, signal.SIGKILL)
