@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import hashlib
 import hmac
 import json
+import sys
 import time
 from typing import Any
 
@@ -80,6 +82,17 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
 
 NOT_JSON = b"\xff\xfe not json"
 CLAIMS = Claims(key=TokenKey(ISSUER, "jti-1"), user_id=42, issued_at=NOW, expires_at=NOW + 600)
+
+
+@pytest.fixture(autouse=True)
+def fresh_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NOW is read when each test runs: an import-time value goes stale in a long suite."""
+    now = int(time.time())
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "NOW", now)
+    monkeypatch.setattr(
+        module, "CLAIMS", dataclasses.replace(CLAIMS, issued_at=now, expires_at=now + 600)
+    )
 
 
 class TestRoundTrip:
