@@ -6,6 +6,7 @@ for the POST with Authorization and Content-Type, exactly as a web app on its ow
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -54,8 +55,8 @@ async function logout() {
 
 # What the test asks the page to do, reporting back through selenium's async-script callback.
 CALL = """
-const [url, token, done] = arguments;
-fetch(url, {method: 'POST', headers: {
+const [method, url, token, done] = arguments;
+fetch(url, {method, headers: {
   'Authorization': `Bearer ${token}`, 'Content-Type': 'application/json'}})
   .then(async (r) => done({status: r.status, body: await r.text()}))
   .catch((error) => done({rejected: error.name}));
@@ -95,8 +96,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
         yield driver
 
 
-def issue(server: LiveServer) -> str:
-    body = {"user_id": random_user_id(), "device": "browser"}
+def issue(server: LiveServer, user_id: int | None = None) -> str:
+    body = {"user_id": user_id or random_user_id(), "device": "browser"}
     body |= {"app_id": server.env["APP_ID"], "app_key": server.env["APP_KEY"]}
     response = httpx.post(f"{server.base_url}/api/v2/internal/tokens", json=body)
     assert response.status_code == 200, response.text
@@ -110,10 +111,16 @@ def is_live(server: LiveServer, token: str) -> bool:
     return status == 200
 
 
-def call(browser: webdriver.Chrome, server: LiveServer, token: str) -> dict[str, Any]:
-    """POST /api/v2/logout from the page's origin, as its own script would."""
-    url = f"{server.base_url}/api/v2/logout"
-    result: dict[str, Any] = browser.execute_async_script(CALL, url, token)
+def call(
+    browser: webdriver.Chrome,
+    server: LiveServer,
+    token: str,
+    method: str = "POST",
+    path: str = "/api/v2/logout",
+) -> dict[str, Any]:
+    """A fetch from the page's origin with the bearer token, as the page's own script would."""
+    url = f"{server.base_url}{path}"
+    result: dict[str, Any] = browser.execute_async_script(CALL, method, url, token)
     return result
 
 
@@ -152,3 +159,20 @@ class TestSpecLogoutInTheBrowser:
         assert stored == token
         assert call(browser, server, token) == {"rejected": "TypeError"}  # preflight refused
         assert is_live(server, token)  # the POST itself was never sent
+
+    def test_an_account_page_lists_and_revokes_sessions(
+        self, server: LiveServer, browser: webdriver.Chrome, allowed_origin: str
+    ) -> None:
+        user = random_user_id()
+        here, phone = issue(server, user), issue(server, user)
+        open_app(browser, allowed_origin, server, here)
+
+        listed = call(browser, server, here, "GET", "/api/v2/sessions")
+        sessions = json.loads(listed["body"])["sessions"]
+        (other,) = [s for s in sessions if not s["current"]]
+        revoked = call(browser, server, here, "DELETE", f"/api/v2/sessions/{other['id']}")
+
+        assert listed["status"] == 200
+        assert revoked == {"status": 200, "body": '{"message":"Session Revoked."}'}
+        assert not is_live(server, phone)
+        assert is_live(server, here)
