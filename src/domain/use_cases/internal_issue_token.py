@@ -17,6 +17,8 @@ class InternalIssueToken:
     async def __call__(
         self, *, user_id: object, app_id: object, app_key: object, device: object, peer: str
     ) -> IssuedToken:
-        admitted = await self._gate.admit(user_id=user_id, app_id=app_id, app_key=app_key, peer=peer)
+        admitted = await self._gate.admit(
+            user_id=user_id, app_id=app_id, app_key=app_key, peer=peer
+        )
         label = device if isinstance(device, str) and device else None
         return await self._issue_token(user_id=admitted, device=label)

@@ -15,5 +15,7 @@ class InternalLogoutAll:
 
     async def __call__(self, *, user_id: object, app_id: object, app_key: object, peer: str) -> int:
         """Returns how many logged tokens it blocked."""
-        admitted = await self._gate.admit(user_id=user_id, app_id=app_id, app_key=app_key, peer=peer)
+        admitted = await self._gate.admit(
+            user_id=user_id, app_id=app_id, app_key=app_key, peer=peer
+        )
         return await self._logout_all_devices(user_id=admitted)
