@@ -20,7 +20,13 @@ UNAUTHORIZED = b'{"title":"Unauthorized"}'
 UNAVAILABLE = b'{"title":"Service Unavailable"}'
 CREDENTIALS = {"app_id": SERVER_ENV["APP_ID"], "app_key": SERVER_ENV["APP_KEY"]}
 # A client's own identity headers, in two spellings; the upstream must see only the verified ones.
-FORGED = [("X-User-Id", "1"), ("x-user-id", "2"), ("X-Token-Jti", "forged"), ("X_User_Id", "3")]
+FORGED = [
+    ("X-User-Id", "1"),
+    ("x-user-id", "2"),
+    ("X_User_Id", "3"),
+    ("X-Token-Jti", "forged"),
+    ("X-Token-Issuer", "forged"),
+]
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class TestNginxGateway:
         assert hit.values("x-user-id") == [str(user_id)]  # the forged values are gone
         assert hit.values("x-token-jti") == [issued["jti"]]
         assert hit.values("x-token-expires-at") == [issued["expires_at"]]
+        assert hit.values("x-token-issuer") == [SERVER_ENV["JWT_ISSUER"]]
         assert hit.values("x_user_id") == []
         assert hit.body == b'{"n": 1}'  # the body went upstream; the check never took it
 
