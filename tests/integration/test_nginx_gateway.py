@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.jwt_codec import PyJWTCodec
+from domain.model import Claims, TokenKey
 from tests.integration.nginx_gateway import EchoUpstream, echo_upstream, nginx
-from tests.live_server import SERVER_ENV, LiveServer, live_server
+from tests.live_server import SERVER_ENV, LiveServer, free_port, live_server
 from tests.random_refs import random_user_id
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -48,9 +51,11 @@ class Gateway:
 
 
 @contextlib.contextmanager
-def gateway(directory: Path, postgres_url: str, redis_url: str) -> Iterator[Gateway]:
+def gateway(
+    directory: Path, postgres_url: str, redis_url: str, *, migrate: bool = True
+) -> Iterator[Gateway]:
     env = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url}
-    with live_server(env) as service, echo_upstream() as upstream:
+    with live_server(env, migrate=migrate) as service, echo_upstream() as upstream:
         service_port = int(service.base_url.rsplit(":", 1)[1])
         backend_port = int(upstream.url.rsplit(":", 1)[1])
         with nginx(directory, service_port, backend_port) as url:
@@ -142,3 +147,33 @@ def test_service_down_nginx_answers_503_and_lets_nothing_through(
             response = running.request(method, "/orders", token)
             assert (response.status_code, response.content) == (503, UNAVAILABLE)
         assert len(running.upstream.hits) == hits, "a request went through without a check"
+
+
+def test_database_down_nginx_answers_503_and_lets_nothing_through(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The service is up but cannot decide: its 503 is no approval either."""
+    nobody_listens = f"postgresql://postgres@127.0.0.1:{free_port()}/down"
+    with gateway(tmp_path, nobody_listens, redis_url, migrate=False) as running:
+        token = signed_token(random_user_id())
+        direct = httpx.get(f"{running.service.base_url}/api/v2/auth/verify", headers=bearer(token))
+        assert direct.status_code == 503  # what nginx is shown below
+        response = running.request("GET", "/orders", token)
+        assert (response.status_code, response.content) == (503, UNAVAILABLE)
+        assert running.upstream.hits == []
+
+
+def signed_token(user_id: int) -> str:
+    """A well-signed token that nobody could log: issuing needs the database."""
+    codec = PyJWTCodec(
+        algorithms=["HS256"],
+        verification_key=SERVER_ENV["JWT_SECRET"],
+        signing_key=SERVER_ENV["JWT_SECRET"],
+        issuer=SERVER_ENV["JWT_ISSUER"],
+    )
+    now = int(time.time())
+    return codec.encode(Claims(TokenKey(SERVER_ENV["JWT_ISSUER"], "jti-1"), user_id, now, now + 60))
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
