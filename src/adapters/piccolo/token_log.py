@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -111,8 +112,22 @@ class PiccoloTokenLog:
                 yield
 
     async def _fetch(self, sql: str, *args: Any) -> Sequence[Row]:
+        pool = getattr(self._engine, "pool", None)
+        if pool is not None and not self._engine.current_transaction.get():
+            # Straight to asyncpg with the SQL compiled once per statement (the hot path's
+            # lookup: Piccolo's run_querystring re-compiles the QueryString on every call).
+            async with pool.acquire() as connection:
+                found: Sequence[Row] = await connection.fetch(_postgres_sql(sql, len(args)), *args)
+            return found
         rows: Sequence[Row] = await self._engine.run_querystring(QueryString(sql, *args))
         return rows
+
+
+@functools.cache
+def _postgres_sql(template: str, arity: int) -> str:
+    """A queries.* template with Postgres' $1..$n placeholders, as Piccolo would compile it."""
+    sql: str = QueryString(template, *[None] * arity).compile_string(engine_type="postgres")[0]
+    return sql
 
 
 def _values(record: TokenRecord, blocked_at: float | None) -> tuple[Any, ...]:
