@@ -88,6 +88,16 @@ class TestVerify:
         assert (response.status_code, response.content) == (401, UNAUTHORIZED)
         assert response.headers["www-authenticate"] == "Bearer"
 
+    @pytest.mark.parametrize("method", ["GET", "DELETE", "OPTIONS"])
+    async def test_answers_under_a_prefix_as_envoy_path_prefix_sends(
+        self, client: Client, method: str
+    ) -> None:
+        token = (await issue(client))["token"]
+        path = f"{VERIFY}/orders/12?page=2"  # Envoy appends the client's path to path_prefix
+        live = await client.request(method, path, headers=bearer(token))
+        assert (live.status_code, live.headers["x-user-id"]) == (200, "4242")
+        assert (await client.request(method, path)).status_code == 401
+
     async def test_never_reads_the_body(self, client: Client) -> None:
         token = (await issue(client))["token"]
         oversized = b"{" * 100_000  # beyond MAX_BODY_BYTES, and not JSON either

@@ -53,6 +53,8 @@ def verified_headers(claims: Claims) -> dict[str, str]:
 
 
 _ROUTE_OPTIONS: dict[str, Any] = {
+    # Envoy's `path_prefix` appends the client's path: /api/v2/auth/verify/orders is a check too.
+    "path": ["/", "/{forwarded_path:path}"],
     "status_code": 200,
     "media_type": MediaType.TEXT,  # the 200 has an empty body: documented as text, not JSON
     "responses": {**UNAUTHORIZED, **UNAVAILABLE},
