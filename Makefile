@@ -8,7 +8,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-.PHONY: install run test lint migrate
+.PHONY: install run test lint migrate bench
 install: $(VENV)/.installed
 
 run: install  ## the service on the embedded default: SQLite file + in-process blacklist
@@ -27,3 +27,6 @@ test: lint  ## ruff, mypy, then every unit and integration test
 
 migrate: install
 	$(VENV)/bin/revocation migrate
+
+bench: install  ## the benchmark (README, "Benchmark"): needs wrk, redis-server and a Postgres
+	$(PY) -m bench $(BENCH_ARGS)

@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report.hot_path_table(service, reference))
         if not args.skip_servers:
             print(f"\nASGI servers, the service alone ({args.rounds} x {args.seconds:g} s)")
-            print(report.servers_table(_servers(env, all_cases[1], load)))
+            print(report.servers_table(_servers(env, all_cases[1], load, args.server)))
         sizes = [int(size) for size in args.sizes.split(",")]
         print(f"\nLogout-all (lgt-all over HTTP; {args.server}; medians of {args.rounds})")
         scaling = list(_scaling(env, db_url, redis_url, args, sizes))
@@ -116,16 +116,22 @@ def _apps(env: dict[str, str], server: str, workers: int) -> Iterator[list[App]]
 
 
 def _servers(
-    env: dict[str, str], case: hot_path.Case, load: dict[str, Any]
+    env: dict[str, str], case: hot_path.Case, load: dict[str, Any], default: str
 ) -> dict[str, hot_path.Figures]:
     """The service under each server and worker count, all started, measured in turns."""
     with contextlib.ExitStack() as stack:
         apps = []
-        for server, workers in product(asgi_server.SERVERS, (1, 2)):
+        variants: list[tuple[str, str, int, dict[str, str]]] = [
+            (f"{server}, {workers} worker{'s' * (workers > 1)}", server, workers, env)
+            for server, workers in product(asgi_server.SERVERS, (1, 2))
+        ]
+        # What the observability middlewares cost (request ids stay: they cannot be turned off).
+        quiet = {**env, "METRICS_ENABLED": "false"}
+        variants.append((f"{default}, 1 worker, METRICS_ENABLED=false", default, 1, quiet))
+        for label, server, workers, variant_env in variants:
             port = free_port()
-            label = f"{server}, {workers} worker{'s' * (workers > 1)}"
             command = service_command(port, server, workers)
-            apps.append(stack.enter_context(app_process(label, command, env, port)))
+            apps.append(stack.enter_context(app_process(label, command, variant_env, port)))
         figures = hot_path.measure(apps, [case], **load)
     return {app: value for (app, _), value in figures.items()}
 
