@@ -101,11 +101,14 @@ async def test_the_valid_neighbours_of_the_corpus_succeed(
     )
 
 
-async def test_an_oversized_body_is_413_in_the_same_shape(
-    client: AsyncTestClient[Litestar],
+@pytest.mark.parametrize("path", ["/api/v2/lgt-all", "/api/v2/internal/tokens"])
+async def test_an_oversized_body_is_a_documented_413_in_the_same_shape(
+    client: AsyncTestClient[Litestar], path: str
 ) -> None:
-    response = await client.post("/api/v2/lgt-all", content=body(7, APP_ID, "k" * 100_000))
+    response = await client.post(path, content=body(7, APP_ID, "k" * 100_000))
     assert (response.status_code, response.content) == (
         413,
         b'{"title":"Request Entity Too Large"}',
     )
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert "413" in schema["paths"][path]["post"]["responses"]

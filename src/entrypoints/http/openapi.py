@@ -75,5 +75,6 @@ INTERNAL_ERRORS = {
         'One of "Kindly Provide User ID", "Kindly Provide APP ID and APP KEY", '
         '"Kindly Provide Valid APP ID and APP KEY"'
     ),
+    413: error("The body is larger than MAX_BODY_BYTES"),  # these routes read their body
     **UNAVAILABLE,
 }
