@@ -95,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  Postgres: {per_row:.0f} bytes per logged token (table+indexes, {table_rows:,} rows)")
     print("\nTargets")
     print(report.verdicts_table(report.verdicts(service, reference, scaling, redis_bytes)))
-    print(f"\n(total {time.monotonic() - started:.0f} s)")
+    load_average = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"\n(total {time.monotonic() - started:.0f} s; load average at the end {load_average})")
     return 0
 
 
@@ -179,5 +180,5 @@ def _machine() -> str:
     commit = subprocess.run(
         ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
     ).stdout.strip()
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    return f"Machine: {os.cpu_count()} CPUs, {cpu}; load {load}; commit {commit or '?'}"
+    load_average = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"Machine: {os.cpu_count()} CPUs, {cpu}; load {load_average}; commit {commit or '?'}"
