@@ -66,10 +66,13 @@ def exercise(
     statuses: set[int],
     failures: list[str],
 ) -> None:
-    """EXAMPLES generated cases (valid and invalid data), half of them authorized."""
+    """EXAMPLES generated cases: valid data sent authorized (it must be able to succeed), or
+    valid or invalid data sent as generated (it must be refused as documented)."""
+    positive = operation.as_strategy(GenerationMode.POSITIVE)
+    negative = operation.as_strategy(GenerationMode.NEGATIVE)
     cases = st.one_of(
-        operation.as_strategy(GenerationMode.POSITIVE),
-        operation.as_strategy(GenerationMode.NEGATIVE),
+        st.tuples(positive, st.just(True)),
+        st.tuples(st.one_of(positive, negative), st.just(False)),
     )
 
     @settings(
@@ -79,8 +82,9 @@ def exercise(
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=cases, authorized=st.booleans())
-    def run(case: Case[Any], authorized: bool) -> None:
+    @given(generated=cases)
+    def run(generated: tuple[Case[Any], bool]) -> None:
+        case, authorized = generated
         headers = authorize(case, server) if authorized else None
         response = case.call(headers=headers)
         statuses.add(response.status_code)

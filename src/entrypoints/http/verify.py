@@ -7,12 +7,14 @@ method we refused would break that route, and one we answered unchecked would op
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response, Router, route
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.enums import HttpMethod, MediaType
+from litestar.openapi.spec import OpenAPIType, Operation, Parameter, Schema
 
 from domain.model import Claims
 from domain.use_cases import AuthenticateToken
@@ -52,10 +54,22 @@ def verified_headers(claims: Claims) -> dict[str, str]:
     return headers
 
 
+@dataclass
+class VerifyOperation(Operation):
+    """Litestar documents a `:path` parameter as format "uri", but "orders/42" is a path, not a
+    URI: documented as a plain string, so a client generating from the schema can call it."""
+
+    def __post_init__(self) -> None:
+        for parameter in self.parameters or []:
+            if isinstance(parameter, Parameter) and parameter.name == "forwarded_path":
+                parameter.schema = Schema(type=OpenAPIType.STRING)
+
+
 _ROUTE_OPTIONS: dict[str, Any] = {
     # Envoy's `path_prefix` appends the client's path: /api/v2/auth/verify/orders is a check too.
     "path": ["/", "/{forwarded_path:path}"],
     "status_code": 200,
+    "operation_class": VerifyOperation,
     "media_type": MediaType.TEXT,  # the 200 has an empty body: documented as text, not JSON
     "responses": {**UNAUTHORIZED, **UNAVAILABLE},
     "response_headers": _DOCUMENTED_HEADERS,
