@@ -89,6 +89,15 @@ def scaling_table(rows: Sequence[Scaling]) -> str:
     return table([*header, "naive SQL stmts/RTs", "naive Redis cmds/RTs"], body)
 
 
+def commands_line(rows: Sequence[Scaling]) -> str:
+    """What the service sent to Redis for the smallest and the largest N, by command."""
+    parts = []
+    for row in (rows[0], rows[-1]) if len(rows) > 1 else rows:
+        names = ", ".join(f"{name} x{n}" for name, n in sorted(row.service_redis.commands.items()))
+        parts.append(f"N={row.tokens:,}: {names}")
+    return "  service's Redis commands, " + "; ".join(parts)
+
+
 def verdicts(
     service: Mapping[str, Figures],
     reference: Mapping[str, Figures],

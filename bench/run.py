@@ -89,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scaling = list(_scaling(env, db_url, redis_url, args, sizes))
         print(report.scaling_table(scaling))
         print(report.SCALING_NOTES)
+        print(report.commands_line(scaling))
     print("\nMemory")
     print(f"  Redis: {redis_bytes:.1f} bytes per blacklisted token (INFO used_memory delta)")
     per_row = table_bytes / table_rows
