@@ -21,6 +21,7 @@ from domain.errors import StorageUnavailable
 from domain.ports import MirrorMarker
 from domain.use_cases.repair_blacklist import RepairBlacklist
 from entrypoints.containers import Container
+from entrypoints.serving_task import task_while_serving
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +88,7 @@ def blacklist_repair(
             yield  # off, or an in-process blacklist that never loses a write
             return
         loop = RepairLoop(container.repair_blacklist, watched, container.mirror_marker(), interval)
-        task = asyncio.create_task(loop.run_forever(), name="blacklist-repair")
-        try:
+        async with task_while_serving(loop.run_forever(), "blacklist-repair"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return run

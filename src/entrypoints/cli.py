@@ -15,6 +15,7 @@ from domain.model import parse_user_id
 from entrypoints import asgi_server
 from entrypoints.containers import Container
 from entrypoints.logs import logging_config
+from entrypoints.periodic import purge_once
 from entrypoints.settings import Settings, SettingsError
 
 logger = logging.getLogger("revocation")
@@ -70,10 +71,12 @@ def issue_token(args: argparse.Namespace, settings: Settings) -> int:
 
 def purge_expired(args: argparse.Namespace, settings: Settings) -> int:
     async def purge(container: Container) -> None:
-        before = container.clock().now() - settings.jwt_leeway_seconds
-        total = 0
-        while removed := await container.token_log().purge_expired(before, args.batch_size):
-            total += removed
+        total = await purge_once(
+            container.token_log(),
+            container.clock(),
+            leeway=settings.jwt_leeway_seconds,
+            batch_size=args.batch_size,
+        )
         print(f"revocation: purged {total} expired token log rows")
 
     _with_database(settings, purge)

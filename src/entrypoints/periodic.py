@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -13,6 +12,7 @@ from litestar import Litestar
 from domain.errors import StorageUnavailable
 from domain.ports import Clock, TokenLog
 from entrypoints.containers import Container
+from entrypoints.serving_task import task_while_serving
 
 logger = logging.getLogger(__name__)
 
@@ -53,20 +53,14 @@ def periodic_purge(container: Container) -> Callable[[Litestar], AbstractAsyncCo
         if settings.purge_interval_seconds <= 0:
             yield
             return
-        task = asyncio.create_task(
-            purge_forever(
-                container.token_log,
-                container.clock(),
-                interval=settings.purge_interval_seconds,
-                leeway=settings.jwt_leeway_seconds,
-                batch=settings.purge_batch_size,
-            )
+        purge = purge_forever(
+            container.token_log,
+            container.clock(),
+            interval=settings.purge_interval_seconds,
+            leeway=settings.jwt_leeway_seconds,
+            batch=settings.purge_batch_size,
         )
-        try:
+        async with task_while_serving(purge, "periodic-purge"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return run
