@@ -76,8 +76,9 @@ def build_redis_client(
         url,
         socket_timeout=socket_timeout,
         socket_connect_timeout=connect_timeout,
-        # redis-py 8 retries 10 times with exponential backoff by default, so a dead Redis would
-        # stall every request for seconds while the database could have answered. One immediate
+        # Set explicitly, never inherited: redis-py 8's `Redis(...)` default is 10 retries with
+        # exponential backoff (its `from_url` default differs, and both have changed between
+        # releases), and a dead Redis must not stall requests the database can answer. One immediate
         # retry on a connection error still replaces a pooled connection the server has closed
         # (every command the blacklist sends is idempotent); a timeout is not retried, since the
         # handshake and the command would each wait again: 4 x socket_timeout, measured.
