@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from tests.processes import stop
+
 REPO = Path(__file__).parents[1]
 SERVER_ENV = {
     "JWT_SECRET": "live-server-secret-that-is-long-enough-for-hs256",
@@ -77,11 +79,6 @@ def live_server(
         wait_until_up(base_url, process)
         yield LiveServer(base_url=base_url, process=process, env=env)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         with contextlib.suppress(ProcessLookupError):  # nothing of the server outlives the test
             os.killpg(process.pid, signal.SIGKILL)

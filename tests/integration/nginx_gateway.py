@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tests.integration.servers import unavailable
 from tests.live_server import REPO, free_port
+from tests.processes import stop
 
 GATEWAY_CONF = REPO / "docs" / "nginx-gateway.conf"
 # The documented file's three addresses, replaced by the test's free ports.
@@ -92,7 +93,7 @@ def render_conf(service_port: int, backend_port: int, listen_port: int) -> str:
     return text
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -125,9 +126,4 @@ def nginx(directory: Path, service_port: int, backend_port: int) -> Iterator[str
         _wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
