@@ -1,8 +1,9 @@
 """Run an ASGI app factory under granian or uvicorn, with the settings `revocation serve` uses.
 
 The benchmark (`bench/`) starts its hand-written reference app through this same function, so the
-service and the reference always run on identical server settings. Granian is the default: it
-served the protected route faster than uvicorn in `make bench` (figures in the README).
+service and the reference always run on identical server settings. Granian is the default: with
+one worker it served the protected route slightly faster than uvicorn in `make bench` (figures
+in the README; with two workers the runs were a draw).
 """
 
 from __future__ import annotations
