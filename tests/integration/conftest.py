@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from redis.asyncio.cluster import RedisCluster
 
+from adapters.redis_blacklist import build_redis_client
 from tests.integration.redis_cluster import three_master_cluster
 from tests.integration.servers import (
     POSTGRES_URL_VAR,
@@ -33,3 +35,14 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     """A URL naming one node of a private three-master Redis Cluster (stopped after the run)."""
     with three_master_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
         yield cluster.url
+
+
+@pytest.fixture
+async def redis_cluster_client(redis_cluster_url: str) -> AsyncIterator[RedisCluster]:
+    """A cluster client for one test, closed after it."""
+    client = build_redis_client(
+        redis_cluster_url, socket_timeout=2, connect_timeout=2, cluster=True
+    )
+    assert isinstance(client, RedisCluster)
+    yield client
+    await client.aclose()

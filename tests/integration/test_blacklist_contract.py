@@ -78,15 +78,6 @@ async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture
-async def redis_cluster_client(redis_cluster_url: str) -> AsyncIterator[RedisClient]:
-    client = build_redis_client(
-        redis_cluster_url, socket_timeout=2, connect_timeout=2, cluster=True
-    )
-    yield client
-    await client.aclose()
-
-
 @pytest.fixture(
     params=[
         "memory",

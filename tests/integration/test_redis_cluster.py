@@ -29,12 +29,8 @@ SOCKET_TIMEOUT = 0.25  # the production default
 
 
 @pytest.fixture
-async def cluster(redis_cluster_url: str) -> AsyncIterator[RedisCluster]:
-    client = build_redis_client(
-        redis_cluster_url, socket_timeout=2, connect_timeout=2, cluster=True
-    )
-    yield client
-    await client.aclose()
+def cluster(redis_cluster_client: RedisCluster) -> RedisCluster:
+    return redis_cluster_client
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from adapters.telemetry import RecordingTelemetry
 from adapters.throttle import InMemoryFailureThrottle
 from domain.app_gate import AppGate
 from domain.policy import BlacklistPolicy
-from domain.ports import Blacklist, TokenLog
+from domain.ports import Background, Blacklist, TokenLog
 from domain.use_cases import (
     AuthenticateToken,
     InternalLogoutAll,
@@ -89,13 +89,14 @@ class Harness:
             telemetry=self.telemetry,
         )
 
-    def logout_all(self) -> LogoutAllDevices:
+    def logout_all(self, background: Background | None = None) -> LogoutAllDevices:
         return LogoutAllDevices(
             token_log=self.token_log,
             blacklist=self.fast,
             clock=self.clock,
             policy=self.policy,
             telemetry=self.telemetry,
+            background=background,
         )
 
     def internal_logout_all(self) -> InternalLogoutAll:

@@ -14,7 +14,6 @@ from adapters.memory import InMemoryTokenLog
 from domain.errors import TokenLogUnavailable, TokenRevoked
 from domain.model import Watermark
 from domain.ports import Background
-from domain.use_cases import LogoutAllDevices
 from tests.fakes import DownBlacklist, DownTokenLog
 from tests.unit.harness import Harness, bearer
 
@@ -36,17 +35,6 @@ class ManualBackground:
 _: type[Background] = ManualBackground
 
 
-def deferred(harness: Harness, background: Background) -> LogoutAllDevices:
-    return LogoutAllDevices(
-        token_log=harness.token_log,
-        blacklist=harness.fast,
-        clock=harness.clock,
-        policy=harness.policy,
-        telemetry=harness.telemetry,
-        background=background,
-    )
-
-
 async def is_dead(harness: Harness, token: str) -> bool:
     try:
         await harness.authenticate()(authorization=bearer(token))
@@ -61,7 +49,7 @@ class TestDeferredLogoutAll:
         harness.clock.set(math.floor(harness.clock.now()) + 0.5)
         old = [await harness.issue_token()(user_id=1) for _ in range(3)]
         harness.clock.advance(0.2)  # one token shares the watermark's second: only the log knows
-        await deferred(harness, background)(user_id=1)
+        await harness.logout_all(background)(user_id=1)
         assert len(background.queued) == 1
         for issued in old:
             state = await harness.token_log.lookup(issued.record.key, 1)
@@ -74,7 +62,7 @@ class TestDeferredLogoutAll:
         old = [await harness.issue_token()(user_id=1) for _ in range(3)]
         theirs = await harness.issue_token()(user_id=2)
         harness.clock.advance(1)
-        await deferred(harness, background)(user_id=1)
+        await harness.logout_all(background)(user_id=1)
         harness.clock.advance(0.001)
         after = await harness.issue_token()(user_id=1)
         await background.finish()
@@ -90,7 +78,7 @@ class TestDeferredLogoutAll:
         harness, background = Harness(), ManualBackground()
         issued = await harness.issue_token()(user_id=1)
         harness.clock.advance(2)
-        await deferred(harness, background)(user_id=1)
+        await harness.logout_all(background)(user_id=1)
         harness.token_log = DownTokenLog()
         assert await is_dead(harness, issued.token)
 
@@ -99,7 +87,7 @@ class TestDeferredLogoutAll:
         issued = await harness.issue_token()(user_id=1)
         harness.token_log = DownTokenLog()
         with pytest.raises(TokenLogUnavailable):
-            await deferred(harness, background)(user_id=1)
+            await harness.logout_all(background)(user_id=1)
         assert background.queued == []
         assert (await harness.fast.lookup(issued.record.key, 1)).watermark is None
 
@@ -107,7 +95,7 @@ class TestDeferredLogoutAll:
         harness, background = Harness(blacklist=DownBlacklist()), ManualBackground()
         issued = await harness.issue_token()(user_id=1)
         harness.clock.advance(1)
-        await deferred(harness, background)(user_id=1)
+        await harness.logout_all(background)(user_id=1)
         assert await is_dead(harness, issued.token)
         assert ("blacklist_unavailable", {"operation": "logout_all"}) in harness.telemetry.events
 
