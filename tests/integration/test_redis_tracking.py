@@ -1,0 +1,260 @@
+"""TrackingListener against throwaway redis-servers: invalidations, the lease, and every way the
+connection can die (killed client, killed server, frozen server).
+
+A side-door client writes with redis-py; the listener reports what its own connection saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+from redis.asyncio import Redis
+
+from adapters.redis_tracking import CLIENT_NAME, TrackingListener
+from tests.integration.throwaway import ThrowawayRedis, throwaway_redis
+
+pytestmark = pytest.mark.redis
+
+LEASE = 0.05
+PREFIXES = [b"rv{", b"rv:"]
+
+
+@dataclass
+class Seen:
+    """What the subscriber was told, in order; None is "drop everything"."""
+
+    calls: list[list[bytes] | None] = field(default_factory=list)
+
+    def __call__(self, keys: Sequence[bytes] | None) -> None:
+        self.calls.append(None if keys is None else list(keys))
+
+    @property
+    def keys(self) -> set[bytes]:
+        return {key for call in self.calls if call is not None for key in call}
+
+    @property
+    def drops(self) -> int:
+        return self.calls.count(None)
+
+
+@dataclass
+class Tracked:
+    listener: TrackingListener
+    seen: Seen
+    side_door: Redis
+    server: ThrowawayRedis
+
+
+async def eventually(check: Callable[[], bool], what: str, within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {within} s")
+        await asyncio.sleep(0.002)
+
+
+def random_key(prefix: bytes = b"rv:") -> bytes:
+    return prefix + secrets.token_hex(8).encode()
+
+
+@pytest.fixture
+def server() -> Iterator[ThrowawayRedis]:
+    with throwaway_redis() as throwaway:
+        yield throwaway
+
+
+@pytest.fixture
+async def tracked(server: ThrowawayRedis) -> AsyncIterator[Tracked]:
+    listener = TrackingListener(server.url, prefixes=PREFIXES, lease_seconds=LEASE)
+    seen = Seen()
+    listener.subscribe(seen)
+    side_door = Redis(port=server.port)
+    await listener.start()
+    await eventually(listener.lease_valid, "the first lease")
+    try:
+        yield Tracked(listener, seen, side_door, server)
+    finally:
+        await listener.stop()
+        await side_door.aclose()
+
+
+async def invalidated(tracked: Tracked, key: bytes) -> None:
+    await eventually(lambda: key in tracked.seen.keys, "the invalidation")
+
+
+async def works_again(tracked: Tracked) -> None:
+    await eventually(tracked.listener.lease_valid, "the lease after reconnecting")
+    key = random_key()
+    async with Redis(port=tracked.server.port) as fresh:
+        await fresh.set(key, 1)
+    await invalidated(tracked, key)
+
+
+def answered_after(listener: TrackingListener, moment: float) -> Callable[[], bool]:
+    """True once a PING sent after `moment` has been answered."""
+    return lambda: (listener.answered_ping_sent_at or 0) > moment
+
+
+async def tracking_client_id(side_door: Redis) -> int:
+    clients = [c for c in await side_door.client_list() if c["name"] == CLIENT_NAME.decode()]
+    assert len(clients) == 1
+    return int(clients[0]["id"])
+
+
+class TestInvalidations:
+    async def test_set_del_and_expiry_under_either_prefix_are_delivered(
+        self, tracked: Tracked
+    ) -> None:
+        side_door, listener = tracked.side_door, tracked.listener
+        written, deleted, expiring = random_key(b"rv{"), random_key(), random_key()
+        await side_door.set(deleted, 1)
+        await side_door.set(expiring, 1, px=30)
+        for key, write in [
+            (written, side_door.set(written, 1)),
+            (deleted, side_door.delete(deleted)),
+            (expiring, asyncio.sleep(0)),  # Redis's active expiry removes it on its own
+        ]:
+            tracked.seen.calls.clear()
+            generation = listener.generation
+            await write
+            await invalidated(tracked, key)
+            assert listener.generation > generation
+
+    async def test_keys_outside_the_prefixes_are_not_delivered(self, tracked: Tracked) -> None:
+        outside = [random_key(b"other:"), random_key(b"rv"), random_key(b"xrv:")]
+        for key in outside:
+            await tracked.side_door.set(key, 1)
+        marker = random_key()
+        await tracked.side_door.set(marker, 1)  # delivered after anything written before it
+        await invalidated(tracked, marker)
+        assert tracked.seen.keys.isdisjoint(outside)
+        assert tracked.seen.drops == 1  # the connect's, nothing since
+
+    async def test_flushall_drops_everything(self, tracked: Tracked) -> None:
+        generation = tracked.listener.generation
+        await tracked.side_door.flushall()
+        await eventually(lambda: tracked.seen.drops == 2, "the flush")
+        assert tracked.listener.generation > generation
+        assert tracked.listener.connected
+
+    async def test_a_failing_subscriber_does_not_stop_the_others(self, tracked: Tracked) -> None:
+        def broken(keys: Sequence[bytes] | None) -> None:
+            raise RuntimeError("bug")
+
+        after = Seen()
+        tracked.listener.subscribe(broken)
+        tracked.listener.subscribe(after)
+        key = random_key()
+        await tracked.side_door.set(key, 1)
+        await eventually(lambda: key in after.keys, "the later subscriber's call")
+        assert tracked.listener.connected
+
+    async def test_an_invalidation_is_handled_before_a_later_pings_pong(
+        self, tracked: Tracked
+    ) -> None:
+        """The lease argument: a PING sent after the write's ack is answered after its push."""
+        for _ in range(300):
+            key = random_key()
+            await tracked.side_door.set(key, 1)
+            await eventually(answered_after(tracked.listener, time.monotonic()), "a later ping")
+            assert key in tracked.seen.keys
+        assert tracked.seen.drops == 1  # one connection throughout
+
+
+class TestProbe:
+    async def test_reports_the_lag_of_probe_keys_only(self, tracked: Tracked) -> None:
+        lags: list[float] = []
+        tracked.listener.on_probe(lags.append)
+        for suffix in [b"not-a-time", b""]:
+            await tracked.side_door.set(b"rv:probe:" + suffix, 1)
+        await tracked.side_door.set(b"rv:probe:%d" % time.time_ns(), 1)
+        await eventually(lambda: bool(lags), "a probe lag")
+        await asyncio.sleep(0.05)
+        assert len(lags) == 1
+        assert 0 < lags[0] < 1
+
+    async def test_a_probe_prefix_outside_the_prefixes_is_tracked_too(
+        self, server: ThrowawayRedis
+    ) -> None:
+        listener = TrackingListener(
+            server.url, prefixes=PREFIXES, lease_seconds=LEASE, probe_prefix=b"lag:"
+        )
+        lags: list[float] = []
+        listener.on_probe(lags.append)
+        await listener.start()
+        try:
+            await eventually(listener.lease_valid, "the first lease")
+            async with Redis(port=server.port) as side_door:
+                await side_door.set(b"lag:%d" % time.time_ns(), 1)
+            await eventually(lambda: bool(lags), "a probe lag")
+            assert 0 < lags[0] < 1
+        finally:
+            await listener.stop()
+
+
+class TestLease:
+    async def test_lapses_within_the_lease_when_redis_freezes_and_returns_after(
+        self, tracked: Tracked
+    ) -> None:
+        assert tracked.listener.lease_valid()
+        process = tracked.server.process
+        assert process is not None
+        tracked.server.freeze()
+        frozen_at = time.monotonic()
+        try:
+            await eventually(lambda: not tracked.listener.lease_valid(), "the lease lapsing")
+            assert time.monotonic() - frozen_at < LEASE + 0.1
+            # No PONG for max(1 s, 4 x lease): the connection is given up for dead.
+            await eventually(lambda: tracked.seen.drops >= 2, "giving up", within=3)
+            assert not tracked.listener.connected
+        finally:
+            process.send_signal(signal.SIGCONT)
+        await works_again(tracked)
+
+    async def test_stop_ends_the_lease(self, tracked: Tracked) -> None:
+        await tracked.listener.stop()
+        assert not tracked.listener.lease_valid()
+        assert not tracked.listener.connected
+
+    async def test_authenticates_with_the_urls_password(self, server: ThrowawayRedis) -> None:
+        async with Redis(port=server.port) as side_door:
+            await side_door.config_set("requirepass", "s3cret")
+        url = f"redis://:s3cret@127.0.0.1:{server.port}/0"
+        wrong = url.replace("s3cret", "wrong")
+        for candidate, expected in [(wrong, False), (url, True)]:
+            listener = TrackingListener(candidate, prefixes=PREFIXES, lease_seconds=LEASE)
+            await listener.start()
+            await asyncio.sleep(0.3)
+            assert listener.lease_valid() is expected
+            await listener.stop()
+
+
+class TestReconnect:
+    async def test_after_client_kill(self, tracked: Tracked) -> None:
+        killed = await tracking_client_id(tracked.side_door)
+        await tracked.side_door.client_kill_filter(_id=str(killed))
+        await eventually(lambda: tracked.seen.drops >= 2, "the drop")
+        await works_again(tracked)
+        assert await tracking_client_id(tracked.side_door) != killed
+
+    async def test_after_redis_restarts(self, tracked: Tracked) -> None:
+        connected_at_drops: list[bool] = []
+        tracked.listener.subscribe(
+            lambda keys: (
+                connected_at_drops.append(tracked.listener.connected) if keys is None else None
+            )
+        )
+        tracked.server.kill()
+        await eventually(lambda: tracked.seen.drops >= 2, "the drop")
+        assert not tracked.listener.lease_valid()
+        await asyncio.sleep(0.3)  # a few failed attempts
+        assert not any(connected_at_drops)
+        await asyncio.to_thread(tracked.server.start)
+        await works_again(tracked)
+        assert connected_at_drops[-1]  # the reconnect drops whatever changed meanwhile
