@@ -1,8 +1,8 @@
-"""Test doubles beyond the product's in-memory adapters: storage that is down."""
+"""Test doubles beyond the product's in-memory adapters: storage that is down, deferred work."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from domain.errors import BlacklistUnavailable, TokenLogUnavailable
 from domain.model import (
@@ -13,7 +13,7 @@ from domain.model import (
     TokenRecord,
     Watermark,
 )
-from domain.ports import Blacklist, TokenLog
+from domain.ports import Background, Blacklist, TokenLog
 
 
 class DownTokenLog:
@@ -66,3 +66,20 @@ class DownBlacklist:
 
 _: TokenLog = DownTokenLog()
 __: Blacklist = DownBlacklist()
+
+
+class ManualBackground:
+    """Keeps the work until the test runs it: the moment between response and blocking."""
+
+    def __init__(self) -> None:
+        self.queued: list[Callable[[], Awaitable[object]]] = []
+
+    def run(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        self.queued.append(work)
+
+    async def finish(self) -> None:
+        while self.queued:
+            await self.queued.pop(0)()
+
+
+___: type[Background] = ManualBackground

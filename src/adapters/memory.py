@@ -117,8 +117,11 @@ class InMemoryTokenLog:
 class InMemoryBlacklist:
     """The Redis blacklist's semantics (per-entry TTL, watermark only rises) in one process."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, complete: bool = False) -> None:
         self._clock = clock
+        # Plays the mirror marker: True, and checks may take this blacklist's "not revoked"
+        # without the log (REVOCATION_CACHE=redis|local); False plays a restarted Redis.
+        self.complete = complete
         # (user, token) -> expiry instant: like Redis, whose key holds the user's hash tag.
         self._blocked: dict[tuple[int, TokenKey], float] = {}
         self._watermarks: dict[int, tuple[Watermark, float]] = {}
@@ -131,6 +134,7 @@ class InMemoryBlacklist:
         return BlacklistState(
             token_blocked=expiry is not None and expiry > now,
             watermark=watermark[0] if watermark and watermark[1] > now else None,
+            complete=self.complete,
         )
 
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:

@@ -15,11 +15,11 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
+from adapters.redis_blacklist import MIRROR_DONE as _DONE
 from domain.errors import BlacklistUnavailable
 from domain.ports import MirrorMarker
 
 MARKER_KEY = b"rv:mirror"
-_DONE = b"done"
 # Compare-and-set: only the repair whose ticket is still in the key may declare it done.
 _COMPLETE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then

@@ -8,6 +8,8 @@ from domain.ports import Telemetry
 
 # Seconds: a Redis hit takes well under a millisecond, a database check a few.
 CHECK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# Seconds from a Redis write to its invalidation handled here (the local cache's staleness).
+LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 LOGOUT_ALL_BUCKETS = (0, 1, 2, 5, 10, 25, 50, 100, 250, 1000, 10_000)
 
 
@@ -49,6 +51,12 @@ class PrometheusTelemetry:
             "Redis failures the database covered, by operation",
             ["operation"],
         )
+        self.invalidation_lag = Histogram(
+            "revocation_invalidation_lag_seconds",
+            "From a probe key's SET to its tracking invalidation handled by this process",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
         self.internal_auth_failures = self._counter(
             "internal_auth_failures", "Internal calls with wrong credentials", ["throttled"]
         )
@@ -75,6 +83,10 @@ class PrometheusTelemetry:
         self.internal_auth_failures.labels(throttled=str(throttled).lower()).inc()
         if self._inner:
             self._inner.internal_auth_failed(peer, throttled=throttled)
+
+    def invalidation_lagged(self, seconds: float) -> None:
+        """One probe's lag (adapters.redis_tracking's on_probe); not a domain event."""
+        self.invalidation_lag.observe(seconds)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""

@@ -26,6 +26,8 @@ from domain.errors import BlacklistUnavailable
 from domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
 from domain.ports import Blacklist
 
+MIRROR_DONE = b"done"  # the mirror marker's value once a full repair has finished
+
 HEALTH_CHECK_INTERVAL_SECONDS = 30
 RedisClient = Redis | RedisCluster
 _MICROSECONDS = 1_000_000
@@ -108,11 +110,18 @@ def _digest(key: TokenKey) -> bytes:
 
 
 class RedisBlacklist:
-    """The `Blacklist` port on Redis: per-entry TTLs, a watermark that only rises."""
+    """The `Blacklist` port on Redis: per-entry TTLs, a watermark that only rises.
 
-    def __init__(self, client: RedisClient, *, prefix: str = "rv") -> None:
+    With a `complete_marker` (the mirror marker's key, outside a Cluster), each lookup reads it
+    in the same MGET and reports the mirror complete when it says `done`.
+    """
+
+    def __init__(
+        self, client: RedisClient, *, prefix: str = "rv", complete_marker: bytes | None = None
+    ) -> None:
         self._client = client
         self._prefix = prefix.encode()
+        self._marker = complete_marker
 
     def token_key(self, key: TokenKey, user_id: int) -> bytes:
         return self._user_tag(user_id) + b"t" + _digest(key)
@@ -120,16 +129,33 @@ class RedisBlacklist:
     def watermark_key(self, user_id: int) -> bytes:
         return self._user_tag(user_id) + b"w"
 
-    async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
+    def lookup_keys(self, key: TokenKey, user_id: int) -> list[bytes]:
+        """The keys one lookup reads, in the order `state_from` expects their values."""
+        keys = [self.token_key(key, user_id), self.watermark_key(user_id)]
+        if self._marker is not None:
+            keys.append(self._marker)
+        return keys
+
+    async def read(self, keys: list[bytes]) -> list[bytes | None]:
+        """The keys' values in one round trip (one MGET)."""
         with _unavailable_on_error():
-            blocked, micros = await self._client.mget(
-                [self.token_key(key, user_id), self.watermark_key(user_id)]
-            )
+            values = await self._client.mget(keys)
+        return values  # type: ignore[return-value] # bytes: the client never decodes
+
+    def state_from(self, user_id: int, values: Sequence[bytes | None]) -> BlacklistState:
+        """What the values of `lookup_keys` say."""
+        blocked, micros = values[0], values[1]
         try:
             watermark = None if micros is None else Watermark(user_id, int(micros) / _MICROSECONDS)
         except ValueError as error:
             raise BlacklistUnavailable(f"redis: unreadable watermark {micros!r}") from error
-        return BlacklistState(token_blocked=blocked is not None, watermark=watermark)
+        complete = len(values) > 2 and values[2] == MIRROR_DONE
+        return BlacklistState(
+            token_blocked=blocked is not None, watermark=watermark, complete=complete
+        )
+
+    async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
+        return self.state_from(user_id, await self.read(self.lookup_keys(key, user_id)))
 
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
         pipeline = self._client.pipeline(transaction=False)

@@ -63,3 +63,7 @@ class TokenLogUnavailable(StorageUnavailable):
 
 class BlacklistUnavailable(StorageUnavailable):
     """The fast blacklist (Redis) failed; the durable log can still decide."""
+
+
+class RevocationNotMirrored(StorageUnavailable):
+    """A revocation is durable but the fast layer, which answers alone, did not take it."""

@@ -103,6 +103,9 @@ class BlacklistState:
 
     token_blocked: bool
     watermark: Watermark | None
+    # The fast layer holds every revocation the log does (its "mirror complete" marker was
+    # there): its "not revoked" is then an answer, not just the absence of a known one.
+    complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,24 +1,51 @@
-"""How long fast-layer entries live, and which tokens the durable check admits."""
+"""How long fast-layer entries live, and which tokens the fast layer may answer for alone."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+from domain.model import Claims
+
 
 @dataclass(frozen=True, slots=True)
 class BlacklistPolicy:
-    """Blacklist entries never outlive their token (plus leeway), nor the configured expiry."""
+    """Blacklist entries never outlive their token (plus leeway), nor the configured expiry.
+
+    With `redis_answers_alone` the fast layer is a complete mirror of the log, so an entry must
+    live as long as its token can be presented (`exp` + leeway): the expiry setting can no
+    longer shorten it (CONTRACT, "Hot path"). Watermarks then live for the longest token
+    lifetime the mirror covers; a longer-lived token is always checked against the log.
+    """
 
     max_ttl_seconds: int  # REDIS_BLACKLIST_OBJECT_EXPIRY_IN_SEC
     leeway_seconds: int = 0
+    redis_answers_alone: bool = False
+    max_token_lifetime_seconds: int = 0  # the tokens a mirrored watermark must outlive
 
     def ttl_for(self, expires_at: float, now: float) -> int:
         """Seconds an entry for a token expiring at `expires_at` must live; 0: no entry needed."""
         remaining = math.ceil(expires_at - now) + self.leeway_seconds
+        if self.redis_answers_alone:
+            return max(0, remaining)
         return max(0, min(self.max_ttl_seconds, remaining))
 
     @property
     def watermark_ttl_seconds(self) -> int:
-        """A watermark outlives any token it kills that the expiry setting covers."""
-        return self.max_ttl_seconds + self.leeway_seconds
+        """A watermark outlives every token it kills that the fast layer answers for."""
+        return self._mirrored_lifetime + self.leeway_seconds
+
+    def mirror_covers(self, claims: Claims) -> bool:
+        """Whether the fast layer alone may say this token is not revoked.
+
+        A watermark that kills it was raised at or after its `iat` and lives the mirrored
+        lifetime plus leeway, so it is still there whenever the token is still presentable.
+        """
+        lifetime = claims.expires_at - claims.issued_at
+        return self.redis_answers_alone and lifetime <= self._mirrored_lifetime
+
+    @property
+    def _mirrored_lifetime(self) -> int:
+        if self.redis_answers_alone:
+            return max(self.max_ttl_seconds, self.max_token_lifetime_seconds)
+        return self.max_ttl_seconds

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 TokenCheck = Literal["logged", "not-blocked"]
+# off: every check reads the database (the spec's flow); redis: Redis answers alone while its
+# mirror is complete; local: redis, answered from process memory kept coherent by tracking.
+RevocationCache = Literal["off", "redis", "local"]
 
 # Fixed, labelled, >= 32 bytes (PyJWT warns below that). Only ever used when
 # REVOCATION_ENV=development; production refuses to start without real secrets.
@@ -56,6 +59,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     blacklist_repair_interval_seconds: int = 30  # 0: Redis is never repaired from the database
+    revocation_cache: RevocationCache = "off"  # from_env: local whenever Redis allows it
+    revocation_lease_ms: int = 25  # must be the same on every instance
+    revocation_cache_size: int = 100_000  # Redis values kept per process
+    verified_token_cache_size: int = 10_000  # 0: every request verifies its signature
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
     metrics_enabled: bool = True
@@ -70,12 +77,13 @@ class Settings:
         development = environment == "development"
         algorithms = tuple(a.strip() for a in env.text("JWT_ALGORITHMS", "HS256").split(","))
         hmac_only = all(a.startswith("HS") for a in algorithms)
+        cluster = env.choice("REDIS_CLUSTER", ("true", "false"), "false") == "true"
         access_ttl = env.integer("ACCESS_TOKEN_TTL_SECONDS", 3600, minimum=1)
         settings = cls(
             environment=environment,  # type: ignore[arg-type]
             database_url=env.text("DATABASE_URL", DEFAULT_DATABASE_URL),
             redis_url=env.optional("REDIS_URL"),
-            redis_cluster=env.choice("REDIS_CLUSTER", ("true", "false"), "false") == "true",
+            redis_cluster=cluster,
             jwt_algorithms=algorithms,
             jwt_secret=env.optional("JWT_SECRET")
             or (DEV_JWT_SECRET if development and hmac_only else None),
@@ -113,6 +121,14 @@ class Settings:
             metrics_enabled=env.choice("METRICS_ENABLED", ("true", "false"), "true") == "true",
             purge_interval_seconds=env.integer("PURGE_INTERVAL_SECONDS", 0, minimum=0),
             purge_batch_size=env.integer("PURGE_BATCH_SIZE", 1000, minimum=1),
+            revocation_cache=env.choice(  # type: ignore[arg-type]
+                "REVOCATION_CACHE",
+                ("off", "redis", "local"),
+                "local" if env.optional("REDIS_URL") and not cluster else "off",
+            ),
+            revocation_lease_ms=env.integer("REVOCATION_LEASE_MS", 25, minimum=1),
+            revocation_cache_size=env.integer("REVOCATION_CACHE_SIZE", 100_000, minimum=100),
+            verified_token_cache_size=env.integer("VERIFIED_TOKEN_CACHE_SIZE", 10_000, minimum=0),
         )
         settings.validate()
         return settings
@@ -141,6 +157,15 @@ class Settings:
             raise SettingsError("JWT_SECRET must be at least 32 bytes")
         if self.redis_cluster and not self.redis_url:
             raise SettingsError("REDIS_CLUSTER=true needs REDIS_URL (any node of the cluster)")
+        if self.revocation_cache != "off" and (self.redis_cluster or not self.redis_url):
+            # Tracking and the mirror marker would be needed on every primary: not built.
+            raise SettingsError(
+                f"REVOCATION_CACHE={self.revocation_cache} needs REDIS_URL and no REDIS_CLUSTER"
+            )
+
+    @property
+    def redis_answers_alone(self) -> bool:
+        return self.revocation_cache != "off"
 
 
 @dataclass(frozen=True, slots=True)

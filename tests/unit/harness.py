@@ -12,6 +12,7 @@ from adapters.memory import InMemoryBlacklist, InMemoryTokenLog
 from adapters.telemetry import RecordingTelemetry
 from adapters.throttle import InMemoryFailureThrottle
 from domain.app_gate import AppGate
+from domain.logged_tokens import LoggedTokens
 from domain.policy import BlacklistPolicy
 from domain.ports import Background, Blacklist, TokenLog
 from domain.use_cases import (
@@ -38,12 +39,14 @@ class Harness:
     token_log: TokenLog = field(default_factory=InMemoryTokenLog)
     blacklist: Blacklist | None = None
     require_logged: bool = True
+    redis_answers_alone: bool = False  # REVOCATION_CACHE=redis|local: a complete mirror
     max_failures: int = 3
     telemetry: RecordingTelemetry = field(default_factory=RecordingTelemetry)
 
     def __post_init__(self) -> None:
         if self.blacklist is None:
-            self.blacklist = InMemoryBlacklist(self.clock)
+            self.blacklist = InMemoryBlacklist(self.clock, complete=self.redis_answers_alone)
+        self.logged_tokens = LoggedTokens(leeway_seconds=LEEWAY)  # one per process, like the app
         self.codec = PyJWTCodec(
             algorithms=("HS256",),
             verification_key=SECRET,
@@ -52,7 +55,12 @@ class Harness:
             audience=None,
             leeway_seconds=LEEWAY,
         )
-        self.policy = BlacklistPolicy(max_ttl_seconds=MAX_BLACKLIST_TTL, leeway_seconds=LEEWAY)
+        self.policy = BlacklistPolicy(
+            max_ttl_seconds=MAX_BLACKLIST_TTL,
+            leeway_seconds=LEEWAY,
+            redis_answers_alone=self.redis_answers_alone,
+            max_token_lifetime_seconds=TTL,
+        )
         self.throttle = InMemoryFailureThrottle(
             clock=self.clock, max_failures=self.max_failures, window_seconds=60
         )
@@ -78,6 +86,9 @@ class Harness:
             token_log=self.token_log,
             telemetry=self.telemetry,
             require_logged=self.require_logged,
+            policy=self.policy,
+            clock=self.clock,
+            logged_tokens=self.logged_tokens,
         )
 
     def logout(self) -> LogoutToken:

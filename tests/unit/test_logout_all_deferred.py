@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -13,26 +12,8 @@ from adapters.background import AsyncioBackground
 from adapters.memory import InMemoryTokenLog
 from domain.errors import TokenLogUnavailable, TokenRevoked
 from domain.model import Watermark
-from domain.ports import Background
-from tests.fakes import DownBlacklist, DownTokenLog
+from tests.fakes import DownBlacklist, DownTokenLog, ManualBackground
 from tests.unit.harness import Harness, bearer
-
-
-class ManualBackground:
-    """Keeps the work until the test runs it: the moment between response and blocking."""
-
-    def __init__(self) -> None:
-        self.queued: list[Callable[[], Awaitable[object]]] = []
-
-    def run(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
-        self.queued.append(work)
-
-    async def finish(self) -> None:
-        while self.queued:
-            await self.queued.pop(0)()
-
-
-_: type[Background] = ManualBackground
 
 
 async def is_dead(harness: Harness, token: str) -> bool:

@@ -11,8 +11,10 @@ from domain.errors import (
     TokenRevoked,
     Unauthorized,
 )
-from domain.model import Claims, LogState
-from domain.ports import Blacklist, Telemetry, TokenCodec, TokenLog
+from domain.logged_tokens import LoggedTokens
+from domain.model import BlacklistState, Claims, LogState
+from domain.policy import BlacklistPolicy
+from domain.ports import Blacklist, Clock, Telemetry, TokenCodec, TokenLog
 
 MAX_TOKEN_LENGTH = 8192  # far above any real JWT; refuses megabyte headers before decoding
 _B64_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token
@@ -32,7 +34,13 @@ def bearer_token(authorization: str | None) -> str:
 
 
 class AuthenticateToken:
-    """The spec's flow: Redis blacklist and watermark → JWT signature and claims → database."""
+    """The spec's flow: Redis blacklist and watermark → JWT signature and claims → database.
+
+    With a `policy` whose fast layer answers alone, the database step is skipped when the
+    fast layer's mirror is complete and covers the token, and this process already knows the
+    token is logged (and when it was issued, for a watermark in its second): then the log
+    could only repeat what the mirror said.
+    """
 
     def __init__(
         self,
@@ -42,12 +50,20 @@ class AuthenticateToken:
         token_log: TokenLog,
         telemetry: Telemetry,
         require_logged: bool = True,
+        policy: BlacklistPolicy | None = None,
+        clock: Clock | None = None,
+        logged_tokens: LoggedTokens | None = None,
     ) -> None:
         self._codec = codec
         self._telemetry = telemetry
         self._blacklist = blacklist
         self._token_log = token_log
         self._require_logged = require_logged
+        self._policy = policy
+        self._clock = clock
+        self._logged = logged_tokens if logged_tokens is not None else LoggedTokens()
+        if policy is not None and policy.redis_answers_alone and clock is None:
+            raise ValueError("a fast layer that answers alone needs a clock")
 
     async def __call__(self, *, authorization: str | None) -> Claims:
         try:
@@ -58,23 +74,44 @@ class AuthenticateToken:
 
     async def _check(self, authorization: str | None) -> Claims:
         token = bearer_token(authorization)
-        await self._reject_if_blacklisted(self._codec.peek(token))
+        fast = await self._fast_layer(self._codec.peek(token))
         claims = self._codec.verify(token)
-        self._reject_unless_logged_live(
-            claims, await self._token_log.lookup(claims.key, claims.user_id)
-        )
+        if fast is not None and self._answered_by_mirror(claims, fast):
+            return claims
+        state = await self._token_log.lookup(claims.key, claims.user_id)
+        if state.record is not None:
+            self._logged.remember(state.record)
+        self._reject_unless_logged_live(claims, state)
         return claims
 
-    async def _reject_if_blacklisted(self, claims: Claims) -> None:
+    async def _fast_layer(self, claims: Claims) -> BlacklistState | None:
+        """The fast layer's state of the token, after rejecting what it shows revoked."""
         try:
             state = await self._blacklist.lookup(claims.key, claims.user_id)
         except BlacklistUnavailable:
             self._telemetry.blacklist_unavailable("lookup")  # the token log decides alone
-            return
+            return None
         if state.token_blocked:
             raise TokenRevoked("token is blacklisted")
         if state.watermark and state.watermark.surely_kills_iat(claims.issued_at):
             raise TokenRevoked("token predates its user's logout-all")
+        return state
+
+    def _answered_by_mirror(self, claims: Claims, fast: BlacklistState) -> bool:
+        """True when the complete mirror, and what this process knows, show the token live."""
+        if not (fast.complete and self._policy and self._policy.mirror_covers(claims)):
+            return False
+        watermark = fast.watermark
+        if not self._require_logged:
+            # Unlogged tokens are welcome; only a watermark in the token's second needs the log.
+            return watermark is None or watermark.revoked_before < claims.issued_at
+        assert self._clock is not None  # noqa: S101 - checked in __init__
+        issued_at = self._logged.issued_at(claims.key, claims.user_id, self._clock.now())
+        if issued_at is None:
+            return False  # never seen in the log by this process: ask it once
+        if watermark and watermark.kills_issued_at(issued_at):
+            raise TokenRevoked("token predates its user's logout-all")
+        return True
 
     def _reject_unless_logged_live(self, claims: Claims, state: LogState) -> None:
         record, watermark = state.record, state.watermark

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import BlacklistUnavailable
+from domain.errors import BlacklistUnavailable, RevocationNotMirrored
 from domain.model import BlacklistEntry, Watermark
 from domain.policy import BlacklistPolicy
 from domain.ports import Background, Blacklist, Clock, Telemetry, TokenLog
@@ -40,7 +40,7 @@ class LogoutAllDevices:
         if self._background is None:
             return await self._block_and_mirror(watermark, now)
         await self._token_log.raise_watermark(watermark)
-        await self._mirror(watermark, [])
+        await self._mirror(watermark, [], answering=True)
         self._background.run("block revoked tokens", lambda: self._block_and_mirror(watermark, now))
         return 0
 
@@ -53,14 +53,20 @@ class LogoutAllDevices:
             for record in blocked
             if (ttl := self._policy.ttl_for(record.expires_at, now)) > 0
         ]
-        await self._mirror(watermark, entries)
+        await self._mirror(watermark, entries, answering=self._background is None)
         return len(blocked)
 
-    async def _mirror(self, watermark: Watermark, entries: list[BlacklistEntry]) -> None:
+    async def _mirror(
+        self, watermark: Watermark, entries: list[BlacklistEntry], *, answering: bool
+    ) -> None:
         try:
             await self._blacklist.raise_watermark(
                 watermark, self._policy.watermark_ttl_seconds, entries
             )
-        except BlacklistUnavailable:
-            # The watermark is committed and every check reads the log: the tokens are dead.
+        except BlacklistUnavailable as error:
             self._telemetry.blacklist_unavailable("logout_all")
+            if answering and self._policy.redis_answers_alone:
+                # Checks may take the fast layer's word without the log: the caller must retry.
+                raise RevocationNotMirrored("the watermark is durable but not in Redis") from error
+            # The watermark is committed and every check reads the log: the tokens are dead.
+            # (After the response, the watermark already in Redis covers the rows' entries.)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import BlacklistUnavailable
+from domain.errors import BlacklistUnavailable, RevocationNotMirrored
 from domain.model import BlacklistEntry, Claims, TokenRecord
 from domain.policy import BlacklistPolicy
 from domain.ports import Blacklist, Clock, Telemetry, TokenLog
@@ -41,6 +41,9 @@ class LogoutToken:
             return
         try:
             await self._blacklist.add([BlacklistEntry(claims.key, claims.user_id, ttl)])
-        except BlacklistUnavailable:
-            # The block is committed and every check reads the log, so the token is dead already.
+        except BlacklistUnavailable as error:
             self._telemetry.blacklist_unavailable("logout")
+            if self._policy.redis_answers_alone:
+                # Checks may take the fast layer's word without the log: the caller must retry.
+                raise RevocationNotMirrored("the block is durable but not in Redis") from error
+            # The block is committed and every check reads the log, so the token is dead already.

@@ -1,0 +1,102 @@
+"""The blacklist answered from process memory, kept coherent by Redis tracking invalidations.
+
+Each Redis value a lookup reads (the token's entry, its user's watermark, the mirror marker) is
+kept here until Redis says it changed. Two rules make a cached answer as good as a Redis read:
+- Lease: a cached value is used only while the tracking connection has answered a PING sent
+  within the last `lease_seconds`; Redis queues a write's invalidation before the reply to any
+  PING it reads after that write, so every write acknowledged before that PING was sent has
+  reached this cache. A writer waits `lease_seconds` after Redis acknowledged its write before
+  answering, so a request that starts after a logout returned can only be served from a cache
+  whose lease began after the write (CONTRACT, "Hot path"). Every instance must use the same L.
+- Generation: a value read from Redis is kept only if no invalidation, flush or reconnection
+  arrived while the read was in flight; an invalidation can overtake the reply it concerns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from adapters.redis_blacklist import RedisBlacklist
+from domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
+from domain.ports import Blacklist
+
+_MISSING = object()
+
+
+class InvalidationFeed(Protocol):
+    """What the cache needs of the tracking listener (adapters.redis_tracking)."""
+
+    @property
+    def generation(self) -> int: ...
+
+    def lease_valid(self) -> bool: ...
+
+    def subscribe(self, on_invalidate: Callable[[Sequence[bytes] | None], None]) -> None: ...
+
+
+class LocallyCachedBlacklist:
+    """The `Blacklist` port: RedisBlacklist's answers, cached while the lease holds."""
+
+    def __init__(
+        self,
+        redis: RedisBlacklist,
+        feed: InvalidationFeed,
+        *,
+        lease_seconds: float,
+        max_entries: int = 100_000,
+    ) -> None:
+        self._redis = redis
+        self._feed = feed
+        self._lease = lease_seconds
+        self._max_entries = max_entries
+        self._values: dict[bytes, bytes | None] = {}
+        feed.subscribe(self._invalidate)
+
+    async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
+        keys = self._redis.lookup_keys(key, user_id)
+        if self._feed.lease_valid():
+            cached = [self._values.get(k, _MISSING) for k in keys]
+            if _MISSING not in cached:
+                return self._redis.state_from(user_id, cached)  # type: ignore[arg-type]
+        generation = self._feed.generation
+        values = await self._redis.read(keys)
+        if self._feed.generation == generation:  # nothing could have changed them meanwhile
+            self._keep(keys, values)
+        return self._redis.state_from(user_id, values)
+
+    async def add(self, entries: Sequence[BlacklistEntry]) -> None:
+        await self._redis.add(entries)
+        self._forget([self._redis.token_key(entry.key, entry.user_id) for entry in entries])
+        await asyncio.sleep(self._lease)  # every instance's lease now postdates the write
+
+    async def raise_watermark(
+        self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
+    ) -> None:
+        await self._redis.raise_watermark(watermark, ttl_seconds, entries)
+        written = [self._redis.watermark_key(watermark.user_id)]
+        written += [self._redis.token_key(entry.key, entry.user_id) for entry in entries]
+        self._forget(written)
+        await asyncio.sleep(self._lease)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def _keep(self, keys: Sequence[bytes], values: Sequence[bytes | None]) -> None:
+        if len(self._values) + len(keys) > self._max_entries:
+            self._values.clear()  # rare, and only costs Redis reads until it refills
+        self._values.update(zip(keys, values, strict=True))
+
+    def _forget(self, keys: Sequence[bytes]) -> None:
+        for key in keys:
+            self._values.pop(key, None)
+
+    def _invalidate(self, keys: Sequence[bytes] | None) -> None:
+        if keys is None:
+            self._values.clear()
+        else:
+            self._forget(keys)
+
+
+_: type[Blacklist] = LocallyCachedBlacklist

@@ -1,0 +1,208 @@
+"""REVOCATION_CACHE=redis|local: the fast layer's complete mirror answers without the log."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from domain.errors import (
+    RevocationNotMirrored,
+    TokenLogUnavailable,
+    TokenNotLogged,
+    TokenRevoked,
+)
+from domain.logged_tokens import LoggedTokens
+from domain.model import Claims, TokenKey, TokenRecord, Watermark
+from domain.policy import BlacklistPolicy
+from tests.fakes import DownBlacklist, DownTokenLog, ManualBackground
+from tests.unit.harness import LEEWAY, MAX_BLACKLIST_TTL, TTL, Harness, bearer
+
+# A whole second in the recent past: PyJWT checks `iat` against the real time.
+SECOND = int(time.time()) - 100
+
+
+def mirrored(*, require_logged: bool = True) -> Harness:
+    return Harness(redis_answers_alone=True, require_logged=require_logged)
+
+
+async def check(harness: Harness, token: str) -> Claims:
+    return await harness.authenticate()(authorization=bearer(token))
+
+
+class TestTheMirrorAnswersAlone:
+    async def test_a_known_logged_token_needs_no_database(self) -> None:
+        harness = mirrored()
+        issued = await harness.issue_token()(user_id=1)
+        assert (await check(harness, issued.token)).user_id == 1  # learns it is logged
+        harness.token_log = DownTokenLog()
+        assert (await check(harness, issued.token)).user_id == 1
+
+    async def test_a_token_this_process_never_saw_asks_the_log(self) -> None:
+        harness = mirrored()
+        issued = await harness.issue_token()(user_id=1)
+        harness.token_log = DownTokenLog()
+        with pytest.raises(TokenLogUnavailable):
+            await check(harness, issued.token)
+
+    async def test_an_unlogged_token_is_still_refused(self) -> None:
+        harness = mirrored()
+        now = int(harness.clock.now())
+        claims = Claims(TokenKey("unit-tests", "never-logged"), 1, now, now + 600)
+        with pytest.raises(TokenNotLogged):
+            await check(harness, harness.codec.encode(claims))
+
+    async def test_an_incomplete_mirror_sends_every_check_to_the_log(self) -> None:
+        harness = mirrored()
+        issued = await harness.issue_token()(user_id=1)
+        await check(harness, issued.token)
+        harness.fast.complete = False  # type: ignore[attr-defined] # Redis restarted empty
+        harness.token_log = DownTokenLog()
+        with pytest.raises(TokenLogUnavailable):
+            await check(harness, issued.token)
+
+    async def test_without_the_mode_the_log_is_read_every_time(self) -> None:
+        harness = Harness()
+        harness.fast.complete = True  # type: ignore[attr-defined] # a marker, but mode off
+        issued = await harness.issue_token()(user_id=1)
+        await check(harness, issued.token)
+        harness.token_log = DownTokenLog()
+        with pytest.raises(TokenLogUnavailable):
+            await check(harness, issued.token)
+
+    async def test_redis_down_falls_back_to_the_log(self) -> None:
+        harness = mirrored()
+        issued = await harness.issue_token()(user_id=1)
+        await check(harness, issued.token)
+        harness.blacklist = DownBlacklist()
+        harness.token_log = DownTokenLog()
+        with pytest.raises(TokenLogUnavailable):
+            await check(harness, issued.token)
+
+    async def test_a_token_living_longer_than_the_mirror_covers_asks_the_log(self) -> None:
+        harness = mirrored()
+        now = int(harness.clock.now())
+        key = TokenKey("unit-tests", "long-lived")
+        lifetime = max(MAX_BLACKLIST_TTL, TTL) + 1
+        await harness.token_log.record(TokenRecord(key, 1, now, now + lifetime))
+        token = harness.codec.encode(Claims(key, 1, now, now + lifetime))
+        await check(harness, token)
+        harness.token_log = DownTokenLog()
+        with pytest.raises(TokenLogUnavailable):
+            await check(harness, token)
+
+
+class TestRevocationsThroughTheMirror:
+    async def test_a_logged_out_token_is_refused_without_the_log(self) -> None:
+        harness = mirrored()
+        issued = await harness.issue_token()(user_id=1)
+        await check(harness, issued.token)
+        await harness.logout()(claims=harness.codec.verify(issued.token))
+        harness.token_log = DownTokenLog()
+        with pytest.raises(TokenRevoked):
+            await check(harness, issued.token)
+
+    async def test_the_watermark_second_is_decided_by_the_precise_issue_time(self) -> None:
+        harness = mirrored()
+        rows_later = ManualBackground()  # only the watermark reaches Redis before the answer
+        harness.clock.set(SECOND + 0.2)
+        before = await harness.issue_token()(user_id=1)
+        await check(harness, before.token)  # the process learns its precise issue time
+        harness.clock.set(SECOND + 0.5)
+        await harness.logout_all(rows_later)(user_id=1)
+        harness.clock.set(SECOND + 0.7)
+        after = await harness.issue_token()(user_id=1)
+        await check(harness, after.token)
+        harness.token_log = DownTokenLog()
+        with pytest.raises(TokenRevoked):
+            await check(harness, before.token)
+        assert (await check(harness, after.token)).user_id == 1
+
+    async def test_logout_answers_503_when_redis_did_not_take_the_block(self) -> None:
+        harness = mirrored()
+        issued = await harness.issue_token()(user_id=1)
+        claims = harness.codec.verify(issued.token)
+        harness.blacklist = DownBlacklist()
+        with pytest.raises(RevocationNotMirrored):
+            await harness.logout()(claims=claims)
+        state = await harness.token_log.lookup(claims.key, 1)
+        assert state.record is not None
+        assert state.record.is_blocked  # the durable write stays
+
+    async def test_logout_all_answers_503_when_redis_did_not_take_the_watermark(self) -> None:
+        harness = mirrored()
+        await harness.issue_token()(user_id=1)
+        harness.blacklist = DownBlacklist()
+        with pytest.raises(RevocationNotMirrored):
+            await harness.logout_all()(user_id=1)
+        assert (await harness.token_log.lookup(TokenKey("x", "y"), 1)).watermark is not None
+
+    async def test_without_the_mode_a_redis_failure_is_covered_by_the_log(self) -> None:
+        harness = Harness()
+        issued = await harness.issue_token()(user_id=1)
+        harness.blacklist = DownBlacklist()
+        await harness.logout()(claims=harness.codec.verify(issued.token))
+        await harness.logout_all()(user_id=1)
+
+
+class TestNotBlockedMode:
+    async def test_an_unlogged_token_needs_nothing_but_the_mirror(self) -> None:
+        harness = mirrored(require_logged=False)
+        harness.token_log = DownTokenLog()
+        now = int(harness.clock.now())
+        token = harness.codec.encode(Claims(TokenKey("unit-tests", "u"), 3, now, now + 600))
+        assert (await check(harness, token)).user_id == 3
+
+    async def test_a_watermark_in_the_tokens_second_asks_the_log(self) -> None:
+        harness = mirrored(require_logged=False)
+        harness.clock.set(SECOND + 0.5)
+        await harness.fast.raise_watermark(Watermark(3, SECOND + 0.5), 60, [])
+        harness.token_log = DownTokenLog()
+        token = harness.codec.encode(Claims(TokenKey("unit-tests", "u"), 3, SECOND, SECOND + 600))
+        with pytest.raises(TokenLogUnavailable):
+            await check(harness, token)
+
+
+class TestPolicy:
+    def test_entries_live_until_the_token_expires_plus_leeway(self) -> None:
+        capped = BlacklistPolicy(max_ttl_seconds=60, leeway_seconds=LEEWAY)
+        mirror = BlacklistPolicy(
+            max_ttl_seconds=60, leeway_seconds=LEEWAY, redis_answers_alone=True
+        )
+        assert capped.ttl_for(expires_at=1000, now=0) == 60
+        assert mirror.ttl_for(expires_at=1000, now=0) == 1000 + LEEWAY
+        assert mirror.ttl_for(expires_at=10, now=20) == 0
+
+    def test_watermarks_outlive_the_longest_token_the_mirror_answers_for(self) -> None:
+        mirror = BlacklistPolicy(
+            max_ttl_seconds=60,
+            leeway_seconds=5,
+            redis_answers_alone=True,
+            max_token_lifetime_seconds=3600,
+        )
+        assert mirror.watermark_ttl_seconds == 3605
+        key = TokenKey("i", "j")
+        assert mirror.mirror_covers(Claims(key, 1, 100, 3700))
+        assert not mirror.mirror_covers(Claims(key, 1, 100, 3701))
+        off = BlacklistPolicy(max_ttl_seconds=60, leeway_seconds=5)
+        assert off.watermark_ttl_seconds == 65
+        assert not off.mirror_covers(Claims(key, 1, 100, 110))
+
+
+class TestLoggedTokens:
+    def test_forgets_a_token_once_the_purge_may_delete_its_row(self) -> None:
+        memo = LoggedTokens(leeway_seconds=5)
+        record = TokenRecord(TokenKey("i", "j"), 1, 100.25, 200)
+        memo.remember(record)
+        assert memo.issued_at(record.key, 1, now=204.9) == 100.25
+        assert memo.issued_at(record.key, 2, now=150) is None  # another user's claim
+        assert memo.issued_at(record.key, 1, now=205) is None
+        assert len(memo) == 0
+
+    def test_stays_within_its_bound(self) -> None:
+        memo = LoggedTokens(max_entries=50)
+        for n in range(500):
+            memo.remember(TokenRecord(TokenKey("i", str(n)), 1, 0, 10**9))
+            assert len(memo) <= 50
+        assert memo.issued_at(TokenKey("i", "499"), 1, now=1) == 0
+        assert memo.issued_at(TokenKey("i", "0"), 1, now=1) is None
