@@ -15,7 +15,7 @@ from litestar.openapi import OpenAPIConfig
 
 from adapters.piccolo.engines import start_engine_even_if_down, stop_engine
 from entrypoints.blacklist_repair import blacklist_repair
-from entrypoints.containers import Container
+from entrypoints.containers import Container, blacklist_kind
 from entrypoints.http.auth import revocation_middleware
 from entrypoints.http.controllers import InternalController, LogoutController
 from entrypoints.http.cors import cors_config
@@ -95,10 +95,17 @@ def connections(
         engine = None if container.token_log.overridden else container.database()
         if engine is not None:
             await start_engine_even_if_down(engine)
+        tracking = None
+        if blacklist_kind(settings) == "local" and not container.blacklist.overridden:
+            tracking = container.tracking()
+            tracking.on_probe(container.metrics().invalidation_lagged)
+            await tracking.start()  # connects in the background; no cached answer until then
         try:
             yield
         finally:
             await container.background().drain()  # work that followed the last responses
+            if tracking is not None:
+                await tracking.stop()
             if engine is not None:
                 await stop_engine(engine)
             if settings.redis_url and not container.blacklist.overridden:

@@ -8,18 +8,23 @@ from adapters.app_credentials import StaticAppCredentials
 from adapters.background import AsyncioBackground
 from adapters.clock import SystemClock
 from adapters.jwt_codec import PyJWTCodec
+from adapters.local_blacklist import LocallyCachedBlacklist
 from adapters.memory import InMemoryBlacklist
-from adapters.mirror_marker import RedisMirrorMarker
+from adapters.mirror_marker import MARKER_KEY, RedisMirrorMarker
 from adapters.piccolo.engines import build_engine
 from adapters.piccolo.token_log import PiccoloTokenLog
 from adapters.prometheus_telemetry import PrometheusTelemetry
 from adapters.redis_blacklist import RedisBlacklist, build_redis_client
 from adapters.redis_throttle import RedisFailureThrottle
+from adapters.redis_tracking import TrackingListener
 from adapters.telemetry import LoggingTelemetry
 from adapters.throttle import InMemoryFailureThrottle
+from adapters.verified_tokens import VerifiedTokenCache
 from adapters.watched_blacklist import WatchedBlacklist
 from domain.app_gate import AppGate
+from domain.logged_tokens import LoggedTokens
 from domain.policy import BlacklistPolicy
+from domain.ports import Clock, TokenCodec
 from domain.use_cases import (
     AuthenticateToken,
     InternalIssueToken,
@@ -33,8 +38,26 @@ from domain.use_cases import (
 from domain.use_cases.repair_blacklist import RepairBlacklist
 from entrypoints.settings import Settings
 
+# Separate from the spec flow's marker: a repair in a mode that answers from Redis alone
+# re-pushes entries with their full lifetime, and only such a repair may vouch for that mode.
+FULL_MIRROR_MARKER_KEY = MARKER_KEY + b":full"
+# Every key the blacklist and the marker use starts with one of these (RedisBlacklist's "rv").
+TRACKED_PREFIXES = (b"rv{", b"rv:")
 
-def build_codec(settings: Settings) -> PyJWTCodec:
+
+def build_codec(settings: Settings, clock: Clock) -> TokenCodec:
+    codec = build_jwt_codec(settings)
+    if settings.verified_token_cache_size == 0:
+        return codec
+    return VerifiedTokenCache(
+        codec,
+        clock=clock,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        max_entries=settings.verified_token_cache_size,
+    )
+
+
+def build_jwt_codec(settings: Settings) -> PyJWTCodec:
     if settings.uses_hmac:
         secret = settings.jwt_secret or ""
         signing_key: str | None = secret
@@ -52,8 +75,24 @@ def build_codec(settings: Settings) -> PyJWTCodec:
     )
 
 
-def blacklist_kind(settings: Settings) -> str:
+def storage_kind(settings: Settings) -> str:
     return "redis" if settings.redis_url else "memory"
+
+
+def blacklist_kind(settings: Settings) -> str:
+    """memory, redis (read on every check) or local (Redis values cached in this process)."""
+    if not settings.redis_url:
+        return "memory"
+    return "local" if settings.revocation_cache == "local" else "redis"
+
+
+def mirror_marker_key(settings: Settings) -> bytes:
+    return FULL_MIRROR_MARKER_KEY if settings.redis_answers_alone else MARKER_KEY
+
+
+def complete_marker(settings: Settings) -> bytes | None:
+    """The marker a lookup reads, when the fast layer may answer alone."""
+    return mirror_marker_key(settings) if settings.redis_answers_alone else None
 
 
 class Container(containers.DeclarativeContainer):
@@ -66,11 +105,13 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Singleton(PrometheusTelemetry, inner=providers.Singleton(LoggingTelemetry))
     # Its own provider: overriding it (a test's recorder) leaves /metrics and its timers working.
     telemetry = providers.Callable(lambda metrics: metrics, metrics)
-    codec = providers.Singleton(build_codec, settings)
+    codec = providers.Singleton(build_codec, settings, clock)
     policy = providers.Singleton(
         BlacklistPolicy,
         max_ttl_seconds=settings.provided.blacklist_expiry_seconds,
         leeway_seconds=settings.provided.jwt_leeway_seconds,
+        redis_answers_alone=settings.provided.redis_answers_alone,
+        max_token_lifetime_seconds=settings.provided.access_token_ttl_seconds,
     )
 
     database = providers.Singleton(
@@ -87,10 +128,31 @@ class Container(containers.DeclarativeContainer):
         connect_timeout=settings.provided.redis_connect_timeout_seconds,
         cluster=settings.provided.redis_cluster,
     )
+    redis_blacklist = providers.Singleton(
+        RedisBlacklist, redis, complete_marker=providers.Callable(complete_marker, settings)
+    )
+    # Only built (and started by the app's lifespan) when REVOCATION_CACHE=local.
+    tracking = providers.Singleton(
+        TrackingListener,
+        settings.provided.redis_url,
+        prefixes=TRACKED_PREFIXES,
+        lease_seconds=providers.Callable(lambda s: s.revocation_lease_ms / 1000, settings),
+        connect_timeout=settings.provided.redis_connect_timeout_seconds,
+    )
     blacklist = providers.Selector(
         providers.Callable(blacklist_kind, settings),
         # Watched: the repair task re-pushes from the database after any Redis failure.
-        redis=providers.Singleton(WatchedBlacklist, providers.Singleton(RedisBlacklist, redis)),
+        redis=providers.Singleton(WatchedBlacklist, redis_blacklist),
+        local=providers.Singleton(
+            WatchedBlacklist,
+            providers.Singleton(
+                LocallyCachedBlacklist,
+                redis_blacklist,
+                tracking,
+                lease_seconds=providers.Callable(lambda s: s.revocation_lease_ms / 1000, settings),
+                max_entries=settings.provided.revocation_cache_size,
+            ),
+        ),
         memory=providers.Singleton(InMemoryBlacklist, clock),
     )
 
@@ -102,7 +164,7 @@ class Container(containers.DeclarativeContainer):
     )
     # With Redis, every instance counts the same failures; without it, each process its own.
     throttle = providers.Selector(
-        providers.Callable(blacklist_kind, settings),
+        providers.Callable(storage_kind, settings),
         redis=providers.Singleton(
             RedisFailureThrottle,
             redis,
@@ -121,6 +183,12 @@ class Container(containers.DeclarativeContainer):
         telemetry=telemetry,
     )
 
+    # What this process learnt from the log: kept across requests, so one per container.
+    logged_tokens = providers.Singleton(
+        LoggedTokens,
+        max_entries=settings.provided.revocation_cache_size,
+        leeway_seconds=settings.provided.jwt_leeway_seconds,
+    )
     authenticate_token = providers.Factory(
         AuthenticateToken,
         codec=codec,
@@ -128,6 +196,9 @@ class Container(containers.DeclarativeContainer):
         token_log=token_log,
         telemetry=telemetry,
         require_logged=settings.provided.requires_logged_tokens,
+        policy=policy,
+        clock=clock,
+        logged_tokens=logged_tokens,
     )
     logout_token = providers.Factory(
         LogoutToken,
@@ -164,7 +235,9 @@ class Container(containers.DeclarativeContainer):
     revoke_session = providers.Factory(
         RevokeSession, token_log=token_log, clock=clock, logout_token=logout_token
     )
-    mirror_marker = providers.Singleton(RedisMirrorMarker, redis)  # only built with Redis
+    mirror_marker = providers.Singleton(  # only built with Redis
+        RedisMirrorMarker, redis, key=providers.Callable(mirror_marker_key, settings)
+    )
     repair_blacklist = providers.Factory(
         RepairBlacklist,
         token_log=token_log,
