@@ -1,9 +1,9 @@
 """Keeps a process-local cache coherent with Redis: client-side caching over our own RESP3 link.
 
-Redis writes a broadcast invalidation into our connection's output buffer when it processes the
-write, so the reply to a PING that Redis processed after the write comes after its invalidation.
-Once we have read that reply, the invalidations of every write acknowledged before the PING was
-sent have been handled: the lease runs from the ping's send time, never from the pong's arrival.
+Redis queues a BCAST invalidation on our connection before it sends the write's reply (both in
+beforeSleep), so a PING sent after the write was acknowledged is answered after the invalidation
+was queued; a PING queued earlier may be answered first. So the lease runs from the ping's send
+time, never from the pong's arrival: the pong proves every write acknowledged before it was sent.
 
 redis-py's asyncio client has no client-side caching, hence a small RESP3 parser and one socket.
 """
@@ -223,8 +223,7 @@ class TrackingListener:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait([task])  # unlike `await task`, keeps a cancellation of our own
             self._drop()
 
     async def _run(self) -> None:
@@ -319,6 +318,8 @@ class TrackingListener:
                 logger.exception("a tracking subscriber failed")
 
     def _report_probes(self, keys: list[bytes]) -> None:
+        if not self._probe_callbacks:
+            return
         now = time.time_ns()
         for key in keys:
             stamp = key[len(self._probe_prefix) :]
