@@ -191,6 +191,8 @@ class TrackingListener:
 
     @property
     def generation(self) -> int:
+        """Bumped by every invalidation, flush, disconnect and connect: capture it before a
+        Redis read and cache the answer only if it is unchanged after."""
         return self._generation
 
     @property
@@ -204,6 +206,7 @@ class TrackingListener:
         return self._answered_ping_sent_at
 
     def lease_valid(self) -> bool:
+        """Tracking is on, and a PING sent at most `lease_seconds` ago has been answered."""
         sent_at = self._answered_ping_sent_at
         return (
             self._connected and sent_at is not None and self._monotonic() - sent_at <= self._lease

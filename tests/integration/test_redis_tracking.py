@@ -242,12 +242,17 @@ class TestLease:
 
 
 class TestReconnect:
-    async def test_after_client_kill(self, tracked: Tracked) -> None:
+    async def test_after_client_kill(
+        self, tracked: Tracked, caplog: pytest.LogCaptureFixture
+    ) -> None:
         killed = await tracking_client_id(tracked.side_door)
         await tracked.side_door.client_kill_filter(_id=str(killed))
         await eventually(lambda: tracked.seen.drops >= 2, "the drop")
         await works_again(tracked)
         assert await tracking_client_id(tracked.side_door) != killed
+        warnings = [r for r in caplog.records if r.name == "adapters.redis_tracking"]
+        assert [r.levelname for r in warnings] == ["WARNING"]
+        assert "connection lost" in warnings[0].getMessage()
 
     async def test_after_redis_restarts(self, tracked: Tracked) -> None:
         connected_at_drops: list[bool] = []
