@@ -139,8 +139,16 @@ def _settle(counts: Sequence[Counts], quiet: float = 0.2) -> None:
         last = now
 
 
-# The bench's own traffic to the same server: polling for the last entry, connecting, asking.
-_NOT_THE_SERVICE = ("cmdstat_info", "cmdstat_exists", "cmdstat_hello", "cmdstat_client|setinfo")
+# The bench's own traffic to the same server: polling for the last entry, connecting, asking;
+# and the local cache's tracking connections (both service processes ping every few ms).
+_NOT_THE_SERVICE = (
+    "cmdstat_info",
+    "cmdstat_exists",
+    "cmdstat_hello",
+    "cmdstat_client|setinfo",
+    "cmdstat_ping",
+    "cmdstat_client|tracking",
+)
 
 
 def commandstats_total(client: SyncRedis) -> int:

@@ -3,7 +3,9 @@
 `PostgresCounter` parses the frontend protocol: statements are Execute ('E') and simple Query
 ('Q') messages; round trips are Sync ('S') and Query messages, each of which makes the client
 wait for a ReadyForQuery. `RedisCounter` parses RESP: commands are request arrays; a round trip
-starts when a command arrives while no reply is outstanding (a pipeline is one).
+starts when a command arrives while no reply is outstanding (a pipeline is one). A connection
+that turns on `CLIENT TRACKING` (the local cache's listener: a PING every few ms) is not counted
+from then on: it is no request's work.
 """
 
 from __future__ import annotations
@@ -79,21 +81,25 @@ class RedisCounter:
         self._requests = bytearray()
         self._replies = bytearray()
         self._outstanding = 0
+        self._tracking = False
 
     def client_bytes(self, data: bytes) -> None:
         self._requests += data
         at = 0
-        while (end := _resp_end(self._requests, at)) is not None:
+        while not self._tracking and (end := _resp_end(self._requests, at)) is not None:
             name = _command_name(self._requests, at)
+            self._tracking = name == "CLIENT" and b"TRACKING" in self._requests[at:end].upper()
             at = end
             if self._outstanding == 0:
                 self._counts.round_trips += 1
             self._outstanding += 1
             self._counts.statements += 1
             self._counts.commands[name] = self._counts.commands.get(name, 0) + 1
-        del self._requests[:at]
+        del self._requests[: len(self._requests) if self._tracking else at]
 
     def server_bytes(self, data: bytes) -> None:
+        if self._tracking:
+            return
         self._replies += data
         at, replies = 0, 0
         while (end := _resp_end(self._replies, at)) is not None:
