@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 
+from entrypoints.containers import FULL_MIRROR_MARKER_KEY
 from tests.integration.service_calls import (
     UNAUTHORIZED,
     UNAVAILABLE,
@@ -26,7 +27,7 @@ from tests.integration.service_calls import (
     token_key,
     verify,
 )
-from tests.integration.throwaway import ThrowawayPostgres, throwaway_postgres
+from tests.integration.throwaway import ThrowawayPostgres, throwaway_postgres, throwaway_redis
 from tests.live_server import REPO, SERVER_ENV, live_server
 from tests.random_refs import random_user_id
 
@@ -39,13 +40,21 @@ def cluster() -> Iterator[ThrowawayPostgres]:
         yield server
 
 
+@pytest.fixture
+def fault_redis_url() -> Iterator[str]:
+    """A Redis of the test's own: the mirror marker is one key per Redis."""
+    with throwaway_redis() as server:
+        yield server.url
+
+
 def service_env(cluster: ThrowawayPostgres, redis_url: str) -> dict[str, str]:
-    # No repair: it would put back the Redis entry one test deletes on purpose.
+    # The spec's flow, and no repair: it would put back the Redis entry one test deletes.
     return {
         "DATABASE_URL": cluster.url,
         "REDIS_URL": redis_url,
         "DATABASE_TIMEOUT_SECONDS": "2",
         "BLACKLIST_REPAIR_INTERVAL_SECONDS": "0",
+        "REVOCATION_CACHE": "off",
     }
 
 
@@ -82,6 +91,41 @@ def test_postgres_down_fails_closed_and_recovers(
         eventually(lambda: logout(client, valid).status_code != 503, "recovery", timeout=20)
         assert logout(client, valid).json() == UNAUTHORIZED  # the logout above went through
         assert issue(client, random_user_id()).status_code == 200
+
+
+def test_postgres_down_while_redis_answers_alone(
+    cluster: ThrowawayPostgres, fault_redis_url: str
+) -> None:
+    """REVOCATION_CACHE=local: Redis' complete mirror keeps known tokens working; never more."""
+    cluster.ensure_running()
+    env = {
+        **service_env(cluster, fault_redis_url),
+        "REVOCATION_CACHE": "local",
+        "BLACKLIST_REPAIR_INTERVAL_SECONDS": "1",
+    }
+    with (
+        live_server(env) as server,
+        httpx.Client(base_url=server.base_url, timeout=10) as client,
+        redis.Redis.from_url(fault_redis_url) as side_door,
+    ):
+        revoked, known, unseen = (issue_token(client, random_user_id()) for _ in range(3))
+        assert logout(client, revoked).status_code == 200
+        assert verify(client, known).status_code == 200  # this process learns it is logged
+        eventually(lambda: side_door.get(FULL_MIRROR_MARKER_KEY) == b"done", "a full repair")
+        cluster.stop()
+        try:
+            assert verify(client, revoked).status_code == 401
+            assert verify(client, known).status_code == 200  # nothing the log could add
+            assert_unavailable(verify(client, unseen))  # is it logged? only the log knows
+            assert_unavailable(logout(client, known))
+            assert_unavailable(logout_all(client, known))
+            side_door.delete(FULL_MIRROR_MARKER_KEY)  # what a Redis restart or flush does
+            eventually(lambda: verify(client, known).status_code == 503, "the mirror distrusted")
+        finally:
+            cluster.start()
+
+        eventually(lambda: logout(client, known).status_code != 503, "recovery", timeout=20)
+        assert verify(client, known).json() == UNAUTHORIZED
 
 
 def test_starts_while_postgres_is_down_and_serves_once_it_is_back(

@@ -40,8 +40,9 @@ class LogoutAllDevices:
         if self._background is None:
             return await self._block_and_mirror(watermark, now)
         await self._token_log.raise_watermark(watermark)
-        await self._mirror(watermark, [], answering=True)
+        # Queued first: the rows get blocked even if the answer below is a 503.
         self._background.run("block revoked tokens", lambda: self._block_and_mirror(watermark, now))
+        await self._mirror(watermark, [], answering=True)
         return 0
 
     async def _block_and_mirror(self, watermark: Watermark, now: float) -> int:
