@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import statistics
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from redis import Redis
+
+from adapters.mirror_marker import MARKER_KEY
+from adapters.redis_blacklist import MIRROR_DONE
 from bench.infra import App
 from bench.load import Load, run_wrk
 from bench.reference_app import HELLO_PATH
@@ -55,25 +60,37 @@ def check_answers(app: App, case: Case) -> None:
             raise RuntimeError(f"{app.label} {case.name}: {status}, expected {case.status}")
 
 
+def wait_for_mirror(redis_url: str, timeout: float = 30.0) -> bool:
+    """Until the start-up repairs have marked the mirror complete (Redis may answer alone)."""
+    client = Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while client.get(MARKER_KEY) != MIRROR_DONE:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+    finally:
+        client.close()
+
+
 def measure(
-    apps: Sequence[App], all_cases: Sequence[Case], *, rounds: int, seconds: float, connections: int
+    pairs: Sequence[tuple[App, Case]], *, rounds: int, seconds: float, connections: int
 ) -> dict[tuple[str, str], Figures]:
-    """Rounds outermost, apps alternating, so drift in the machine's load hits all alike."""
+    """Rounds outermost, the order reversed every other round, so drift hits all alike."""
     runs: dict[tuple[str, str], list[Load]] = {}
-    for app in apps:
-        for case in all_cases:
-            check_answers(app, case)
+    for app, case in pairs:
+        check_answers(app, case)  # also the first sight of every token (memos, caches)
     for number in range(rounds):
-        for case in all_cases:
-            for app in apps if number % 2 == 0 else list(reversed(apps)):
-                load = run_wrk(
-                    app.base_url + case.path,
-                    seconds=seconds,
-                    connections=connections,
-                    tokens=case.tokens,
-                )
-                _check_statuses(app, case, load)
-                runs.setdefault((app.label, case.name), []).append(load)
+        for app, case in pairs if number % 2 == 0 else list(reversed(pairs)):
+            load = run_wrk(
+                app.base_url + case.path,
+                seconds=seconds,
+                connections=connections,
+                tokens=case.tokens,
+            )
+            _check_statuses(app, case, load)
+            runs.setdefault((app.label, case.name), []).append(load)
     return {key: _medians(loads) for key, loads in runs.items()}
 
 

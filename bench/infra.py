@@ -76,9 +76,15 @@ def own_database(admin_url: str, name: str) -> Iterator[str]:
         asyncio.run(recreate(create=False))
 
 
-def service_env(database: str, redis: str) -> dict[str, str]:
-    """The environment of every app process: the service's settings, shared by the reference."""
-    return {
+CACHE_MODES = ("off", "redis", "local")  # REVOCATION_CACHE; the service's default is local
+
+
+def service_env(database: str, redis: str, *, cache: str | None = None) -> dict[str, str]:
+    """The environment of every app process: the service's settings, shared by the reference.
+
+    `cache` sets REVOCATION_CACHE; None leaves the service's default (or the caller's own).
+    """
+    env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")]),
         "DATABASE_URL": database,
@@ -89,6 +95,7 @@ def service_env(database: str, redis: str) -> dict[str, str]:
         "APP_KEY": "bench-app-key-long-enough-for-anything",
         "LOG_LEVEL": "WARNING",
     }
+    return env if cache is None else {**env, "REVOCATION_CACHE": cache}
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from bench.infra import require_tool
@@ -38,15 +40,51 @@ def run_wrk(
     url: str, *, seconds: float, connections: int, tokens: Sequence[str] = (), threads: int = 1
 ) -> Load:
     """`wrk --latency` for `seconds` against `url`, rotating `tokens` as bearer credentials."""
+    with _wrk_command(url, max(1, round(seconds)), connections, tokens, threads) as command:
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return parse_wrk(done.stdout)
+
+
+@dataclass
+class Background:
+    """A wrk run in the background; `load` holds its figures once the block has ended."""
+
+    load: Load | None = None
+
+
+@contextlib.contextmanager
+def wrk_in_background(
+    url: str, *, connections: int, tokens: Sequence[str] = (), limit_seconds: int = 600
+) -> Iterator[Background]:
+    """wrk loads `url` for as long as the block runs (stopped by SIGINT, as Ctrl-C stops it)."""
+    result = Background()
+    with _wrk_command(url, limit_seconds, connections, tokens, 1) as command:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        try:
+            yield result
+        except BaseException:
+            process.kill()
+            process.communicate()
+            raise
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk exited with {process.returncode}")
+    result.load = parse_wrk(output)
+
+
+@contextlib.contextmanager
+def _wrk_command(
+    url: str, seconds: int, connections: int, tokens: Sequence[str], threads: int
+) -> Iterator[list[str]]:
     command = [require_tool("wrk"), "--latency", f"-t{threads}", f"-c{connections}"]
-    command += [f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
+    command += [f"-d{seconds}s", "--timeout", "5s"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         if tokens:
             script.write(_ROTATE_TOKENS % ", ".join(f'"{token}"' for token in tokens))
             script.flush()
             command += ["-s", script.name]
-        done = subprocess.run([*command, url], capture_output=True, text=True, check=True)
-    return parse_wrk(done.stdout)
+        yield [*command, url]
 
 
 def parse_wrk(output: str) -> Load:

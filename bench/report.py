@@ -1,4 +1,4 @@
-"""The printed tables and the PASS/FAIL verdicts of issue #4's targets."""
+"""The printed tables, and the table of PASS/FAIL verdicts (bench.targets decides them)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from bench.hot_path import Figures
 from bench.logout_all import Scaling
 
-SERVICE, REFERENCE = "service", "reference"
+REFERENCE = "reference"
+DEFAULT_MODE = "local"  # the service's REVOCATION_CACHE default with one Redis
 
 
 @dataclass(frozen=True)
@@ -31,25 +32,24 @@ def _line(row: Sequence[str], widths: Sequence[int]) -> str:
     return " | ".join([first, *rest])
 
 
-def hot_path_table(service: Mapping[str, Figures], reference: Mapping[str, Figures]) -> str:
+def hot_path_table(figures: Mapping[tuple[str, str], Figures]) -> str:
+    """One row per case and app, in measuring order; ratios against the reference's row."""
     rows = []
-    for case, ours in service.items():
-        theirs = reference[case]
+    for (app, case), ours in figures.items():
+        theirs = figures.get((REFERENCE, case))
         rows.append(
             [
                 case,
+                app,
                 f"{ours.rps:,.0f}",
-                f"{theirs.rps:,.0f}",
-                f"{ours.rps / theirs.rps:.2f}",
+                f"{ours.rps / theirs.rps:.2f}" if theirs else "",
                 f"{ours.p50_ms:.2f}",
-                f"{theirs.p50_ms:.2f}",
                 f"{ours.p99_ms:.2f}",
-                f"{theirs.p99_ms:.2f}",
-                f"{ours.p99_ms / theirs.p99_ms:.2f}",
+                f"{ours.p99_ms / theirs.p99_ms:.2f}" if theirs else "",
             ]
         )
-    header = ["case", "svc req/s", "ref req/s", "ratio", "svc p50", "ref p50", "svc p99"]
-    return table([*header, "ref p99", "p99 ratio"], rows)
+    header = ["case", "app", "req/s", "x ref", "p50 ms", "p99 ms", "p99 / ref"]
+    return table(header, rows)
 
 
 def servers_table(figures: Mapping[str, Figures]) -> str:
@@ -98,55 +98,10 @@ def commands_line(rows: Sequence[Scaling]) -> str:
     return "  service's Redis commands, " + "; ".join(parts)
 
 
-def verdicts(
-    service: Mapping[str, Figures],
-    reference: Mapping[str, Figures],
-    scaling: Sequence[Scaling],
-    redis_bytes: float,
-) -> list[Verdict]:
-    valid, blacklisted = "protected, valid token", "protected, blacklisted"
-    ours, theirs, rejected = service[valid], reference[valid], service[blacklisted]
-    result = [
-        Verdict(
-            "valid token: throughput >= 0.9x reference",
-            ours.rps >= 0.9 * theirs.rps,
-            f"{ours.rps / theirs.rps:.2f}x",
-        ),
-        Verdict(
-            "valid token: p99 <= 1.2x reference",
-            ours.p99_ms <= 1.2 * theirs.p99_ms,
-            f"{ours.p99_ms / theirs.p99_ms:.2f}x",
-        ),
-        Verdict(
-            "blacklisted rejected at least as fast as valid accepted (req/s and p50)",
-            rejected.rps >= ours.rps and rejected.p50_ms <= ours.p50_ms,
-            f"{rejected.rps:,.0f} vs {ours.rps:,.0f} req/s, "
-            f"{rejected.p50_ms:.2f} vs {ours.p50_ms:.2f} ms",
-        ),
-    ]
-    if scaling:
-        trips = {(row.service_db.round_trips, row.service_redis.round_trips) for row in scaling}
-        largest = max(scaling, key=lambda row: row.tokens)
-        result += [
-            Verdict(
-                "logout-all: round trips independent of N",
-                len(trips) == 1,
-                "(SQL, Redis) round trips per N: " + ", ".join(f"{t}" for t in sorted(trips)),
-            ),
-            Verdict(
-                f"logout-all of {largest.tokens:,} tokens <= 100 ms",
-                largest.service_ms <= 100,
-                f"{largest.service_ms:.1f} ms",
-            ),
-        ]
-    result.append(
-        Verdict(
-            "Redis <= 120 bytes per blacklisted token", redis_bytes <= 120, f"{redis_bytes:.1f}"
-        )
-    )
-    return result
-
-
 def verdicts_table(items: Sequence[Verdict]) -> str:
     rows = [["PASS" if v.passed else "FAIL", v.target, v.evidence] for v in items]
     return table(["", "target", "measured"], rows)
+
+
+def service_label(mode: str) -> str:
+    return f"service, REVOCATION_CACHE={mode}"

@@ -19,8 +19,10 @@ from itertools import product
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import hot_path, logout_all, memory, report, seed
+from bench import hot_path, invalidation_lag, logout_all, logout_latency, memory, report, seed
+from bench import targets as verdicts
 from bench.infra import (
+    CACHE_MODES,
     REPO,
     App,
     app_process,
@@ -50,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--memory-entries", type=int, default=100_000)
     parser.add_argument("--skip-servers", action="store_true", help="no ASGI server comparison")
     parser.add_argument(
+        "--modes", default=",".join(CACHE_MODES), help="REVOCATION_CACHE modes of the service rows"
+    )
+    parser.add_argument("--logouts", type=int, default=300, help="timed logouts per mode")
+    parser.add_argument("--logout-concurrency", type=int, default=8, help="logouts in flight")
+    parser.add_argument("--probe-rate", type=float, default=200, help="lag probes per second")
+    parser.add_argument(
         "--admin-url",
         default=os.environ.get(
             "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -62,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    if not modes or set(modes) - set(CACHE_MODES):
+        raise SystemExit(f"bench: --modes takes some of {', '.join(CACHE_MODES)}")
     require_tool("wrk")
     started = time.monotonic()
     print(_machine())
@@ -72,17 +83,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(seed.bulk_rows(db_url, args.rows))
         table_bytes, table_rows = asyncio.run(seed.table_size(db_url))
         tokens = seed.issue_tokens(env, args.tokens)
+        to_log_out = {
+            mode: seed.logged_tokens(env, args.logouts, _LOGOUT_USERS + number * args.logouts)
+            for number, mode in enumerate(modes)
+        }
         all_cases = hot_path.cases(tokens.valid, tokens.revoked)
         load = {"rounds": args.rounds, "seconds": args.seconds, "connections": args.connections}
-        setup = f"{args.server}, {args.workers} worker(s), wrk -t1 -c{args.connections}"
-        print(f"\nHot path ({setup}, {args.rounds} x {args.seconds:g} s, medians)")
-        with _apps(env, args.server, args.workers) as apps:
-            figures = hot_path.measure(apps, all_cases, **load)
-        service = hot_path.by_label(figures, report.SERVICE)
-        reference = hot_path.by_label(figures, report.REFERENCE)
-        print(report.hot_path_table(service, reference))
+        with _apps(db_url, redis_url, args.server, args.workers, modes) as apps:
+            figures = _hot_path(apps, all_cases, redis_url, args, load)
+            latencies = _logout_latencies(apps, to_log_out, tokens.valid, args)
+            if report.DEFAULT_MODE in modes:
+                _invalidation_lag(apps[report.DEFAULT_MODE], redis_url, tokens.valid, args)
         if not args.skip_servers:
-            print(f"\nASGI servers, the service alone ({args.rounds} x {args.seconds:g} s)")
+            title = "the service alone, its default cache mode"
+            print(f"\nASGI servers, {title} ({args.rounds} x {args.seconds:g} s)")
             print(report.servers_table(_servers(env, all_cases[1], load, args.server)))
         sizes = [int(size) for size in args.sizes.split(",")]
         print(f"\nLogout-all (lgt-all over HTTP; {args.server}; medians of {args.rounds})")
@@ -95,25 +109,126 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_row = table_bytes / table_rows
     print(f"  Postgres: {per_row:.0f} bytes per logged token (table+indexes, {table_rows:,} rows)")
     print("\nTargets")
-    print(report.verdicts_table(report.verdicts(service, reference, scaling, redis_bytes)))
+    print(report.verdicts_table(_verdicts(figures, modes, latencies, scaling, redis_bytes)))
     load_average = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\n(total {time.monotonic() - started:.0f} s; load average at the end {load_average})")
     return 0
 
 
+# Users of the tokens the logout-latency runs log out (the load's are at seed.BENCH_USER_BASE).
+_LOGOUT_USERS = 3_000_000
+
+
+def _hello_mode(modes: Sequence[str]) -> str:
+    """The service's hello is measured once, in the default mode if it is among the modes."""
+    return report.DEFAULT_MODE if report.DEFAULT_MODE in modes else modes[0]
+
+
+def _hot_path(
+    apps: dict[str, App],
+    all_cases: list[hot_path.Case],
+    redis_url: str,
+    args: argparse.Namespace,
+    load: dict[str, Any],
+) -> dict[tuple[str, str], hot_path.Figures]:
+    setup = f"{args.server}, {args.workers} worker(s), wrk -t1 -c{args.connections}"
+    print(f"\nHot path ({setup}, {args.rounds} x {args.seconds:g} s, medians)")
+    if not hot_path.wait_for_mirror(redis_url):
+        print("  (the mirror marker was not set within 30 s: redis/local rows read the database)")
+    hello_app = apps[_hello_mode([mode for mode in apps if mode != report.REFERENCE])]
+    pairs = [
+        (app, case)
+        for case in all_cases
+        for app in apps.values()
+        if case.tokens or app.label in (report.REFERENCE, hello_app.label)
+    ]
+    figures = hot_path.measure(pairs, **load)
+    print(report.hot_path_table(figures))
+    print("  x ref, p99 / ref: against the reference's row of the same case")
+    return figures
+
+
+def _logout_latencies(
+    apps: dict[str, App],
+    to_log_out: dict[str, list[str]],
+    load_tokens: list[str],
+    args: argparse.Namespace,
+) -> dict[str, logout_latency.LogoutLatency]:
+    print(
+        f"\nLogout latency (POST /api/v2/logout of {args.logouts:,} fresh logged tokens per app, "
+        f"{args.logout_concurrency} in flight, while wrk -c{args.connections} loads the "
+        "valid-token route; local mode includes the lease wait)"
+    )
+    latencies = {
+        mode: logout_latency.measure(
+            apps[mode],
+            tokens,
+            load_tokens=load_tokens,
+            concurrency=args.logout_concurrency,
+            connections=args.connections,
+        )
+        for mode, tokens in to_log_out.items()
+    }
+    print(logout_latency.latency_table({apps[m].label: f for m, f in latencies.items()}))
+    return latencies
+
+
+def _invalidation_lag(
+    app: App, redis_url: str, load_tokens: list[str], args: argparse.Namespace
+) -> None:
+    print(
+        f"\nInvalidation lag ({app.label}: SET of a probe key to its invalidation handled, "
+        f"{args.probe_rate:g}/s for {args.seconds:g} s while wrk -c{args.connections} loads the "
+        "valid-token route)"
+    )
+    lag = invalidation_lag.measure(
+        app,
+        redis_url,
+        load_tokens=load_tokens,
+        connections=args.connections,
+        seconds=args.seconds,
+        rate=args.probe_rate,
+    )
+    print(invalidation_lag.lag_table(app.label, lag))
+    print(f"  from the histogram {invalidation_lag.LAG_METRIC} of GET /metrics: bucket")
+    print('  resolution ("<= 2 ms": in the bucket up to 2 ms), not exact values')
+
+
+def _verdicts(
+    figures: dict[tuple[str, str], hot_path.Figures],
+    modes: Sequence[str],
+    latencies: dict[str, logout_latency.LogoutLatency],
+    scaling: Sequence[logout_all.Scaling],
+    redis_bytes: float,
+) -> list[report.Verdict]:
+    result = []
+    for mode in ("off", report.DEFAULT_MODE):
+        if mode in modes:
+            result += verdicts.issue4(figures, mode)
+    if report.DEFAULT_MODE in modes:
+        hello = report.service_label(_hello_mode(modes))
+        local = report.DEFAULT_MODE
+        result += verdicts.issue8(figures, local, hello, latencies.get(local))
+    return result + verdicts.logout_all_and_memory(scaling, redis_bytes)
+
+
 @contextlib.contextmanager
-def _apps(env: dict[str, str], server: str, workers: int) -> Iterator[list[App]]:
-    """The service (`revocation serve`) and the reference, on the same server settings."""
+def _apps(
+    db_url: str, redis_url: str, server: str, workers: int, modes: Sequence[str]
+) -> Iterator[dict[str, App]]:
+    """The reference and the service in each cache mode, on the same server settings; keyed by
+    mode (the reference by its label). Only REVOCATION_CACHE differs between the services."""
     with contextlib.ExitStack() as stack:
-        apps = []
-        for label, command in (
-            (report.SERVICE, service_command),
-            (report.REFERENCE, reference_command),
-        ):
+        apps = {}
+        variants = [(report.REFERENCE, reference_command, service_env(db_url, redis_url))]
+        variants += [
+            (mode, service_command, service_env(db_url, redis_url, cache=mode)) for mode in modes
+        ]
+        for key, command, env in variants:
             port = free_port()
-            apps.append(
-                stack.enter_context(app_process(label, command(port, server, workers), env, port))
-            )
+            label = key if key == report.REFERENCE else report.service_label(key)
+            process = app_process(label, command(port, server, workers), env, port)
+            apps[key] = stack.enter_context(process)
         yield apps
 
 
@@ -134,7 +249,7 @@ def _servers(
             port = free_port()
             command = service_command(port, server, workers)
             apps.append(stack.enter_context(app_process(label, command, variant_env, port)))
-        figures = hot_path.measure(apps, [case], **load)
+        figures = hot_path.measure([(app, case) for app in apps], **load)
     return {app: value for (app, _), value in figures.items()}
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 
 from adapters.piccolo.engines import start_engine, stop_engine
 from entrypoints.containers import Container
 from entrypoints.settings import Settings
+
+T = TypeVar("T")
 
 # Bulk rows belong to users 1..SEED_USERS; the tokens the load runs use belong to users above.
 SEED_USERS = 10_000
@@ -68,25 +71,41 @@ class Tokens:
     revoked: list[str]
 
 
+async def _with_use_cases(env: Mapping[str, str], work: Callable[[Container], Awaitable[T]]) -> T:
+    # A writer only: the spec's flow, no tracking listener (it runs in an app's lifespan).
+    container = Container(settings=Settings.from_env({**env, "REVOCATION_CACHE": "off"}))
+    engine = container.database()
+    await start_engine(engine)
+    try:
+        return await work(container)
+    finally:
+        await stop_engine(engine)
+        await container.redis().aclose()
+
+
 def issue_tokens(env: Mapping[str, str], count: int) -> Tokens:
     """`count` logged tokens, and `count` more logged out, through the service's own use cases."""
 
-    async def issue() -> Tokens:
-        container = Container(settings=Settings.from_env(env))
-        engine = container.database()
-        await start_engine(engine)
-        try:
-            issue_token, logout = container.issue_token(), container.logout_token()
-            valid, revoked = [], []
-            for index in range(count):
-                user_id = BENCH_USER_BASE + index
-                valid.append((await issue_token(user_id=user_id, device="bench")).token)
-                token = (await issue_token(user_id=user_id, device="bench")).token
-                await logout(claims=container.codec().verify(token))
-                revoked.append(token)
-            return Tokens(valid=valid, revoked=revoked)
-        finally:
-            await stop_engine(engine)
-            await container.redis().aclose()
+    async def issue(container: Container) -> Tokens:
+        issue_token, logout = container.issue_token(), container.logout_token()
+        valid, revoked = [], []
+        for index in range(count):
+            user_id = BENCH_USER_BASE + index
+            valid.append((await issue_token(user_id=user_id, device="bench")).token)
+            token = (await issue_token(user_id=user_id, device="bench")).token
+            await logout(claims=container.codec().verify(token))
+            revoked.append(token)
+        return Tokens(valid=valid, revoked=revoked)
 
-    return asyncio.run(issue())
+    return asyncio.run(_with_use_cases(env, issue))
+
+
+def logged_tokens(env: Mapping[str, str], count: int, first_user: int) -> list[str]:
+    """`count` fresh logged tokens of users `first_user`, `first_user + 1`, ... (to log out)."""
+
+    async def issue(container: Container) -> list[str]:
+        issue_token = container.issue_token()
+        users = range(first_user, first_user + count)
+        return [(await issue_token(user_id=user, device="bench")).token for user in users]
+
+    return asyncio.run(_with_use_cases(env, issue))

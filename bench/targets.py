@@ -1,0 +1,102 @@
+"""The PASS/FAIL verdicts: issue #4's targets (per cache mode) and issue #8's (local mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bench.hot_path import Figures
+from bench.logout_all import Scaling
+from bench.logout_latency import LogoutLatency
+from bench.report import REFERENCE, Verdict, service_label
+
+HELLO, VALID, BLACKLISTED = "hello (no auth)", "protected, valid token", "protected, blacklisted"
+LOGOUT_P99_MS = 60
+
+FigureMap = Mapping[tuple[str, str], Figures]
+
+
+def issue4(figures: FigureMap, mode: str) -> list[Verdict]:
+    """Issue #4's hot-path targets for the service in one cache mode."""
+    tag = f"#4, cache={mode}:"
+    label = service_label(mode)
+    ours, theirs = figures[(label, VALID)], figures[(REFERENCE, VALID)]
+    rejected = figures[(label, BLACKLISTED)]
+    return [
+        _ratio(f"{tag} valid token: throughput >= 0.9x reference", ours.rps, theirs.rps, 0.9),
+        Verdict(
+            f"{tag} valid token: p99 <= 1.2x reference",
+            ours.p99_ms <= 1.2 * theirs.p99_ms,
+            f"{ours.p99_ms / theirs.p99_ms:.2f}x",
+        ),
+        Verdict(
+            f"{tag} blacklisted at least as fast as valid (req/s and p50)",
+            rejected.rps >= ours.rps and rejected.p50_ms <= ours.p50_ms,
+            f"{rejected.rps:,.0f} vs {ours.rps:,.0f} req/s, "
+            f"{rejected.p50_ms:.2f} vs {ours.p50_ms:.2f} ms",
+        ),
+    ]
+
+
+def issue8(
+    figures: FigureMap, mode: str, hello_label: str, logout: LogoutLatency | None
+) -> list[Verdict]:
+    """Issue #8's targets for the service in one cache mode (the local one)."""
+    tag = f"#8, cache={mode}:"
+    label = service_label(mode)
+    ours, theirs = figures[(label, VALID)], figures[(REFERENCE, VALID)]
+    hello, rejected = figures[(hello_label, HELLO)], figures[(label, BLACKLISTED)]
+    result = [
+        _ratio(f"{tag} valid token: throughput >= 4x reference", ours.rps, theirs.rps, 4),
+        _ratio(f"{tag} valid token: throughput >= 0.5x own hello", ours.rps, hello.rps, 0.5),
+        Verdict(
+            f"{tag} valid token: p99 <= reference p99",
+            ours.p99_ms <= theirs.p99_ms,
+            f"{ours.p99_ms:.2f} vs {theirs.p99_ms:.2f} ms",
+        ),
+        Verdict(
+            f"{tag} blacklisted req/s >= valid req/s",
+            rejected.rps >= ours.rps,
+            f"{rejected.rps:,.0f} vs {ours.rps:,.0f} req/s",
+        ),
+    ]
+    if logout is not None:
+        result.append(
+            Verdict(
+                f"{tag} logout p99 <= {LOGOUT_P99_MS} ms under load, lease wait included",
+                logout.p99_ms <= LOGOUT_P99_MS,
+                f"{logout.p99_ms:.1f} ms ({logout.logouts:,} logouts)",
+            )
+        )
+    return result
+
+
+def logout_all_and_memory(scaling: Sequence[Scaling], redis_bytes: float) -> list[Verdict]:
+    """Issue #4's logout-all and memory targets."""
+    result = []
+    if scaling:
+        trips = {(row.service_db.round_trips, row.service_redis.round_trips) for row in scaling}
+        largest = max(scaling, key=lambda row: row.tokens)
+        result += [
+            Verdict(
+                "#4: logout-all: round trips independent of N",
+                len(trips) == 1,
+                "(SQL, Redis) round trips per N: " + ", ".join(f"{t}" for t in sorted(trips)),
+            ),
+            Verdict(
+                f"#4: logout-all of {largest.tokens:,} tokens <= 100 ms",
+                largest.service_ms <= 100,
+                f"{largest.service_ms:.1f} ms",
+            ),
+        ]
+    result.append(
+        Verdict(
+            "#4: Redis <= 120 bytes per blacklisted token",
+            redis_bytes <= 120,
+            f"{redis_bytes:.1f}",
+        )
+    )
+    return result
+
+
+def _ratio(target: str, ours: float, theirs: float, at_least: float) -> Verdict:
+    return Verdict(target, ours >= at_least * theirs, f"{ours / theirs:.2f}x")
