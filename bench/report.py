@@ -19,17 +19,20 @@ class Verdict:
     evidence: str
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], *, labels: int = 1) -> str:
+    """Columns aligned: the first `labels` ones to the left, the figures to the right."""
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = [_line(header, widths), "-+-".join("-" * w for w in widths)]
-    lines += [_line(row, widths) for row in rows]
+    lines = [_line(header, widths, labels), "-+-".join("-" * w for w in widths)]
+    lines += [_line(row, widths, labels) for row in rows]
     return "\n".join(lines)
 
 
-def _line(row: Sequence[str], widths: Sequence[int]) -> str:
-    first = str(row[0]).ljust(widths[0])
-    rest = [str(cell).rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-    return " | ".join([first, *rest])
+def _line(row: Sequence[str], widths: Sequence[int], labels: int) -> str:
+    cells = [
+        str(cell).ljust(width) if column < labels else str(cell).rjust(width)
+        for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+    ]
+    return " | ".join(cells)
 
 
 def hot_path_table(figures: Mapping[tuple[str, str], Figures]) -> str:
@@ -49,7 +52,7 @@ def hot_path_table(figures: Mapping[tuple[str, str], Figures]) -> str:
             ]
         )
     header = ["case", "app", "req/s", "x ref", "p50 ms", "p99 ms", "p99 / ref"]
-    return table(header, rows)
+    return table(header, rows, labels=2)
 
 
 def servers_table(figures: Mapping[str, Figures]) -> str:
@@ -100,7 +103,7 @@ def commands_line(rows: Sequence[Scaling]) -> str:
 
 def verdicts_table(items: Sequence[Verdict]) -> str:
     rows = [["PASS" if v.passed else "FAIL", v.target, v.evidence] for v in items]
-    return table(["", "target", "measured"], rows)
+    return table(["", "target", "measured"], rows, labels=2)
 
 
 def service_label(mode: str) -> str:

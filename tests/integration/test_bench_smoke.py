@@ -1,7 +1,8 @@
 """The benchmark harness end to end, tiny: every phase runs and its table comes out.
 
-Not a performance test: one 1-second round per row, N up to 100, 1,000 seeded rows. It proves
-that `make bench` works (wrk, both apps, the counting proxies, the memory figure).
+Not a performance test: one 1-second round per row, N up to 100, 1,000 seeded rows, 16 logouts
+per mode. It proves that `make bench` works (wrk, the reference and the service in every
+REVOCATION_CACHE mode, logout latency, invalidation lag, the counting proxies, the memory figure).
 """
 
 from __future__ import annotations
@@ -24,15 +25,27 @@ def test_the_benchmark_runs_every_phase_and_prints_its_tables(postgres_url: str)
     admin_url = postgres_url.rpartition("/")[0] + "/postgres"
     command = [sys.executable, "-m", "bench", "--seconds", "1", "--rounds", "1"]
     command += ["--sizes", "1,100", "--tokens", "3", "--rows", "1000", "--skip-servers"]
-    command += ["--memory-entries", "1000", "--admin-url", admin_url]
+    command += ["--memory-entries", "1000", "--logouts", "16", "--admin-url", admin_url]
     command += ["--database", f"revocation_bench_smoke_{secrets.token_hex(4)}"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=os.environ)
     assert done.returncode == 0, done.stderr[-3000:]
-    for heading in ("Hot path", "Logout-all", "Memory", "Targets"):
-        assert heading in done.stdout
-    assert "protected, blacklisted" in done.stdout
-    scaling = done.stdout.split("Logout-all", 1)[1].split("Memory", 1)[0]
-    assert "\n100 " in scaling  # the row of N = 100 made it
+    headings = ["Hot path", "Logout latency", "Invalidation lag", "Logout-all", "Memory", "Targets"]
+    sections = _sections(done.stdout, headings)
+    for mode in ("off", "redis", "local"):
+        label = f"service, REVOCATION_CACHE={mode}"
+        assert f"protected, blacklisted | {label}" in sections["Hot path"]
+        assert f"\n{label} " in sections["Logout latency"]
+    assert "\nservice, REVOCATION_CACHE=local " in sections["Invalidation lag"]
+    assert "#8, cache=local: logout p99" in sections["Targets"]
+    assert "\n100 " in sections["Logout-all"]  # the row of N = 100 made it
+
+
+def _sections(stdout: str, headings: list[str]) -> dict[str, str]:
+    """Each heading's text up to the next one; they must all be there, in this order."""
+    starts = [stdout.index("\n" + heading) for heading in headings]
+    assert starts == sorted(starts), "sections out of order"
+    ends = [*starts[1:], len(stdout)]
+    return {h: stdout[a:b] for h, a, b in zip(headings, starts, ends, strict=True)}
 
 
 @pytest.fixture(autouse=True)
