@@ -1,0 +1,198 @@
+"""LocallyCachedBlacklist on a real Redis: what it serves from memory, and when it must not.
+
+A scripted feed plays the tracking listener where a test needs to order events exactly (an
+invalidation overtaking the reply it concerns); the real TrackingListener on a throwaway
+redis-server proves the whole loop. Shared-Redis tests only touch keys of random user ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+
+import pytest
+from redis.asyncio import Redis
+
+from adapters.local_blacklist import LocallyCachedBlacklist
+from adapters.redis_blacklist import RedisBlacklist
+from adapters.redis_tracking import TrackingListener
+from domain.model import BlacklistEntry, TokenKey, Watermark
+from entrypoints.containers import FULL_MIRROR_MARKER_KEY, TRACKED_PREFIXES
+from tests.integration.throwaway import throwaway_redis
+from tests.random_refs import random_user_id
+
+pytestmark = pytest.mark.redis
+
+LEASE = 0.025
+KEY = TokenKey("local-cache-tests", "jti-1")
+
+
+class ScriptedFeed:
+    """The tracking listener's side, moved by the test."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.lease = True
+        self._subscribers: list[Callable[[Sequence[bytes] | None], None]] = []
+
+    def lease_valid(self) -> bool:
+        return self.lease
+
+    def subscribe(self, on_invalidate: Callable[[Sequence[bytes] | None], None]) -> None:
+        self._subscribers.append(on_invalidate)
+
+    def invalidate(self, keys: Sequence[bytes] | None) -> None:
+        self.generation += 1
+        for subscriber in self._subscribers:
+            subscriber(keys)
+
+
+class OvertakenRedisBlacklist(RedisBlacklist):
+    """Its reads return, then the invalidation of a write made meanwhile is handled first."""
+
+    def __init__(self, client: Redis, feed: ScriptedFeed) -> None:
+        super().__init__(client, complete_marker=FULL_MIRROR_MARKER_KEY)
+        self.feed = feed
+        self.write_during_next_read: tuple[bytes, bytes] | None = None
+
+    async def read(self, keys: list[bytes]) -> list[bytes | None]:
+        values = await super().read(keys)
+        if self.write_during_next_read is not None:
+            key, value = self.write_during_next_read
+            self.write_during_next_read = None
+            await self._client.set(key, value, ex=60)  # processed after our MGET
+            self.feed.invalidate([key])  # ...and its push handled before our reply
+        return values
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[Redis]:
+    redis = Redis.from_url(redis_url)
+    yield redis
+    await redis.aclose()
+
+
+def cached(client: Redis, feed: ScriptedFeed, **options: int) -> LocallyCachedBlacklist:
+    inner = RedisBlacklist(client, complete_marker=FULL_MIRROR_MARKER_KEY)
+    return LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE, **options)
+
+
+async def test_a_cached_answer_is_served_until_redis_says_it_changed(client: Redis) -> None:
+    feed, user = ScriptedFeed(), random_user_id()
+    blacklist = cached(client, feed)
+    assert not (await blacklist.lookup(KEY, user)).token_blocked
+    token_key = RedisBlacklist(client).token_key(KEY, user)
+    await client.set(token_key, 1, ex=60)  # no invalidation yet: the cache may not know
+    assert not (await blacklist.lookup(KEY, user)).token_blocked
+    feed.invalidate([token_key])
+    assert (await blacklist.lookup(KEY, user)).token_blocked
+
+
+async def test_without_a_lease_every_lookup_reads_redis(client: Redis) -> None:
+    feed, user = ScriptedFeed(), random_user_id()
+    blacklist = cached(client, feed)
+    await blacklist.lookup(KEY, user)
+    feed.lease = False
+    await client.set(RedisBlacklist(client).token_key(KEY, user), 1, ex=60)
+    assert (await blacklist.lookup(KEY, user)).token_blocked
+
+
+async def test_an_invalidation_overtaking_the_reply_leaves_nothing_stale(client: Redis) -> None:
+    feed, user = ScriptedFeed(), random_user_id()
+    inner = OvertakenRedisBlacklist(client, feed)
+    blacklist = LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE)
+    inner.write_during_next_read = (inner.token_key(KEY, user), b"1")
+    assert not (await blacklist.lookup(KEY, user)).token_blocked  # the reply predates the write
+    assert (await blacklist.lookup(KEY, user)).token_blocked  # ...and was not kept
+    assert len(blacklist) == 3  # kept now: this read saw no invalidation
+
+
+async def test_a_flush_or_reconnection_drops_everything(client: Redis) -> None:
+    feed = ScriptedFeed()
+    blacklist = cached(client, feed)
+    for _ in range(5):
+        await blacklist.lookup(KEY, random_user_id())
+    assert len(blacklist) == 5 * 2 + 1  # two keys per user, one marker
+    feed.invalidate(None)
+    assert len(blacklist) == 0
+
+
+async def test_writes_answer_only_after_the_lease(client: Redis) -> None:
+    feed, user = ScriptedFeed(), random_user_id()
+    blacklist = cached(client, feed)
+    started = time.monotonic()
+    await blacklist.add([BlacklistEntry(KEY, user, 60)])
+    assert time.monotonic() - started >= LEASE
+    started = time.monotonic()
+    await blacklist.raise_watermark(Watermark(user, time.time()), 60, [])
+    assert time.monotonic() - started >= LEASE
+    state = await blacklist.lookup(KEY, user)  # its own writes are not served stale either
+    assert state.token_blocked
+    assert state.watermark is not None
+
+
+async def test_stays_within_its_bound(client: Redis) -> None:
+    blacklist = cached(client, ScriptedFeed(), max_entries=30)
+    for _ in range(40):
+        await blacklist.lookup(KEY, random_user_id())
+        assert len(blacklist) <= 30
+
+
+async def test_the_mirror_marker_is_cached_and_invalidated_like_the_rest(client: Redis) -> None:
+    feed, marker = ScriptedFeed(), b"rv:test-marker:%d" % random_user_id()
+    inner = RedisBlacklist(client, complete_marker=marker)
+    blacklist = LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE)
+    await client.set(marker, b"done", ex=60)
+    assert (await blacklist.lookup(KEY, random_user_id())).complete
+    await client.delete(marker)  # a restart or a flush, whose push has not arrived yet
+    user = random_user_id()
+    await blacklist.lookup(KEY, user)  # its own keys are new, the marker is served cached
+    feed.invalidate([marker])
+    assert not (await blacklist.lookup(KEY, user)).complete
+
+
+class CountingRedisBlacklist(RedisBlacklist):
+    reads = 0
+
+    async def read(self, keys: list[bytes]) -> list[bytes | None]:
+        self.reads += 1
+        return await super().read(keys)
+
+
+async def test_with_real_tracking_a_write_acknowledged_then_waited_is_always_seen() -> None:
+    """The whole loop: another client writes; after ack + lease every cached read sees it."""
+    with throwaway_redis() as server:
+        listener = TrackingListener(server.url, prefixes=TRACKED_PREFIXES, lease_seconds=LEASE)
+        reader = Redis.from_url(server.url)
+        writer = Redis.from_url(server.url)
+        inner = CountingRedisBlacklist(reader, complete_marker=FULL_MIRROR_MARKER_KEY)
+        blacklist = LocallyCachedBlacklist(inner, listener, lease_seconds=LEASE)
+        await listener.start()
+        try:
+            await writer.set(FULL_MIRROR_MARKER_KEY, b"done")
+            users = [random_user_id() for _ in range(200)]
+            served_from_memory = 0
+
+            async def hammer(stop: asyncio.Event) -> None:
+                while not stop.is_set():  # keeps every user's keys cached meanwhile
+                    for user in users:
+                        await blacklist.lookup(KEY, user)
+
+            stop = asyncio.Event()
+            background = asyncio.create_task(hammer(stop))
+            for user in users:
+                await writer.set(inner.token_key(KEY, user), 1, ex=60)
+                await asyncio.sleep(LEASE)  # what a logout does before it answers
+                reads_before = inner.reads
+                state = await blacklist.lookup(KEY, user)
+                served_from_memory += inner.reads == reads_before
+                assert state.token_blocked, f"stale cached answer for user {user}"
+                assert state.complete
+            stop.set()
+            await background
+            assert served_from_memory > 0  # the cache was really in play
+        finally:
+            await listener.stop()
+            await reader.aclose()
+            await writer.aclose()
