@@ -53,3 +53,45 @@ class TestSettingsFromEnv:
     def test_asymmetric_algorithms_need_a_public_key(self) -> None:
         with pytest.raises(SettingsError, match="JWT_PUBLIC_KEY"):
             Settings.from_env({**PRODUCTION, "JWT_ALGORITHMS": "RS256"})
+
+
+class TestRevocationCacheSettings:
+    def test_local_is_the_default_with_a_single_redis(self) -> None:
+        settings = Settings.from_env({**PRODUCTION, "REDIS_URL": "redis://r:6379/0"})
+        assert settings.revocation_cache == "local"
+        assert settings.redis_answers_alone
+        assert settings.revocation_lease_ms == 25
+
+    @pytest.mark.parametrize(
+        "redis", [{}, {"REDIS_URL": "redis://r:6379/0", "REDIS_CLUSTER": "true"}]
+    )
+    def test_off_without_redis_or_with_a_cluster(self, redis: dict[str, str]) -> None:
+        settings = Settings.from_env({**PRODUCTION, **redis})
+        assert settings.revocation_cache == "off"
+        assert not settings.redis_answers_alone
+
+    @pytest.mark.parametrize("mode", ["redis", "local"])
+    @pytest.mark.parametrize(
+        "redis", [{}, {"REDIS_URL": "redis://r:6379/0", "REDIS_CLUSTER": "true"}]
+    )
+    def test_a_cache_redis_cannot_serve_is_refused(self, mode: str, redis: dict[str, str]) -> None:
+        with pytest.raises(SettingsError, match="REVOCATION_CACHE"):
+            Settings.from_env({**PRODUCTION, **redis, "REVOCATION_CACHE": mode})
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            ("REVOCATION_CACHE", "on"),
+            ("REVOCATION_LEASE_MS", "0"),
+            ("REVOCATION_CACHE_SIZE", "10"),
+            ("VERIFIED_TOKEN_CACHE_SIZE", "-1"),
+        ],
+    )
+    def test_a_malformed_cache_setting_is_a_clear_error(self, name: str, value: str) -> None:
+        env = {**PRODUCTION, "REDIS_URL": "redis://r:6379/0", name: value}
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env(env)
+
+    def test_the_kill_switch_turns_it_off(self) -> None:
+        env = {**PRODUCTION, "REDIS_URL": "redis://r:6379/0", "REVOCATION_CACHE": "off"}
+        assert not Settings.from_env(env).redis_answers_alone

@@ -41,3 +41,30 @@ class TestRedisCluster:
         container = Container(settings=Settings.from_env(env))
         assert type(container.redis()).__name__ == client
         await container.redis().aclose()  # nothing was connected: building does no I/O
+
+
+class TestRevocationCacheWiring:
+    @pytest.mark.parametrize(
+        ("mode", "inner", "marker"),
+        [
+            ("off", "RedisBlacklist", None),
+            ("redis", "RedisBlacklist", b"rv:mirror:full"),
+            ("local", "LocallyCachedBlacklist", b"rv:mirror:full"),
+        ],
+    )
+    async def test_the_container_builds_what_the_mode_names(
+        self, mode: str, inner: str, marker: bytes | None
+    ) -> None:
+        env = {**PRODUCTION, "REDIS_URL": "redis://127.0.0.1:7000/0", "REVOCATION_CACHE": mode}
+        container = Container(settings=Settings.from_env(env))
+        blacklist = container.blacklist()
+        assert type(blacklist._inner).__name__ == inner
+        assert container.redis_blacklist()._marker == marker
+        assert container.policy().redis_answers_alone == (mode != "off")
+        assert container.mirror_marker()._key == (marker or b"rv:mirror")
+        await container.redis().aclose()  # nothing was connected: building does no I/O
+
+    @pytest.mark.parametrize(("size", "codec"), [("0", "PyJWTCodec"), ("5", "VerifiedTokenCache")])
+    def test_the_verified_token_cache_can_be_turned_off(self, size: str, codec: str) -> None:
+        env = {**PRODUCTION, "VERIFIED_TOKEN_CACHE_SIZE": size}
+        assert type(Container(settings=Settings.from_env(env)).codec()).__name__ == codec
