@@ -58,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--logout-concurrency", type=int, default=8, help="logouts in flight")
     parser.add_argument("--probe-rate", type=float, default=200, help="lag probes per second")
     parser.add_argument(
+        "--load-connections",
+        type=int,
+        default=8,
+        help="wrk connections on the valid-token route beside the logouts and lag probes "
+        "(default 8: at 32 a logout's every await queues behind 32 busy connections)",
+    )
+    parser.add_argument(
         "--admin-url",
         default=os.environ.get(
             "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -99,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\nASGI servers, {title} ({args.rounds} x {args.seconds:g} s)")
             print(report.servers_table(_servers(env, all_cases[1], load, args.server)))
         sizes = [int(size) for size in args.sizes.split(",")]
-        print(f"\nLogout-all (lgt-all over HTTP; {args.server}; medians of {args.rounds})")
+        mode = "default cache mode: local waits the lease before answering"
+        print(f"\nLogout-all (lgt-all over HTTP; {args.server}; {mode}; medians of {args.rounds})")
         scaling = list(_scaling(env, db_url, redis_url, args, sizes))
         print(report.scaling_table(scaling))
         print(report.SCALING_NOTES)
@@ -156,7 +164,7 @@ def _logout_latencies(
 ) -> dict[str, logout_latency.LogoutLatency]:
     print(
         f"\nLogout latency (POST /api/v2/logout of {args.logouts:,} fresh logged tokens per app, "
-        f"{args.logout_concurrency} in flight, while wrk -c{args.connections} loads the "
+        f"{args.logout_concurrency} in flight, while wrk -c{args.load_connections} loads the "
         "valid-token route; local mode includes the lease wait)"
     )
     latencies = {
@@ -165,7 +173,7 @@ def _logout_latencies(
             tokens,
             load_tokens=load_tokens,
             concurrency=args.logout_concurrency,
-            connections=args.connections,
+            connections=args.load_connections,
         )
         for mode, tokens in to_log_out.items()
     }
@@ -178,14 +186,14 @@ def _invalidation_lag(
 ) -> None:
     print(
         f"\nInvalidation lag ({app.label}: SET of a probe key to its invalidation handled, "
-        f"{args.probe_rate:g}/s for {args.seconds:g} s while wrk -c{args.connections} loads the "
-        "valid-token route)"
+        f"{args.probe_rate:g}/s for {args.seconds:g} s while wrk -c{args.load_connections} loads "
+        "the valid-token route)"
     )
     lag = invalidation_lag.measure(
         app,
         redis_url,
         load_tokens=load_tokens,
-        connections=args.connections,
+        connections=args.load_connections,
         seconds=args.seconds,
         rate=args.probe_rate,
     )
