@@ -17,9 +17,10 @@ from entrypoints.http.errors import domain_error_to_response
 class RevocationPlugin(InitPluginProtocol):
     """`Litestar(plugins=[RevocationPlugin(container)])`: every route then needs a live token.
 
-    It adds three things: our middleware (`request.user` is the verified `Claims`), the answers
-    to our errors only (401 `{"title": "Unauthorized"}`, 503 when the database can't decide),
-    and the lifespan that opens and closes the container's database and Redis pools.
+    It adds three things: our middleware (`request.user` is the verified `Claims`; it answers a
+    refused token itself: 401 `{"title": "Unauthorized"}`, 503 when the database can't decide),
+    the same answers for our errors raised elsewhere, and the lifespan that opens and closes
+    the container's database and Redis pools.
     """
 
     def __init__(self, container: Container, *, public_paths: Sequence[str] = ()) -> None:
@@ -29,7 +30,8 @@ class RevocationPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         authenticate = self._container.authenticate_token()
         app_config.middleware.append(revocation_middleware(authenticate, self._public_paths))
-        # The app keeps its own error answers; a handler it gives for our errors wins.
+        # The app keeps its own error answers; a handler it gives for our errors (raised in its
+        # handlers, not the middleware's refusals) wins.
         app_config.exception_handlers = {
             RevocationError: domain_error_to_response,
             **app_config.exception_handlers,

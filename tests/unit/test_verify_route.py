@@ -52,6 +52,22 @@ class TestVerify:
         assert response.headers["cache-control"] == "no-store"
         assert "x-token-issuer" not in response.headers  # this deployment sets no issuer
 
+    @pytest.mark.parametrize(
+        ("jti", "sent"),
+        [("a\r\nX-Evil: 1", "a%0D%0AX-Evil: 1"), ("é€", "%C3%A9%E2%82%AC"), ("100%", "100%25")],
+    )
+    async def test_an_unusual_signed_jti_is_percent_encoded_never_a_split_header(
+        self, jti: str, sent: str
+    ) -> None:
+        container = in_memory_container(TOKEN_CHECK="not-blocked")
+        now = int(time.time())
+        token = container.codec().encode(Claims(TokenKey("", jti), 77, now, now + 600))
+        async with AsyncTestClient(app=create_app(container)) as client:
+            response = await client.get(VERIFY, headers=bearer(token))
+        assert response.status_code == 200
+        assert response.headers["x-token-jti"] == sent
+        assert "x-evil" not in response.headers
+
     async def test_passes_the_issuer_when_tokens_carry_one(self) -> None:
         container = in_memory_container(JWT_ISSUER="auth.example")
         async with AsyncTestClient(app=create_app(container)) as client:

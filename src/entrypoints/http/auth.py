@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+import re
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from litestar.connection import ASGIConnection
-from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.middleware.base import DefineMiddleware
-from litestar.types import ASGIApp
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
 
+from domain.errors import RevocationError
 from domain.model import Claims
+from entrypoints.http.errors import send_domain_error
 
 # Anchored: Litestar searches these regexes anywhere in the path. Everything else is protected,
 # so a route added later is closed until someone opens it here on purpose.
@@ -21,6 +23,7 @@ PUBLIC_PATHS = (
     r"^/metrics$",
     r"^/schema(/|$)",
 )
+_AUTHORIZATION = b"authorization"  # ASGI servers lower-case header names
 
 
 class Authenticator(Protocol):
@@ -29,30 +32,53 @@ class Authenticator(Protocol):
     async def __call__(self, *, authorization: str | None) -> Claims: ...
 
 
-class RevocationAuthMiddleware(AbstractAuthenticationMiddleware):
-    """Runs AuthenticateToken on the Authorization header; `request.user` is the Claims."""
+class RevocationAuthMiddleware(ASGIMiddleware):
+    """Runs AuthenticateToken on the Authorization header; `request.user` is the Claims.
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        authenticate: Authenticator,
-        exclude: str | list[str] | None = None,
-    ) -> None:
-        super().__init__(app, exclude=exclude)
+    A refused request is answered here, from the same table as every other error: raising
+    instead would send each 401 through Litestar's exception machinery, which costs a
+    rejected token more than an accepted one.
+    """
+
+    scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
+    exclude_opt_key = "exclude_from_auth"
+
+    def __init__(self, authenticate: Authenticator, public_paths: Sequence[str]) -> None:
         self._authenticate = authenticate
+        self.should_bypass_for_scope = _bypass(public_paths)
 
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
-        claims = await self._authenticate(authorization=connection.headers.get("authorization"))
-        return AuthenticationResult(user=claims, auth=claims)
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        authorization = next(
+            (value.decode("latin-1") for name, value in scope["headers"] if name == _AUTHORIZATION),
+            None,
+        )
+        try:
+            claims = await self._authenticate(authorization=authorization)
+        except RevocationError as error:
+            if scope["type"] != ScopeType.HTTP:
+                raise
+            await send_domain_error(error, send)
+            return
+        scope["user"] = claims
+        scope["auth"] = claims
+        await next_app(scope, receive, send)
+
+
+def _bypass(public_paths: Sequence[str]) -> Callable[[Scope], bool]:
+    """Public paths (searched in the request's path, as Litestar 2 does) and CORS preflights,
+    which carry no credentials: the CORS middleware answers them."""
+    public = re.compile("|".join(public_paths)) if public_paths else None
+
+    def bypass(scope: Scope) -> bool:
+        if scope.get("method") == "OPTIONS":
+            return True
+        return public is not None and public.search(scope["path"]) is not None
+
+    return bypass
 
 
 def revocation_middleware(
     authenticate: Authenticator, public_paths: Sequence[str] = PUBLIC_PATHS
-) -> DefineMiddleware:
+) -> RevocationAuthMiddleware:
     """The middleware, ready for `Litestar(middleware=[...])` in our app or anyone else's."""
-    return DefineMiddleware(
-        RevocationAuthMiddleware, authenticate=authenticate, exclude=list(public_paths)
-    )
+    return RevocationAuthMiddleware(authenticate, public_paths)

@@ -6,9 +6,10 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ExceptionHandlersMap, HTTPResponseStartEvent, Send
 
 from domain.errors import (
     InvalidAppCredentials,
@@ -53,6 +54,43 @@ def domain_error_to_response(_: Request[Any, Any, Any], error: Exception) -> Res
     if status >= 500:
         logger.error("storage unavailable: %s", type(error).__name__)
     return error_response(status, title, headers)
+
+
+async def send_domain_error(error: RevocationError, send: Send) -> None:
+    """The answer `domain_error_to_response` gives, sent straight to the ASGI server."""
+    answer = _RAW_ANSWERS.get(type(error))
+    if answer is None:
+        answer = _RAW_ANSWERS.setdefault(type(error), _raw_answer(type(error)))
+    status, body, headers = answer
+    if isinstance(error, Throttled):
+        headers = (*headers, (b"retry-after", str(error.retry_after_seconds).encode()))
+    if status >= 500:
+        logger.error("storage unavailable: %s", type(error).__name__)
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": headers,
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+_RAW_ANSWERS: dict[type[RevocationError], tuple[int, bytes, RawHeaders]] = {}
+
+
+def _raw_answer(error_type: type[RevocationError]) -> tuple[int, bytes, RawHeaders]:
+    listed = next(cls for cls in error_type.__mro__ if cls in DOMAIN_ERRORS)
+    status, title = DOMAIN_ERRORS[listed]
+    body = msgspec.json.encode(ErrorBody(title=title))
+    headers: RawHeaders = (
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    )
+    if issubclass(error_type, Unauthorized):
+        challenge = BEARER_CHALLENGE.items()
+        headers += tuple((name.lower().encode(), value.encode()) for name, value in challenge)
+    return status, body, headers
 
 
 def http_error_to_response(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from litestar import Response, Router, get
 from litestar.di import NamedDependency, Provide
@@ -24,6 +25,9 @@ class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: PrometheusTelemetry) -> None:
         self._app = app
         self._metrics = metrics
+        # (method, route, status) -> its two series: `labels()` costs more than the update.
+        # Bounded: methods are a fixed set, routes are templates, statuses are few.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -43,10 +47,19 @@ class RequestMetricsMiddleware:
         finally:
             method = scope["method"] if scope["method"] in _METHODS else "other"
             route = scope.get("path_template", "unmatched")
-            self._metrics.requests.labels(method=method, route=route, status=str(status)).inc()
-            self._metrics.request_seconds.labels(method=method, route=route).observe(
-                time.perf_counter() - started
+            series = self._series.get((method, route, status)) or self._add_series(
+                method, route, status
             )
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)
+
+    def _add_series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        series = (
+            self._metrics.requests.labels(method=method, route=route, status=str(status)),
+            self._metrics.request_seconds.labels(method=method, route=route),
+        )
+        self._series[(method, route, status)] = series
+        return series
 
 
 class TimedAuthenticate:
