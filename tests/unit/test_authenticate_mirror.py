@@ -137,6 +137,18 @@ class TestRevocationsThroughTheMirror:
             await harness.logout_all()(user_id=1)
         assert (await harness.token_log.lookup(TokenKey("x", "y"), 1)).watermark is not None
 
+    async def test_a_logout_all_answered_503_still_blocks_the_rows_afterwards(self) -> None:
+        harness = mirrored()
+        issued = await harness.issue_token()(user_id=1)
+        rows_later = ManualBackground()
+        harness.blacklist = DownBlacklist()
+        with pytest.raises(RevocationNotMirrored):
+            await harness.logout_all(rows_later)(user_id=1)
+        await rows_later.finish()
+        state = await harness.token_log.lookup(issued.record.key, 1)
+        assert state.record is not None
+        assert state.record.is_blocked
+
     async def test_without_the_mode_a_redis_failure_is_covered_by_the_log(self) -> None:
         harness = Harness()
         issued = await harness.issue_token()(user_id=1)

@@ -40,9 +40,12 @@ class LogoutAllDevices:
         if self._background is None:
             return await self._block_and_mirror(watermark, now)
         await self._token_log.raise_watermark(watermark)
-        # Queued first: the rows get blocked even if the answer below is a 503.
-        self._background.run("block revoked tokens", lambda: self._block_and_mirror(watermark, now))
-        await self._mirror(watermark, [], answering=True)
+        try:
+            await self._mirror(watermark, [], answering=True)
+        finally:  # after the answer's work, not competing with it; even when it is a 503
+            self._background.run(
+                "block revoked tokens", lambda: self._block_and_mirror(watermark, now)
+            )
         return 0
 
     async def _block_and_mirror(self, watermark: Watermark, now: float) -> int:
