@@ -196,3 +196,119 @@ async def test_with_real_tracking_a_write_acknowledged_then_waited_is_always_see
             await listener.stop()
             await reader.aclose()
             await writer.aclose()
+
+
+class LaggingProxy:
+    """A loopback TCP proxy that delivers Redis' bytes to the client late, or not at all.
+
+    Only the server-to-client direction is held back, in order: a tracking connection behind it
+    gets its PONGs and its invalidation pushes `lag` seconds late, or never while stalled.
+    """
+
+    def __init__(self, upstream_port: int, lag: float) -> None:
+        self.upstream_port = upstream_port
+        self.lag = lag
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> LaggingProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self._writers += [client_w, server_w]
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        for pump in (
+            self._forward(client_r, server_w),
+            self._collect(server_r, queue),
+            self._deliver(queue, client_w),
+        ):
+            task = asyncio.create_task(pump)
+            self._tasks.add(task)
+
+    @staticmethod
+    async def _forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            writer.write(data)
+
+    async def _collect(
+        self, reader: asyncio.StreamReader, queue: asyncio.Queue[tuple[float, bytes]]
+    ) -> None:
+        while data := await reader.read(65536):
+            queue.put_nowait((time.monotonic() + self.lag, data))
+
+    async def _deliver(
+        self, queue: asyncio.Queue[tuple[float, bytes]], writer: asyncio.StreamWriter
+    ) -> None:
+        while True:
+            due, data = await queue.get()
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            await self.flowing.wait()
+            writer.write(data)
+
+
+async def two_instances(
+    proxy_url: str, direct_url: str
+) -> tuple[TrackingListener, LocallyCachedBlacklist, LocallyCachedBlacklist, list[Redis]]:
+    """A reader whose tracking runs through the proxy, and a writer on another connection."""
+    clients = [Redis.from_url(direct_url), Redis.from_url(direct_url)]
+    listener = TrackingListener(proxy_url, prefixes=TRACKED_PREFIXES, lease_seconds=LEASE)
+    reader = LocallyCachedBlacklist(
+        RedisBlacklist(clients[0], complete_marker=FULL_MIRROR_MARKER_KEY),
+        listener,
+        lease_seconds=LEASE,
+    )
+    writer = LocallyCachedBlacklist(
+        RedisBlacklist(clients[1], complete_marker=FULL_MIRROR_MARKER_KEY),
+        ScriptedFeed(),  # the writing instance's own cache plays no part here
+        lease_seconds=LEASE,
+    )
+    await clients[1].set(FULL_MIRROR_MARKER_KEY, b"done")
+    await listener.start()
+    deadline = time.monotonic() + 5
+    while not listener.lease_valid():
+        assert time.monotonic() < deadline, "the lease never started"
+        await asyncio.sleep(0.005)
+    return listener, reader, writer, clients
+
+
+@pytest.mark.parametrize("stalled", [False, True], ids=["invalidations-late", "stalled"])
+async def test_a_late_invalidation_never_serves_a_revoked_token_after_the_logout(
+    stalled: bool,
+) -> None:
+    """Late by less than the lease: the writer's wait covers it. Stalled: the lease lapses."""
+    with throwaway_redis() as server:
+        async with LaggingProxy(server.port, lag=LEASE / 2) as proxy:
+            listener, reader, writer, clients = await two_instances(
+                f"redis://127.0.0.1:{proxy.port}/0", server.url
+            )
+            try:
+                users = [random_user_id() for _ in range(40)]
+                for user in users:  # cached: not blocked
+                    assert not (await reader.lookup(KEY, user)).token_blocked
+                assert listener.lease_valid()  # a lag under the lease keeps the cache in use
+                if stalled:
+                    proxy.flowing.clear()
+                for user in users:
+                    await writer.add([BlacklistEntry(KEY, user, 60)])  # answers after the wait
+                    assert (await reader.lookup(KEY, user)).token_blocked, f"user {user}"
+            finally:
+                await listener.stop()
+                for client in clients:
+                    await client.aclose()
