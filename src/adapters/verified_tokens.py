@@ -3,6 +3,8 @@
 Safe: a signature over the same bytes verifies the same way forever under the same key; iat/nbf
 checks only get easier as time goes on (a clock stepped back re-verifies); exp is re-checked on
 every use; revocation is NOT cached here: the blacklist and the token log still decide each request.
+It also remembers what `peek` read from a token, which depends on its bytes alone: a revoked
+token, rejected before any signature check, then costs no decoding either.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class VerifiedTokenCache:
         # Oldest inserted goes first (FIFO), not least recently used: a hit then costs no
         # reordering, and a token evicted while still in use costs one verification, no more.
         self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
+        self._peeked: OrderedDict[bytes, Claims] = OrderedDict()  # unverified: for peek only
 
     def verify(self, token: str) -> Claims:
         digest = _digest(token)
@@ -48,8 +51,14 @@ class VerifiedTokenCache:
         return claims
 
     def peek(self, token: str) -> Claims:
-        claims = self._live(_digest(token))
-        return self._inner.peek(token) if claims is None else claims
+        digest = _digest(token)
+        claims = self._live(digest) or self._peeked.get(digest)
+        if claims is None:
+            claims = self._inner.peek(token)  # no time checks: the same bytes, the same claims
+            if len(self._peeked) >= self._max_entries:
+                self._peeked.popitem(last=False)
+            self._peeked[digest] = claims
+        return claims
 
     def encode(self, claims: Claims) -> str:
         return self._inner.encode(claims)
@@ -57,6 +66,7 @@ class VerifiedTokenCache:
     def clear(self) -> None:
         """Forget every verified token (after a key rotation)."""
         self._verified.clear()
+        self._peeked.clear()
 
     def __len__(self) -> int:
         return len(self._verified)

@@ -128,16 +128,22 @@ class TestHit:
         assert cache.peek(token()) == claims()
         assert counting.peeked == 0
 
-    def test_peek_on_a_miss_delegates_and_caches_nothing(self, clock: ManualClock) -> None:
+    def test_a_peek_is_remembered_but_never_verifies_anything(self, clock: ManualClock) -> None:
         counting = CountingCodec(codec())
         cache = cached(counting, clock)
         forged = token(secret=OTHER_SECRET)
 
         assert cache.peek(forged) == claims()  # unverified, as the inner codec's peek says
-        assert counting.peeked == 1
-        assert len(cache) == 0
-        with pytest.raises(InvalidToken):
-            cache.verify(forged)
+        assert cache.peek(forged) == claims()
+        assert counting.peeked == 1  # the same bytes parse the same way: read once
+        assert len(cache) == 0  # nothing counts as verified
+        for _ in range(2):
+            with pytest.raises(InvalidToken):
+                cache.verify(forged)
+        assert counting.verified == 2
+        cache.clear()
+        cache.peek(forged)
+        assert counting.peeked == 2
 
     def test_encode_delegates(self, clock: ManualClock) -> None:
         cache = cached(codec(), clock)
