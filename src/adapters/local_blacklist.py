@@ -15,6 +15,7 @@ kept here until Redis says it changed. Two rules make a cached answer as good as
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -68,17 +69,19 @@ class LocallyCachedBlacklist:
 
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
         await self._redis.add(entries)
+        acknowledged = time.monotonic()
         self._forget([self._redis.token_key(entry.key, entry.user_id) for entry in entries])
-        await asyncio.sleep(self._lease)  # every instance's lease now postdates the write
+        await outlive_leases(acknowledged, self._lease)
 
     async def raise_watermark(
         self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
     ) -> None:
         await self._redis.raise_watermark(watermark, ttl_seconds, entries)
+        acknowledged = time.monotonic()
         written = [self._redis.watermark_key(watermark.user_id)]
         written += [self._redis.token_key(entry.key, entry.user_id) for entry in entries]
         self._forget(written)
-        await asyncio.sleep(self._lease)
+        await outlive_leases(acknowledged, self._lease)
 
     def __len__(self) -> int:
         return len(self._values)
@@ -99,4 +102,16 @@ class LocallyCachedBlacklist:
             self._forget(keys)
 
 
+async def outlive_leases(acknowledged: float, lease_seconds: float) -> None:
+    """Return once every instance's lease postdates a write Redis acknowledged at `acknowledged`.
+
+    By the monotonic clock the readers use, plus a margin: uvloop's timers round to whole
+    milliseconds and may fire up to one early.
+    """
+    deadline = acknowledged + lease_seconds + _TIMER_MARGIN_SECONDS
+    while (remaining := deadline - time.monotonic()) > 0:  # noqa: ASYNC110 - a deadline, no event
+        await asyncio.sleep(remaining)
+
+
+_TIMER_MARGIN_SECONDS = 0.002
 _: type[Blacklist] = LocallyCachedBlacklist

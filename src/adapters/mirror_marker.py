@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import Iterator
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
+from adapters.local_blacklist import outlive_leases
 from adapters.redis_blacklist import MIRROR_DONE as _DONE
 from domain.errors import BlacklistUnavailable
 from domain.ports import MirrorMarker
@@ -41,9 +43,14 @@ def _unavailable_on_error() -> Iterator[None]:
 class RedisMirrorMarker:
     """The marker in Redis (no TTL: only a restart, a flush or an eviction removes it)."""
 
-    def __init__(self, client: Redis | RedisCluster, *, key: bytes = MARKER_KEY) -> None:
+    def __init__(
+        self, client: Redis | RedisCluster, *, key: bytes = MARKER_KEY, settle_seconds: float = 0
+    ) -> None:
         self._client = client
         self._key = key
+        # With local caches (REVOCATION_CACHE=local): how long the repair's writes need to
+        # reach every cache before any of them may trust Redis alone (the lease).
+        self._settle = settle_seconds
 
     async def is_complete(self) -> bool:
         with _unavailable_on_error():
@@ -56,6 +63,8 @@ class RedisMirrorMarker:
         return ticket
 
     async def complete(self, ticket: str) -> bool:
+        if self._settle:
+            await outlive_leases(time.monotonic(), self._settle)  # the pushes were acknowledged
         with _unavailable_on_error():
             return bool(await self._client.eval(_COMPLETE, 1, self._key, ticket))
 

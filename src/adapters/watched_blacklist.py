@@ -19,6 +19,13 @@ class WatchedBlacklist:
         self._inner = inner
         self.failures = 0
 
+    def connection_lost(self, invalidated: object) -> None:
+        """A tracking subscriber: a lost connection (None) counts as a failure, since Redis may
+        have restarted from an older snapshot or failed over, keeping its marker but not every
+        write; the repair then runs at its next tick."""
+        if invalidated is None:
+            self.failures += 1
+
     async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
         try:
             return await self._inner.lookup(key, user_id)

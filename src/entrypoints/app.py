@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from adapters.piccolo.engines import start_engine_even_if_down, stop_engine
+from adapters.watched_blacklist import WatchedBlacklist
 from entrypoints.blacklist_repair import blacklist_repair
 from entrypoints.containers import Container, blacklist_kind
 from entrypoints.http.auth import revocation_middleware
@@ -99,6 +100,9 @@ def connections(
         if blacklist_kind(settings) == "local" and not container.blacklist.overridden:
             tracking = container.tracking()
             tracking.on_probe(container.metrics().invalidation_lagged)
+            watched = container.blacklist()
+            if isinstance(watched, WatchedBlacklist):
+                tracking.subscribe(watched.connection_lost)
             await tracking.start()  # connects in the background; no cached answer until then
         try:
             yield

@@ -236,12 +236,25 @@ class Container(containers.DeclarativeContainer):
         RevokeSession, token_log=token_log, clock=clock, logout_token=logout_token
     )
     mirror_marker = providers.Singleton(  # only built with Redis
-        RedisMirrorMarker, redis, key=providers.Callable(mirror_marker_key, settings)
+        RedisMirrorMarker,
+        redis,
+        key=providers.Callable(mirror_marker_key, settings),
+        settle_seconds=providers.Callable(
+            lambda s: s.revocation_lease_ms / 1000 if blacklist_kind(s) == "local" else 0, settings
+        ),
+    )
+    # The repair writes straight to Redis: a lease wait after each of its writes would make a
+    # repair of 10,000 watermarks take minutes; the marker waits once, before saying "done".
+    repair_target = providers.Selector(
+        providers.Callable(blacklist_kind, settings),
+        redis=redis_blacklist,
+        local=redis_blacklist,
+        memory=blacklist,
     )
     repair_blacklist = providers.Factory(
         RepairBlacklist,
         token_log=token_log,
-        blacklist=blacklist,
+        blacklist=repair_target,
         marker=mirror_marker,
         clock=clock,
         policy=policy,

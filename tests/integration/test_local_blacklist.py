@@ -15,6 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.local_blacklist import LocallyCachedBlacklist
+from adapters.mirror_marker import RedisMirrorMarker
 from adapters.redis_blacklist import RedisBlacklist
 from adapters.redis_tracking import TrackingListener
 from domain.model import BlacklistEntry, TokenKey, Watermark
@@ -312,3 +313,15 @@ async def test_a_late_invalidation_never_serves_a_revoked_token_after_the_logout
                 await listener.stop()
                 for client in clients:
                     await client.aclose()
+
+
+async def test_the_marker_says_done_only_a_lease_after_the_repairs_writes(client: Redis) -> None:
+    marker = RedisMirrorMarker(
+        client, key=b"rv:test-marker:%d" % random_user_id(), settle_seconds=LEASE
+    )
+    ticket = await marker.begin()
+    started = time.monotonic()
+    assert await marker.complete(ticket)
+    assert time.monotonic() - started >= LEASE
+    assert await marker.is_complete()
+    await client.delete(marker._key)

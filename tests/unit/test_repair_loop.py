@@ -113,3 +113,13 @@ class TestRepairLoop:
 
         assert len(caplog.records) == 2
         assert not await setup.marker.is_complete()
+
+
+def test_a_lost_tracking_connection_counts_as_a_failure_an_invalidation_does_not() -> None:
+    from adapters.clock import SystemClock
+
+    watched = WatchedBlacklist(InMemoryBlacklist(SystemClock()))
+    watched.connection_lost([b"rv{1}w"])
+    assert watched.failures == 0
+    watched.connection_lost(None)  # dropped, reconnected or flushed: Redis may have lost writes
+    assert watched.failures == 1

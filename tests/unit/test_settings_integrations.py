@@ -62,6 +62,9 @@ class TestRevocationCacheWiring:
         assert container.redis_blacklist()._marker == marker
         assert container.policy().redis_answers_alone == (mode != "off")
         assert container.mirror_marker()._key == (marker or b"rv:mirror")
+        assert container.mirror_marker()._settle == (0.025 if mode == "local" else 0)
+        # the repair writes straight to Redis: no lease wait per write
+        assert type(container.repair_blacklist()._blacklist).__name__ == "RedisBlacklist"
         await container.redis().aclose()  # nothing was connected: building does no I/O
 
     @pytest.mark.parametrize(("size", "codec"), [("0", "PyJWTCodec"), ("5", "VerifiedTokenCache")])
