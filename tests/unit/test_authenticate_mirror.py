@@ -149,6 +149,30 @@ class TestRevocationsThroughTheMirror:
         assert state.record is not None
         assert state.record.is_blocked
 
+    @pytest.mark.parametrize("scope", ["token", "user"])
+    async def test_a_revocation_redis_missed_is_put_there_by_the_next_check_that_sees_it(
+        self, scope: str
+    ) -> None:
+        harness = mirrored()
+        issued = await harness.issue_token()(user_id=1)
+        harness.clock.advance(1)  # a revocation in a later second: Redis can tell alone
+        redis = harness.fast
+        harness.blacklist = DownBlacklist()
+        revoke = (
+            harness.logout()(claims=harness.codec.verify(issued.token))
+            if scope == "token"
+            else harness.logout_all(ManualBackground())(user_id=1)  # only the watermark
+        )
+        with pytest.raises(RevocationNotMirrored):
+            await revoke
+        harness.blacklist = redis  # back, complete, but without that revocation
+        with pytest.raises(TokenRevoked):
+            await check(harness, issued.token)  # the log decides, and tells Redis
+        harness.token_log = DownTokenLog()
+        harness.logged_tokens = LoggedTokens()  # another instance, which trusts Redis alone
+        with pytest.raises(TokenRevoked):
+            await check(harness, issued.token)
+
     async def test_without_the_mode_a_redis_failure_is_covered_by_the_log(self) -> None:
         harness = Harness()
         issued = await harness.issue_token()(user_id=1)

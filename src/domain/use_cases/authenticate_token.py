@@ -12,7 +12,7 @@ from domain.errors import (
     Unauthorized,
 )
 from domain.logged_tokens import LoggedTokens
-from domain.model import BlacklistState, Claims, LogState
+from domain.model import BlacklistEntry, BlacklistState, Claims, LogState
 from domain.policy import BlacklistPolicy
 from domain.ports import Blacklist, Clock, Telemetry, TokenCodec, TokenLog
 
@@ -81,8 +81,29 @@ class AuthenticateToken:
         state = await self._token_log.lookup(claims.key, claims.user_id)
         if state.record is not None:
             self._logged.remember(state.record)
-        self._reject_unless_logged_live(claims, state)
+        try:
+            self._reject_unless_logged_live(claims, state)
+        except TokenRevoked:
+            if fast is not None and fast.complete:
+                await self._mirror_missed_revocation(claims, state)
+            raise
         return claims
+
+    async def _mirror_missed_revocation(self, claims: Claims, state: LogState) -> None:
+        """The log knows a revocation the complete mirror doesn't (a logout answered 503, or is
+        still writing): put it in the fast layer now, so instances that trust it alone see it."""
+        if self._policy is None or self._clock is None:
+            return
+        now = self._clock.now()
+        try:
+            if state.record is not None and state.record.is_blocked:
+                ttl = self._policy.ttl_for(claims.expires_at, now)
+                await self._blacklist.add([BlacklistEntry(claims.key, claims.user_id, ttl)])
+            elif state.watermark is not None:
+                ttl = self._policy.watermark_ttl_seconds
+                await self._blacklist.raise_watermark(state.watermark, ttl, [])
+        except BlacklistUnavailable:
+            self._telemetry.blacklist_unavailable("mirror_missed_revocation")
 
     async def _fast_layer(self, claims: Claims) -> BlacklistState | None:
         """The fast layer's state of the token, after rejecting what it shows revoked."""
