@@ -15,6 +15,14 @@ async def task_while_serving(work: Coroutine[Any, Any, None], name: str) -> Asyn
     try:
         yield
     finally:
-        task.cancel()
+        # Cancelled again until it ends: a library that swallows one cancellation mid-call
+        # (seen during a repair at shutdown) would otherwise leave the loop asleep for a whole
+        # interval and the server hanging in its shutdown.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=_RECANCEL_SECONDS)
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+_RECANCEL_SECONDS = 0.5
