@@ -140,7 +140,14 @@ class RedisBlacklist:
         """The keys' values in one round trip (one MGET)."""
         with _unavailable_on_error():
             values = await self._client.mget(keys)
-        return values  # type: ignore[return-value] # bytes: the client never decodes
+        # A reply of another shape (a connection out of step after a fault) is no answer: never
+        # a 500, and never cached as one.
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise BlacklistUnavailable(f"redis: MGET of {len(keys)} keys answered {type(values)}")
+        read = [value for value in values if value is None or isinstance(value, bytes)]
+        if len(read) != len(keys):
+            raise BlacklistUnavailable("redis: MGET answered something other than strings")
+        return read
 
     def state_from(self, user_id: int, values: Sequence[bytes | None]) -> BlacklistState:
         """What the values of `lookup_keys` say."""

@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -130,7 +130,20 @@ def fault_redis() -> Iterator[ThrowawayRedis]:
 
 
 @pytest.fixture(scope="module")
-def servers(postgres_url: str, fault_redis: ThrowawayRedis) -> Iterator[list[LiveServer]]:
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both servers' log lines: thousands, so a file; a failure quotes its errors."""
+    return tmp_path_factory.mktemp("race-logs") / "servers.log"
+
+
+def logged_errors(log: Path) -> list[str]:
+    lines = log.read_text(errors="replace").splitlines()
+    return [line[:2000] for line in lines if '"level": "ERROR"' in line][:5]
+
+
+@pytest.fixture(scope="module")
+def servers(
+    postgres_url: str, fault_redis: ThrowawayRedis, server_log: Path
+) -> Iterator[list[LiveServer]]:
     with fresh_database(postgres_url) as database_url:
         env = {
             "DATABASE_URL": database_url,
@@ -140,7 +153,7 @@ def servers(postgres_url: str, fault_redis: ThrowawayRedis) -> Iterator[list[Liv
             "BLACKLIST_REPAIR_INTERVAL_SECONDS": "1",
         }
         with (
-            tempfile.TemporaryFile() as logs,
+            server_log.open("wb") as logs,
             live_server(env, stderr=logs) as first,
             live_server(env, migrate=False, stderr=logs) as second,
         ):
@@ -163,7 +176,7 @@ async def run_program(
 
 
 def test_no_instance_accepts_a_revoked_token_while_redis_fails(
-    servers: list[LiveServer], fault_redis: ThrowawayRedis
+    servers: list[LiveServer], fault_redis: ThrowawayRedis, server_log: Path
 ) -> None:
     users = [random_user_id() for _ in range(3)]
     totals: Counter[str] = Counter()
@@ -184,7 +197,10 @@ def test_no_instance_accepts_a_revoked_token_while_redis_fails(
         verdict = judge(run, allow_unavailable=True)
         done = totals["operations"] + len(program)
         shown = verdict.violations[:10]
-        assert shown == [], f"{len(verdict.violations)} violations by operation {done}: {shown}"
+        assert shown == [], (
+            f"{len(verdict.violations)} violations by operation {done}: {shown}; "
+            f"server errors: {logged_errors(server_log)}"
+        )
         totals.update(verdict.outcomes)
         totals["operations"] += len(program)
         totals["peak in flight"] = max(totals["peak in flight"], run.peak_in_flight)

@@ -1,0 +1,31 @@
+"""A Redis reply of the wrong shape (a connection out of step after a fault) is no answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.redis_blacklist import RedisBlacklist
+from domain.errors import BlacklistUnavailable
+from domain.model import TokenKey
+
+
+class OutOfStepClient:
+    """Answers MGET with whatever reply was next on a desynchronised connection."""
+
+    def __init__(self, reply: object) -> None:
+        self.reply = reply
+
+    async def mget(self, keys: list[bytes]) -> object:
+        return self.reply
+
+
+@pytest.mark.parametrize("reply", [b"OK", 1, [b"1"], [b"1", None, None, None], [[b"x"], None]])
+async def test_a_reply_of_another_shape_is_unavailable_not_a_crash(reply: object) -> None:
+    blacklist = RedisBlacklist(OutOfStepClient(reply))  # type: ignore[arg-type]
+    with pytest.raises(BlacklistUnavailable):
+        await blacklist.lookup(TokenKey("i", "j"), 7)
+
+
+async def test_a_well_formed_reply_is_read() -> None:
+    blacklist = RedisBlacklist(OutOfStepClient([b"1", None]))  # type: ignore[arg-type]
+    assert (await blacklist.lookup(TokenKey("i", "j"), 7)).token_blocked
