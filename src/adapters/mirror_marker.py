@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
 
 from adapters.local_blacklist import outlive_leases
 from adapters.redis_blacklist import MIRROR_DONE as _DONE
+from adapters.redis_blacklist import REDIS_FAILURES
 from domain.errors import BlacklistUnavailable
 from domain.ports import MirrorMarker
 
@@ -36,7 +36,7 @@ return 0
 def _unavailable_on_error() -> Iterator[None]:
     try:
         yield
-    except (RedisError, RedisClusterException, OSError) as error:
+    except REDIS_FAILURES as error:
         raise BlacklistUnavailable(f"redis: {type(error).__name__}: {error}") from error
 
 

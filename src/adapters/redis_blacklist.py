@@ -92,12 +92,24 @@ def build_redis_client(
     )
 
 
+# Everything a Redis call raises when Redis is down, slow or drops the connection. OSError covers
+# socket errors and TimeoutError (asyncio.TimeoutError is its alias). RuntimeError: uvloop's
+# "unable to perform operation on <TCPTransport closed=True>", which redis-py lets through when
+# Redis closes a connection it has just accepted (maxclients reached, a restart); seen in the
+# faults race test as a 500.
+REDIS_FAILURES: tuple[type[Exception], ...] = (
+    RedisError,
+    RedisClusterException,
+    OSError,
+    RuntimeError,
+)
+
+
 @contextmanager
 def _unavailable_on_error() -> Iterator[None]:
-    # OSError covers socket errors and TimeoutError (asyncio.TimeoutError is its alias).
     try:
         yield
-    except (RedisError, RedisClusterException, OSError) as error:
+    except REDIS_FAILURES as error:
         raise BlacklistUnavailable(f"redis: {type(error).__name__}: {error}") from error
 
 

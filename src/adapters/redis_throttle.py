@@ -11,14 +11,12 @@ import hashlib
 import logging
 import math
 
-from redis.exceptions import RedisClusterException, RedisError
-
-from adapters.redis_blacklist import RedisClient
+from adapters.redis_blacklist import REDIS_FAILURES, RedisClient
 from adapters.throttle import InMemoryFailureThrottle
 from domain.ports import FailureThrottle
 
 logger = logging.getLogger(__name__)
-_REDIS_FAILED = (RedisError, RedisClusterException, OSError)
+_REDIS_FAILED = REDIS_FAILURES
 # Atomic, so a count never lives without its expiry: the window runs from the first failure.
 _COUNT_FAILURE = """
 local failures = redis.call('INCR', KEYS[1])

@@ -29,3 +29,16 @@ async def test_a_reply_of_another_shape_is_unavailable_not_a_crash(reply: object
 async def test_a_well_formed_reply_is_read() -> None:
     blacklist = RedisBlacklist(OutOfStepClient([b"1", None]))  # type: ignore[arg-type]
     assert (await blacklist.lookup(TokenKey("i", "j"), 7)).token_blocked
+
+
+class ClosedTransportClient:
+    """What redis-py lets through when Redis closes a connection it just accepted (uvloop)."""
+
+    async def mget(self, keys: list[bytes]) -> object:
+        raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+
+
+async def test_a_closed_transport_is_unavailable_not_a_crash() -> None:
+    blacklist = RedisBlacklist(ClosedTransportClient())  # type: ignore[arg-type]
+    with pytest.raises(BlacklistUnavailable):
+        await blacklist.lookup(TokenKey("i", "j"), 7)
