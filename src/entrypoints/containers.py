@@ -136,7 +136,7 @@ class Container(containers.DeclarativeContainer):
         TrackingListener,
         settings.provided.redis_url,
         prefixes=TRACKED_PREFIXES,
-        lease_seconds=providers.Callable(lambda s: s.revocation_lease_ms / 1000, settings),
+        lease_seconds=settings.provided.revocation_lease_seconds,
         connect_timeout=settings.provided.redis_connect_timeout_seconds,
     )
     blacklist = providers.Selector(
@@ -149,7 +149,7 @@ class Container(containers.DeclarativeContainer):
                 LocallyCachedBlacklist,
                 redis_blacklist,
                 tracking,
-                lease_seconds=providers.Callable(lambda s: s.revocation_lease_ms / 1000, settings),
+                lease_seconds=settings.provided.revocation_lease_seconds,
                 max_entries=settings.provided.revocation_cache_size,
             ),
         ),
@@ -240,7 +240,7 @@ class Container(containers.DeclarativeContainer):
         redis,
         key=providers.Callable(mirror_marker_key, settings),
         settle_seconds=providers.Callable(
-            lambda s: s.revocation_lease_ms / 1000 if blacklist_kind(s) == "local" else 0, settings
+            lambda s: s.revocation_lease_seconds if blacklist_kind(s) == "local" else 0, settings
         ),
     )
     # The repair writes straight to Redis: a lease wait after each of its writes would make a

@@ -164,6 +164,10 @@ class Settings:
             )
 
     @property
+    def revocation_lease_seconds(self) -> float:
+        return self.revocation_lease_ms / 1000
+
+    @property
     def redis_answers_alone(self) -> bool:
         return self.revocation_cache != "off"
 

@@ -44,6 +44,29 @@ def error_response(
 
 
 def domain_error_to_response(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+    return error_response(*_answer(error))
+
+
+async def send_domain_error(error: RevocationError, send: Send) -> None:
+    """The answer `domain_error_to_response` gives, sent straight to the ASGI server."""
+    status, title, headers = _answer(error)
+    body = _BODIES.get(title) or _BODIES.setdefault(title, msgspec.json.encode(ErrorBody(title)))
+    raw = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    raw += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": raw,
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+_BODIES: dict[str, bytes] = {}  # title -> its encoded `{"title": ...}`, for the raw path
+
+
+def _answer(error: Exception) -> tuple[int, str, dict[str, str]]:
+    """Status, title and headers for a domain error (the table's first match in its MRO)."""
     listed = next(cls for cls in type(error).__mro__ if cls in DOMAIN_ERRORS)
     status, title = DOMAIN_ERRORS[listed]
     headers: dict[str, str] = {}
@@ -53,44 +76,7 @@ def domain_error_to_response(_: Request[Any, Any, Any], error: Exception) -> Res
         headers["Retry-After"] = str(error.retry_after_seconds)
     if status >= 500:
         logger.error("storage unavailable: %s", type(error).__name__)
-    return error_response(status, title, headers)
-
-
-async def send_domain_error(error: RevocationError, send: Send) -> None:
-    """The answer `domain_error_to_response` gives, sent straight to the ASGI server."""
-    answer = _RAW_ANSWERS.get(type(error))
-    if answer is None:
-        answer = _RAW_ANSWERS.setdefault(type(error), _raw_answer(type(error)))
-    status, body, headers = answer
-    if isinstance(error, Throttled):
-        headers = (*headers, (b"retry-after", str(error.retry_after_seconds).encode()))
-    if status >= 500:
-        logger.error("storage unavailable: %s", type(error).__name__)
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": headers,
-    }
-    await send(start)
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-RawHeaders = tuple[tuple[bytes, bytes], ...]
-_RAW_ANSWERS: dict[type[RevocationError], tuple[int, bytes, RawHeaders]] = {}
-
-
-def _raw_answer(error_type: type[RevocationError]) -> tuple[int, bytes, RawHeaders]:
-    listed = next(cls for cls in error_type.__mro__ if cls in DOMAIN_ERRORS)
-    status, title = DOMAIN_ERRORS[listed]
-    body = msgspec.json.encode(ErrorBody(title=title))
-    headers: RawHeaders = (
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    )
-    if issubclass(error_type, Unauthorized):
-        challenge = BEARER_CHALLENGE.items()
-        headers += tuple((name.lower().encode(), value.encode()) for name, value in challenge)
-    return status, body, headers
+    return status, title, headers
 
 
 def http_error_to_response(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
