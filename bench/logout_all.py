@@ -99,22 +99,18 @@ async def naive_logout_all(
 
 
 async def service_logout_all(
-    database_url: str, base_url: str, env: Mapping[str, str], user_id: int, tokens: int
+    database_url: str, base_url: str, env: Mapping[str, str], user_id: int
 ) -> tuple[float, float]:
-    """(ms until lgt-all answered, ms until the rows are blocked and mirrored to Redis)."""
+    """(ms until lgt-all answered, ms until the background's UPDATE blocked every row)."""
     connection = await asyncpg.connect(database_url)
-    redis = Redis.from_url(env["REDIS_URL"])
-    # The background writes every entry in one pipeline: the last one's key marks its end.
-    last_key = RedisBlacklist(redis).token_key(TokenKey("bench", f"u{user_id}-{tokens}"), user_id)
     try:
         started = time.perf_counter()
         answered = await asyncio.to_thread(lgt_all, base_url, env, user_id)
-        while await connection.fetchval(_UNBLOCKED, user_id) or not await redis.exists(last_key):  # noqa: ASYNC110 - polls the servers
+        while await connection.fetchval(_UNBLOCKED, user_id):  # noqa: ASYNC110 - polls the server
             await asyncio.sleep(0.002)
         return answered, (time.perf_counter() - started) * 1000
     finally:
         await connection.close()
-        await redis.aclose()
 
 
 @dataclass
@@ -139,11 +135,10 @@ def _settle(counts: Sequence[Counts], quiet: float = 0.2) -> None:
         last = now
 
 
-# The bench's own traffic to the same server: polling for the last entry, connecting, asking;
-# and the local cache's tracking connections (both service processes ping every few ms).
+# The bench's own traffic to the same server: connecting, asking; and the local cache's
+# tracking connections (both service processes ping every few ms).
 _NOT_THE_SERVICE = (
     "cmdstat_info",
-    "cmdstat_exists",
     "cmdstat_hello",
     "cmdstat_client|setinfo",
     "cmdstat_ping",
@@ -185,7 +180,7 @@ def measure(
             user = next_user()
             asyncio.run(user_with_tokens(seed, user, tokens))
             answered, blocked = asyncio.run(
-                service_logout_all(seed, targets.timed_url, targets.env, user, tokens)
+                service_logout_all(seed, targets.timed_url, targets.env, user)
             )
             service_ms.append(answered)
             blocked_ms.append(blocked)
@@ -197,7 +192,7 @@ def measure(
         asyncio.run(user_with_tokens(seed, user, tokens))
         before = (proxies.postgres.snapshot(), proxies.redis.snapshot())
         stats_before = commandstats_total(stats)
-        asyncio.run(service_logout_all(seed, targets.counted_url, targets.env, user, tokens))
+        asyncio.run(service_logout_all(seed, targets.counted_url, targets.env, user))
         _settle([proxies.postgres, proxies.redis])
         service = (proxies.postgres.since(before[0]), proxies.redis.since(before[1]))
         stats_delta = commandstats_total(stats) - stats_before

@@ -64,8 +64,8 @@ def servers_table(figures: Mapping[str, Figures]) -> str:
 
 
 SCALING_NOTES = """\
-  svc answer: lgt-all request to response; rows blocked: until every row is blocked and the
-  last Redis entry written (the service does both after answering, off the response path).
+  svc answer: lgt-all request to response; rows blocked: until the UPDATE that blocks every
+  row committed (the service runs it after answering; the Redis watermark covers the tokens).
   SQL stmts/RTs: Execute+Query / Sync+Query messages seen by a counting proxy (bench/proxy.py).
   Redis cmds/INFO/RTs: commands seen by a RESP-parsing proxy / the server's INFO commandstats
   delta / request batches sent with no reply outstanding. Counts include the background work.

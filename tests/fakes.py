@@ -28,7 +28,7 @@ class DownTokenLog:
     async def block(self, record: TokenRecord, blocked_at: float) -> None:
         raise TokenLogUnavailable("down")
 
-    async def revoke_all(self, watermark: Watermark) -> list[TokenRecord]:
+    async def revoke_all(self, watermark: Watermark) -> int:
         raise TokenLogUnavailable("down")
 
     async def raise_watermark(self, watermark: Watermark) -> None:
@@ -58,9 +58,7 @@ class DownBlacklist:
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
         raise BlacklistUnavailable("down")
 
-    async def raise_watermark(
-        self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
-    ) -> None:
+    async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
         raise BlacklistUnavailable("down")
 
 

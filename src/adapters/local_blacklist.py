@@ -73,14 +73,10 @@ class LocallyCachedBlacklist:
         self._forget([self._redis.token_key(entry.key, entry.user_id) for entry in entries])
         await outlive_leases(acknowledged, self._lease)
 
-    async def raise_watermark(
-        self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
-    ) -> None:
-        await self._redis.raise_watermark(watermark, ttl_seconds, entries)
+    async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
+        await self._redis.raise_watermark(watermark, ttl_seconds)
         acknowledged = time.monotonic()
-        written = [self._redis.watermark_key(watermark.user_id)]
-        written += [self._redis.token_key(entry.key, entry.user_id) for entry in entries]
-        self._forget(written)
+        self._forget([self._redis.watermark_key(watermark.user_id)])
         await outlive_leases(acknowledged, self._lease)
 
     def __len__(self) -> int:

@@ -55,9 +55,9 @@ class InMemoryTokenLog:
         if current is None or current.revoked_before < watermark.revoked_before:
             self._watermarks[watermark.user_id] = watermark
 
-    async def revoke_all(self, watermark: Watermark) -> list[TokenRecord]:
+    async def revoke_all(self, watermark: Watermark) -> int:
         await self.raise_watermark(watermark)
-        blocked = []
+        blocked = 0
         for key, record in self._records.items():
             if (
                 record.user_id == watermark.user_id
@@ -67,7 +67,7 @@ class InMemoryTokenLog:
                 self._records[key] = dataclasses.replace(
                     record, blocked_at=watermark.revoked_before
                 )
-                blocked.append(self._records[key])
+                blocked += 1
         return blocked
 
     async def active_sessions(self, user_id: int, now: float) -> list[TokenRecord]:
@@ -143,9 +143,7 @@ class InMemoryBlacklist:
             self._blocked[(entry.user_id, entry.key)] = now + entry.ttl_seconds
         self._forget_expired(now)
 
-    async def raise_watermark(
-        self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
-    ) -> None:
+    async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
         async with self._lock:
             now = self._clock.now()
             current = self._watermarks.get(watermark.user_id)
@@ -155,7 +153,6 @@ class InMemoryBlacklist:
                 or current[0].revoked_before < (watermark.revoked_before)
             ):
                 self._watermarks[watermark.user_id] = (watermark, now + ttl_seconds)
-        await self.add(entries)
 
     def _forget_expired(self, now: float) -> None:
         # Amortised cleanup keeps a long-lived fake from growing without bound.

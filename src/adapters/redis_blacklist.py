@@ -181,15 +181,14 @@ class RedisBlacklist:
         self._queue_entries(pipeline, entries)
         await self._execute(pipeline)
 
-    async def raise_watermark(
-        self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
-    ) -> None:
+    async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
+        if ttl_seconds <= 0:  # a watermark living 0 s is no watermark; `EX 0` is an error
+            return
         pipeline = self._client.pipeline(transaction=False)
-        if ttl_seconds > 0:  # a watermark living 0 s is no watermark; `EX 0` is an error
-            micros = round(watermark.revoked_before * _MICROSECONDS)
-            key = self.watermark_key(watermark.user_id)
-            pipeline.eval(_RAISE_WATERMARK, 1, key, micros, ttl_seconds)
-        self._queue_entries(pipeline, entries)
+        micros = round(watermark.revoked_before * _MICROSECONDS)
+        pipeline.eval(
+            _RAISE_WATERMARK, 1, self.watermark_key(watermark.user_id), micros, ttl_seconds
+        )
         await self._execute(pipeline)
 
     def _user_tag(self, user_id: int) -> bytes:

@@ -40,11 +40,9 @@ class WatchedBlacklist:
             self.failures += 1
             raise
 
-    async def raise_watermark(
-        self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
-    ) -> None:
+    async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
         try:
-            await self._inner.raise_watermark(watermark, ttl_seconds, entries)
+            await self._inner.raise_watermark(watermark, ttl_seconds)
         except BlacklistUnavailable:
             self.failures += 1
             raise

@@ -57,10 +57,10 @@ class TokenLog(Protocol):
         """Mark one token blocked, inserting its row if it was never logged; idempotent."""
         ...
 
-    async def revoke_all(self, watermark: Watermark) -> list[TokenRecord]:
+    async def revoke_all(self, watermark: Watermark) -> int:
         """Raise the user's watermark, then block every active logged token issued before it.
 
-        Returns the rows it blocked. The watermark alone is the revocation.
+        Returns how many rows it blocked. The watermark alone is the revocation.
         """
         ...
 
@@ -99,10 +99,8 @@ class Blacklist(Protocol):
         """Add entries, each with its own TTL, in one round trip."""
         ...
 
-    async def raise_watermark(
-        self, watermark: Watermark, ttl_seconds: int, entries: Sequence[BlacklistEntry]
-    ) -> None:
-        """Raise the user's watermark (never lower it) and add entries, in one round trip."""
+    async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
+        """Raise the user's watermark (never lower it), living `ttl_seconds`; one round trip."""
         ...
 
 

@@ -111,7 +111,7 @@ class TestLookup:
     ) -> None:
         user, other = random_user_id(), random_user_id()
         await harness.blacklist.add([entry(random_key(), user)])
-        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), DAY, [])
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), DAY)
 
         state = await harness.blacklist.lookup(random_key(), other)
 
@@ -170,7 +170,7 @@ class TestRaiseWatermark:
     async def test_sets_a_watermark_that_lives_its_ttl(self, harness: Harness) -> None:
         user = random_user_id()
 
-        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.5), 120, [])
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.5), 120)
 
         state = await harness.blacklist.lookup(random_key(), user)
         assert state.watermark == Watermark(user, 1_800_000_000.5)
@@ -178,9 +178,9 @@ class TestRaiseWatermark:
 
     async def test_lower_watermark_changes_nothing(self, harness: Harness) -> None:
         user = random_user_id()
-        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_100.0), 120, [])
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_100.0), 120)
 
-        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), DAY, [])
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), DAY)
 
         state = await harness.blacklist.lookup(random_key(), user)
         assert state.watermark == Watermark(user, 1_800_000_100.0)
@@ -188,9 +188,9 @@ class TestRaiseWatermark:
 
     async def test_higher_watermark_replaces_it(self, harness: Harness) -> None:
         user = random_user_id()
-        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), 120, [])
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), 120)
 
-        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_100.0), 300, [])
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_100.0), 300)
 
         state = await harness.blacklist.lookup(random_key(), user)
         assert state.watermark == Watermark(user, 1_800_000_100.0)
@@ -198,29 +198,19 @@ class TestRaiseWatermark:
 
     async def test_keeps_microseconds(self, harness: Harness) -> None:
         user = random_user_id()
-        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.123456), DAY, [])
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.123456), DAY)
         first = await harness.blacklist.lookup(random_key(), user)
 
-        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.123457), DAY, [])
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.123457), DAY)
 
         second = await harness.blacklist.lookup(random_key(), user)
         assert first.watermark == Watermark(user, 1_800_000_000.123456)
         assert second.watermark == Watermark(user, 1_800_000_000.123457)
 
-    async def test_adds_its_entries_each_with_its_ttl(self, harness: Harness) -> None:
-        user, short, long, dead = random_user_id(), random_key(), random_key(), random_key()
-        entries = [entry(short, user, ttl=60), entry(long, user, ttl=600), entry(dead, user, 0)]
-
-        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), DAY, entries)
-
-        assert (await harness.blacklist.lookup(long, user)).token_blocked
-        assert not (await harness.blacklist.lookup(dead, user)).token_blocked
-        await harness.assert_token_lives(short, user, 60)
-
     async def test_watermark_without_time_left_is_not_set(self, harness: Harness) -> None:
         user = random_user_id()
 
-        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), 0, [])
+        await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), 0)
 
         assert (await harness.blacklist.lookup(random_key(), user)).watermark is None
 
@@ -310,10 +300,9 @@ class TestRedisBlacklist:
     ) -> None:
         blacklist, counter = counted
         user = random_user_id()
-        entries = [entry(random_key(), user) for _ in range(50)]
 
-        await blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), DAY, entries)
-        assert (counter.writes, counter.replies) == (1, 51)
+        await blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), DAY)
+        assert (counter.writes, counter.replies) == (1, 1)
         counter.reset()
         await blacklist.lookup(random_key(), user)
         assert (counter.writes, counter.replies) == (1, 1)
@@ -321,7 +310,8 @@ class TestRedisBlacklist:
     async def test_keys_hold_no_token_text_and_all_expire(self, redis_client: Redis) -> None:
         blacklist, user = RedisBlacklist(redis_client), random_user_id()
         key = TokenKey("https://issuer.example", "jti-" + secrets.token_hex(8))
-        await blacklist.raise_watermark(Watermark(user, 1.0), DAY, [entry(key, user)])
+        await blacklist.raise_watermark(Watermark(user, 1.0), DAY)
+        await blacklist.add([entry(key, user)])
 
         keys = await user_keys(redis_client, user)
 
@@ -372,7 +362,7 @@ class TestUnreachableRedis:
         operations = [
             blacklist.lookup(key, user),
             blacklist.add([entry(key, user)]),
-            blacklist.raise_watermark(Watermark(user, 1.0), DAY, [entry(key, user)]),
+            blacklist.raise_watermark(Watermark(user, 1.0), DAY),
         ]
         for operation in operations:
             with pytest.raises(BlacklistUnavailable):

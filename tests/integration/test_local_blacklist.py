@@ -126,7 +126,7 @@ async def test_writes_answer_only_after_the_lease(client: Redis) -> None:
     await blacklist.add([BlacklistEntry(KEY, user, 60)])
     assert time.monotonic() - started >= LEASE
     started = time.monotonic()
-    await blacklist.raise_watermark(Watermark(user, time.time()), 60, [])
+    await blacklist.raise_watermark(Watermark(user, time.time()), 60)
     assert time.monotonic() - started >= LEASE
     state = await blacklist.lookup(KEY, user)  # its own writes are not served stale either
     assert state.token_blocked

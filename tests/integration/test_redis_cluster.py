@@ -66,7 +66,8 @@ class TestRedisCluster:
         blacklist = RedisBlacklist(cluster)
         users = [random_user_id() for _ in range(30)]
         for user in users:
-            await blacklist.raise_watermark(Watermark(user, 1.0), DAY, some_users_entries(user))
+            await blacklist.raise_watermark(Watermark(user, 1.0), DAY)
+            await blacklist.add(some_users_entries(user))
 
         placement = await keys_by_node(nodes, users)
 
@@ -84,8 +85,8 @@ class TestRedisCluster:
         for node in nodes:
             await node.config_resetstat()
 
-        await blacklist.raise_watermark(Watermark(user, 5.0), DAY, some_users_entries(user, 5))
-        await blacklist.add([BlacklistEntry(key, user, DAY)])
+        await blacklist.raise_watermark(Watermark(user, 5.0), DAY)
+        await blacklist.add([*some_users_entries(user, 5), BlacklistEntry(key, user, DAY)])
         state = await blacklist.lookup(key, user)
 
         assert state.token_blocked

@@ -178,10 +178,10 @@ class TestRevokeAll:
 
         blocked = await token_log.revoke_all(Watermark(user_id, revoked_before=NOW))
 
-        assert sorted(map(without_row_id, blocked), key=str) == sorted(
-            (dataclasses.replace(r, blocked_at=NOW) for r in (older, at_watermark)), key=str
-        )
+        assert blocked == 2
         for record, blocked_at in (
+            (older, NOW),
+            (at_watermark, NOW),
             (newer, None),
             (already_blocked, NOW - 30),
             (someone_elses, None),
@@ -193,7 +193,7 @@ class TestRevokeAll:
     async def test_sets_the_watermark_that_lookup_returns(self, token_log: TokenLog) -> None:
         user_id = random_user_id()
 
-        assert await token_log.revoke_all(Watermark(user_id, revoked_before=NOW)) == []
+        assert await token_log.revoke_all(Watermark(user_id, revoked_before=NOW)) == 0
 
         state = await token_log.lookup(random_key(), user_id)
         assert state.watermark == Watermark(user_id, revoked_before=NOW)

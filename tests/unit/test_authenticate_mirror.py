@@ -192,7 +192,7 @@ class TestNotBlockedMode:
     async def test_a_watermark_in_the_tokens_second_asks_the_log(self) -> None:
         harness = mirrored(require_logged=False)
         harness.clock.set(SECOND + 0.5)
-        await harness.fast.raise_watermark(Watermark(3, SECOND + 0.5), 60, [])
+        await harness.fast.raise_watermark(Watermark(3, SECOND + 0.5), 60)
         harness.token_log = DownTokenLog()
         token = harness.codec.encode(Claims(TokenKey("unit-tests", "u"), 3, SECOND, SECOND + 600))
         with pytest.raises(TokenLogUnavailable):

@@ -32,7 +32,9 @@ class TestLogoutAllDevices:
         assert await harness.logout_all()(user_id=1) == 3
         for issued in mine:
             assert not await authenticates(harness, issued.token)
-            assert (await harness.fast.lookup(issued.record.key, 1)).token_blocked
+            state = await harness.token_log.lookup(issued.record.key, 1)
+            assert state.record is not None
+            assert state.record.is_blocked
         assert await authenticates(harness, theirs.token)
 
     async def test_a_login_in_the_same_second_right_after_it_works(self) -> None:

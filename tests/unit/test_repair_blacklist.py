@@ -93,7 +93,7 @@ class TestRepairBlacklist:
         for user_id, at in ((recent, now - 10), (stale, now - life - 1), (newer, now - 5)):
             await harness.token_log.revoke_all(Watermark(user_id, at))
         fresh = InMemoryBlacklist(harness.clock)
-        await fresh.raise_watermark(Watermark(newer, now), 60, [])
+        await fresh.raise_watermark(Watermark(newer, now), 60)
 
         report = await repair(harness, fresh)()
 

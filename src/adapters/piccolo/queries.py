@@ -32,18 +32,21 @@ WHERE user_token_logs.blocked_at IS NULL AND user_token_logs.user_id = excluded.
 """
 
 # revoke_all raises the watermark (keeping the max), then blocks in ONE UPDATE. Postgres runs both
-# as one statement (a data-modifying CTE: atomic, one round trip); SQLite has no such CTE, so the
+# as one statement (data-modifying CTEs: atomic, one round trip); SQLite has no such CTE, so the
 # token log runs the two statements in one IMMEDIATE transaction. Arguments, in order:
 # (user_id, watermark) for the upsert, then (watermark, user_id, watermark) for the UPDATE.
+# Only the count comes back: decoding thousands of rows would stall the event loop for nothing.
 REVOKE_ALL_POSTGRES = """
 WITH raised AS (
     INSERT INTO user_revocation_watermarks (user_id, revoked_before) VALUES ({}, {})
     ON CONFLICT (user_id) DO UPDATE SET revoked_before =
         GREATEST(user_revocation_watermarks.revoked_before, excluded.revoked_before)
+), blocked AS (
+    UPDATE user_token_logs SET blocked_at = {}
+    WHERE user_id = {} AND blocked_at IS NULL AND issued_at <= {}
+    RETURNING 1
 )
-UPDATE user_token_logs SET blocked_at = {}
-WHERE user_id = {} AND blocked_at IS NULL AND issued_at <= {}
-RETURNING id, iss, jti, user_id, issued_at, expires_at, blocked_at, device
+SELECT count(*) AS blocked FROM blocked
 """
 
 RAISE_WATERMARK_POSTGRES = """
@@ -61,7 +64,7 @@ ON CONFLICT (user_id) DO UPDATE SET revoked_before =
 BLOCK_ISSUED_BEFORE_SQLITE = """
 UPDATE user_token_logs SET blocked_at = {}
 WHERE user_id = {} AND blocked_at IS NULL AND issued_at <= {}
-RETURNING id, iss, jti, user_id, issued_at, expires_at, blocked_at, device
+RETURNING 1
 """
 
 ACTIVE_SESSIONS = """

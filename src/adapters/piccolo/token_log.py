@@ -57,7 +57,7 @@ class PiccoloTokenLog:
         async with self._guard("block a token"):
             await self._fetch(queries.BLOCK, *_values(record, blocked_at))
 
-    async def revoke_all(self, watermark: Watermark) -> list[TokenRecord]:
+    async def revoke_all(self, watermark: Watermark) -> int:
         at = _datetime(watermark.revoked_before)
         raise_args = (watermark.user_id, at)
         block_args = (at, watermark.user_id, at)
@@ -66,9 +66,9 @@ class PiccoloTokenLog:
                 async with self._engine.transaction(transaction_type=TransactionType.immediate):
                     await self._fetch(queries.RAISE_WATERMARK_SQLITE, *raise_args)
                     rows = await self._fetch(queries.BLOCK_ISSUED_BEFORE_SQLITE, *block_args)
-            else:
-                rows = await self._fetch(queries.REVOKE_ALL_POSTGRES, *raise_args, *block_args)
-        return sorted((_record(row) for row in rows), key=lambda record: record.row_id or 0)
+                return len(rows)
+            counted = await self._fetch(queries.REVOKE_ALL_POSTGRES, *raise_args, *block_args)
+        return int(counted[0]["blocked"])
 
     async def raise_watermark(self, watermark: Watermark) -> None:
         sqlite = isinstance(self._engine, SQLiteEngine)

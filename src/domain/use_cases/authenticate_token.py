@@ -101,7 +101,7 @@ class AuthenticateToken:
                 await self._blacklist.add([BlacklistEntry(claims.key, claims.user_id, ttl)])
             elif state.watermark is not None:
                 ttl = self._policy.watermark_ttl_seconds
-                await self._blacklist.raise_watermark(state.watermark, ttl, [])
+                await self._blacklist.raise_watermark(state.watermark, ttl)
         except BlacklistUnavailable:
             self._telemetry.blacklist_unavailable("mirror_missed_revocation")
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from domain.errors import BlacklistUnavailable, RevocationNotMirrored
-from domain.model import BlacklistEntry, Watermark
+from domain.model import Watermark
 from domain.policy import BlacklistPolicy
 from domain.ports import Background, Blacklist, Clock, Telemetry, TokenLog
 
 
 class LogoutAllDevices:
-    """Raise the user's watermark durably, block their logged tokens, then mirror it all.
+    """Raise the user's watermark durably and in Redis, and block their logged rows.
 
-    With a `background`, it answers once the watermark is committed and in Redis (that is the
-    revocation: both steps of every check honour it) and blocks the rows and mirrors them after
-    the response: O(1) round trips and time on the response path, whatever the user's N.
+    The watermark is the revocation, in both layers: every check reads the token's entry and
+    its user's watermark together, and the Redis watermark outlives every token it covers. So
+    the blocked tokens get no entries of their own: N of them would cost N Redis writes and,
+    for a user with thousands of tokens, hundreds of milliseconds of this process's event loop
+    (building and parsing the pipeline), during which every other request waits.
+
+    With a `background`, it answers once the watermark is committed and in Redis and blocks the
+    rows after the response: O(1) round trips and time on the response path, whatever the N.
     """
 
     def __init__(
@@ -35,42 +40,29 @@ class LogoutAllDevices:
 
     async def __call__(self, *, user_id: int) -> int:
         """Returns how many logged tokens it blocked (0 when a background blocks them later)."""
-        now = self._clock.now()
-        watermark = Watermark(user_id=user_id, revoked_before=now)
+        watermark = Watermark(user_id=user_id, revoked_before=self._clock.now())
         if self._background is None:
-            return await self._block_and_mirror(watermark, now)
+            blocked = await self._block_rows(watermark)
+            await self._mirror(watermark)
+            return blocked
         await self._token_log.raise_watermark(watermark)
         try:
-            await self._mirror(watermark, [], answering=True)
+            await self._mirror(watermark)
         finally:  # after the answer's work, not competing with it; even when it is a 503
-            self._background.run(
-                "block revoked tokens", lambda: self._block_and_mirror(watermark, now)
-            )
+            self._background.run("block revoked tokens", lambda: self._block_rows(watermark))
         return 0
 
-    async def _block_and_mirror(self, watermark: Watermark, now: float) -> int:
-        user_id = watermark.user_id
+    async def _block_rows(self, watermark: Watermark) -> int:
         blocked = await self._token_log.revoke_all(watermark)
-        self._telemetry.tokens_revoked(len(blocked), scope="user")
-        entries = [
-            BlacklistEntry(record.key, user_id, ttl)
-            for record in blocked
-            if (ttl := self._policy.ttl_for(record.expires_at, now)) > 0
-        ]
-        await self._mirror(watermark, entries, answering=self._background is None)
-        return len(blocked)
+        self._telemetry.tokens_revoked(blocked, scope="user")
+        return blocked
 
-    async def _mirror(
-        self, watermark: Watermark, entries: list[BlacklistEntry], *, answering: bool
-    ) -> None:
+    async def _mirror(self, watermark: Watermark) -> None:
         try:
-            await self._blacklist.raise_watermark(
-                watermark, self._policy.watermark_ttl_seconds, entries
-            )
+            await self._blacklist.raise_watermark(watermark, self._policy.watermark_ttl_seconds)
         except BlacklistUnavailable as error:
             self._telemetry.blacklist_unavailable("logout_all")
-            if answering and self._policy.redis_answers_alone:
+            if self._policy.redis_answers_alone:
                 # Checks may take the fast layer's word without the log: the caller must retry.
                 raise RevocationNotMirrored("the watermark is durable but not in Redis") from error
             # The watermark is committed and every check reads the log: the tokens are dead.
-            # (After the response, the watermark already in Redis covers the rows' entries.)

@@ -75,7 +75,7 @@ class RepairBlacklist:
             for watermark in page:
                 ttl = math.ceil(watermark.revoked_before + life - now)
                 if ttl > 0:
-                    await self._blacklist.raise_watermark(watermark, ttl, [])
+                    await self._blacklist.raise_watermark(watermark, ttl)
                     pushed += 1
             cursor = (page[-1].revoked_before, page[-1].user_id)
         return pushed
