@@ -90,8 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(seed.bulk_rows(db_url, args.rows))
         table_bytes, table_rows = asyncio.run(seed.table_size(db_url))
         tokens = seed.issue_tokens(env, args.tokens)
+        per_mode = logout_latency.WARM_UP_LOGOUTS + args.logouts
         to_log_out = {
-            mode: seed.logged_tokens(env, args.logouts, _LOGOUT_USERS + number * args.logouts)
+            mode: seed.logged_tokens(env, per_mode, _LOGOUT_USERS + number * per_mode)
             for number, mode in enumerate(modes)
         }
         all_cases = hot_path.cases(tokens.valid, tokens.revoked)
@@ -165,7 +166,8 @@ def _logout_latencies(
     print(
         f"\nLogout latency (POST /api/v2/logout of {args.logouts:,} fresh logged tokens per app, "
         f"{args.logout_concurrency} in flight, while wrk -c{args.load_connections} loads the "
-        "valid-token route; local mode includes the lease wait)"
+        f"valid-token route, after {logout_latency.WARM_UP_LOGOUTS} untimed ones; local mode "
+        "includes the lease wait)"
     )
     latencies = {
         mode: logout_latency.measure(
