@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 
 from domain.errors import BlacklistUnavailable, TokenLogUnavailable
 from domain.model import (
@@ -56,6 +57,11 @@ class DownBlacklist:
         raise BlacklistUnavailable("down")
 
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
+        raise BlacklistUnavailable("down")
+
+    @asynccontextmanager
+    async def revoking(self, entries: Sequence[BlacklistEntry]) -> AsyncIterator[None]:
+        yield  # the block inside goes to the log; then the Redis write fails
         raise BlacklistUnavailable("down")
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:

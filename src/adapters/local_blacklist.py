@@ -8,6 +8,8 @@ kept here until Redis says it changed. Two rules make a cached answer as good as
   reached this cache. A writer waits `lease_seconds` after Redis acknowledged its write before
   answering, so a request that starts after a logout returned can only be served from a cache
   whose lease began after the write (CONTRACT, "Hot path"). Every instance must use the same L.
+  A logout waits less in all: it first marks its token pending ("ask the log"), and its lease
+  runs from that mark while the log commits.
 - Generation: a value read from Redis is kept only if no invalidation, flush or reconnection
   arrived while the read was in flight; an invalidation can overtake the reply it concerns.
 """
@@ -16,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from adapters.redis_blacklist import RedisBlacklist
+from domain.errors import BlacklistUnavailable
 from domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
 from domain.ports import Blacklist
 
@@ -72,6 +76,27 @@ class LocallyCachedBlacklist:
         acknowledged = time.monotonic()
         self._forget([self._redis.token_key(entry.key, entry.user_id) for entry in entries])
         await outlive_leases(acknowledged, self._lease)
+
+    @asynccontextmanager
+    async def revoking(self, entries: Sequence[BlacklistEntry]) -> AsyncIterator[None]:
+        """Pending mark, the durable block inside, the entries; the lease runs from the mark.
+
+        Once the mark is acknowledged, a cache whose lease began later holds no older value of
+        these keys: it reads "pending" (and asks the log, committed before this returns) or
+        the entry. So the lease wait overlaps the log's commit instead of following it.
+        """
+        keys = [self._redis.token_key(entry.key, entry.user_id) for entry in entries]
+        try:
+            await self._redis.mark_pending(entries)
+            marked: float | None = time.monotonic()
+        except BlacklistUnavailable:
+            marked = None  # the block still goes to the log; the entries' write decides the rest
+        self._forget(keys)
+        yield
+        await self._redis.add(entries)
+        acknowledged = time.monotonic()
+        self._forget(keys)
+        await outlive_leases(acknowledged if marked is None else marked, self._lease)
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
         await self._redis.raise_watermark(watermark, ttl_seconds)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from domain.model import (
     BlacklistEntry,
@@ -142,6 +143,11 @@ class InMemoryBlacklist:
         for entry in entries:
             self._blocked[(entry.user_id, entry.key)] = now + entry.ttl_seconds
         self._forget_expired(now)
+
+    @asynccontextmanager
+    async def revoking(self, entries: Sequence[BlacklistEntry]) -> AsyncIterator[None]:
+        yield
+        await self.add(entries)
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
         async with self._lock:

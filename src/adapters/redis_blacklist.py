@@ -2,6 +2,7 @@
 
 Layout, with `{user_id}` a Cluster hash tag so that both keys of a lookup share one slot:
   `rv{42}t<12-byte digest of (iss, jti)>` = "1"  (a blocked token; never the token text)
+      or "?" while a logout commits to the log (the local cache's pending mark: ask the log)
   `rv{42}w` = the watermark in integer microseconds (a float string would round)
 Up to 28 bytes, a key fits one 32-byte allocation: about 117 bytes per blocked token in all, for
 user ids below 10^11 (Redis 7.0, measured; 16 more above).
@@ -10,8 +11,8 @@ user ids below 10^11 (Redis 7.0, measured; 16 more above).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Literal, overload
 
 from redis.asyncio import Redis
@@ -27,6 +28,8 @@ from domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
 from domain.ports import Blacklist
 
 MIRROR_DONE = b"done"  # the mirror marker's value once a full repair has finished
+BLOCKED = b"1"
+PENDING = b"?"  # a logout is committing this token's block to the log: only the log can answer
 
 HEALTH_CHECK_INTERVAL_SECONDS = 30
 RedisClient = Redis | RedisCluster
@@ -170,7 +173,10 @@ class RedisBlacklist:
             raise BlacklistUnavailable(f"redis: unreadable watermark {micros!r}") from error
         complete = len(values) > 2 and values[2] == MIRROR_DONE
         return BlacklistState(
-            token_blocked=blocked is not None, watermark=watermark, complete=complete
+            token_blocked=blocked is not None and blocked != PENDING,
+            watermark=watermark,
+            complete=complete,
+            token_pending=blocked == PENDING,
         )
 
     async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
@@ -179,6 +185,21 @@ class RedisBlacklist:
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
         pipeline = self._client.pipeline(transaction=False)
         self._queue_entries(pipeline, entries)
+        await self._execute(pipeline)
+
+    @asynccontextmanager
+    async def revoking(self, entries: Sequence[BlacklistEntry]) -> AsyncIterator[None]:
+        yield
+        await self.add(entries)
+
+    async def mark_pending(self, entries: Sequence[BlacklistEntry]) -> None:
+        """Mark the entries' tokens "ask the log" (never over an entry already there), each for
+        its entry's TTL, in one round trip."""
+        pipeline = self._client.pipeline(transaction=False)
+        for entry in entries:
+            if entry.ttl_seconds > 0:
+                key = self.token_key(entry.key, entry.user_id)
+                pipeline.set(key, PENDING, ex=entry.ttl_seconds, nx=True)
         await self._execute(pipeline)
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
@@ -199,7 +220,8 @@ class RedisBlacklist:
     ) -> None:
         for entry in entries:
             if entry.ttl_seconds > 0:  # already expired: nothing left to block
-                pipeline.set(self.token_key(entry.key, entry.user_id), 1, ex=entry.ttl_seconds)
+                key = self.token_key(entry.key, entry.user_id)
+                pipeline.set(key, BLOCKED, ex=entry.ttl_seconds)
 
     @staticmethod
     async def _execute(pipeline: Pipeline | ClusterPipeline) -> None:

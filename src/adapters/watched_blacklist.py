@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from domain.errors import BlacklistUnavailable
 from domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
@@ -36,6 +37,15 @@ class WatchedBlacklist:
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
         try:
             await self._inner.add(entries)
+        except BlacklistUnavailable:
+            self.failures += 1
+            raise
+
+    @asynccontextmanager
+    async def revoking(self, entries: Sequence[BlacklistEntry]) -> AsyncIterator[None]:
+        try:
+            async with self._inner.revoking(entries):
+                yield
         except BlacklistUnavailable:
             self.failures += 1
             raise

@@ -106,6 +106,9 @@ class BlacklistState:
     # The fast layer holds every revocation the log does (its "mirror complete" marker was
     # there): its "not revoked" is then an answer, not just the absence of a known one.
     complete: bool = False
+    # A logout of this token is committing to the log right now (or died doing so): only the
+    # log knows whether the token is blocked.
+    token_pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from domain.model import (
@@ -97,6 +98,15 @@ class Blacklist(Protocol):
 
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
         """Add entries, each with its own TTL, in one round trip."""
+        ...
+
+    def revoking(self, entries: Sequence[BlacklistEntry]) -> AbstractAsyncContextManager[None]:
+        """Around the durable write of these revocations: adds the entries once the block
+        inside has succeeded (nothing if it raised), and returns when every check sees them.
+
+        An adapter may write a "pending: ask the log" mark before the block, so that what a
+        check must wait for (a cache lease) runs while the log commits.
+        """
         ...
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:

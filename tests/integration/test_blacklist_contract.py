@@ -215,6 +215,26 @@ class TestRaiseWatermark:
         assert (await harness.blacklist.lookup(random_key(), user)).watermark is None
 
 
+class TestRevoking:
+    async def test_blocks_once_the_write_inside_succeeded(self, harness: Harness) -> None:
+        key, user = random_key(), random_user_id()
+
+        async with harness.blacklist.revoking([entry(key, user, ttl=90)]):
+            assert not (await harness.blacklist.lookup(key, user)).token_blocked
+
+        assert (await harness.blacklist.lookup(key, user)).token_blocked
+        await harness.assert_token_lives(key, user, 90)
+
+    async def test_blocks_nothing_when_the_write_inside_failed(self, harness: Harness) -> None:
+        key, user = random_key(), random_user_id()
+
+        with pytest.raises(RuntimeError):
+            async with harness.blacklist.revoking([entry(key, user)]):
+                raise RuntimeError("the durable write failed")
+
+        assert not (await harness.blacklist.lookup(key, user)).token_blocked
+
+
 class RoundTripCounter:
     """Counts a connection's writes: a round trip is one write, then reading its replies.
 
@@ -282,6 +302,25 @@ async def set_calls(client: Redis) -> int:
 
 @pytest.mark.redis
 class TestRedisBlacklist:
+    async def test_a_pending_mark_reads_pending_and_never_replaces_an_entry(
+        self, redis_client: Redis
+    ) -> None:
+        blacklist, user, pending, blocked = (
+            RedisBlacklist(redis_client),
+            random_user_id(),
+            random_key(),
+            random_key(),
+        )
+        await blacklist.add([entry(blocked, user)])
+
+        await blacklist.mark_pending([entry(pending, user, ttl=90), entry(blocked, user)])
+
+        state = await blacklist.lookup(pending, user)
+        assert (state.token_pending, state.token_blocked) == (True, False)
+        assert 0 < await redis_client.ttl(blacklist.token_key(pending, user)) <= 90
+        state = await blacklist.lookup(blocked, user)
+        assert (state.token_pending, state.token_blocked) == (False, True)
+
     async def test_add_of_a_thousand_entries_is_one_round_trip(
         self, counted: tuple[RedisBlacklist, RoundTripCounter], redis_client: Redis
     ) -> None:

@@ -18,6 +18,7 @@ from adapters.local_blacklist import LocallyCachedBlacklist
 from adapters.mirror_marker import RedisMirrorMarker
 from adapters.redis_blacklist import RedisBlacklist
 from adapters.redis_tracking import TrackingListener
+from domain.errors import BlacklistUnavailable, TokenLogUnavailable
 from domain.model import BlacklistEntry, TokenKey, Watermark
 from entrypoints.containers import FULL_MIRROR_MARKER_KEY, TRACKED_PREFIXES
 from tests.integration.throwaway import throwaway_redis
@@ -128,9 +129,45 @@ async def test_writes_answer_only_after_the_lease(client: Redis) -> None:
     started = time.monotonic()
     await blacklist.raise_watermark(Watermark(user, time.time()), 60)
     assert time.monotonic() - started >= LEASE
+    started = time.monotonic()
+    async with blacklist.revoking([BlacklistEntry(TokenKey("other", "jti"), user, 60)]):
+        pass
+    assert time.monotonic() - started >= LEASE
     state = await blacklist.lookup(KEY, user)  # its own writes are not served stale either
     assert state.token_blocked
     assert state.watermark is not None
+
+
+async def test_revoking_marks_pending_around_the_durable_write_then_blocks(client: Redis) -> None:
+    user, inner = random_user_id(), RedisBlacklist(client, complete_marker=FULL_MIRROR_MARKER_KEY)
+    blacklist = LocallyCachedBlacklist(inner, ScriptedFeed(), lease_seconds=LEASE)
+    async with blacklist.revoking([BlacklistEntry(KEY, user, 60)]):
+        state = await inner.lookup(KEY, user)  # what any other instance reads meanwhile
+        assert (state.token_pending, state.token_blocked) == (True, False)
+    state = await inner.lookup(KEY, user)
+    assert (state.token_pending, state.token_blocked) == (False, True)
+    assert 0 < await client.ttl(inner.token_key(KEY, user)) <= 60
+
+
+async def test_a_failed_durable_write_leaves_pending_and_writes_no_entry(client: Redis) -> None:
+    user, inner = random_user_id(), RedisBlacklist(client)
+    blacklist = LocallyCachedBlacklist(inner, ScriptedFeed(), lease_seconds=LEASE)
+    with pytest.raises(TokenLogUnavailable):
+        async with blacklist.revoking([BlacklistEntry(KEY, user, 60)]):
+            raise TokenLogUnavailable("the log's commit failed")
+    state = await inner.lookup(KEY, user)  # checks ask the log, which says "not blocked"
+    assert (state.token_pending, state.token_blocked) == (True, False)
+
+
+async def test_redis_down_still_runs_the_durable_write_then_fails() -> None:
+    client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    blacklist = LocallyCachedBlacklist(RedisBlacklist(client), ScriptedFeed(), lease_seconds=LEASE)
+    committed = False
+    with pytest.raises(BlacklistUnavailable):
+        async with blacklist.revoking([BlacklistEntry(KEY, random_user_id(), 60)]):
+            committed = True
+    assert committed
+    await client.aclose()
 
 
 async def test_stays_within_its_bound(client: Redis) -> None:
@@ -289,9 +326,22 @@ async def two_instances(
     return listener, reader, writer, clients
 
 
+async def log_out(
+    writer: LocallyCachedBlacklist, reader: LocallyCachedBlacklist, user: int, commit: float
+) -> None:
+    """A logout's writes: pending, a commit of `commit` seconds during which the reader
+    looks, the entry."""
+    async with writer.revoking([BlacklistEntry(KEY, user, 60)]):
+        await reader.lookup(KEY, user)  # may cache "pending", or still "not blocked"
+        await asyncio.sleep(commit)
+
+
 @pytest.mark.parametrize("stalled", [False, True], ids=["invalidations-late", "stalled"])
+# A quick commit: the lease wait follows the entry's write. A commit nearly a lease long: the
+# answer follows the entry's write at once, and only a lease counted from the mark makes it safe.
+@pytest.mark.parametrize("write", ["add", "revoking", "revoking-slow-commit"])
 async def test_a_late_invalidation_never_serves_a_revoked_token_after_the_logout(
-    stalled: bool,
+    stalled: bool, write: str
 ) -> None:
     """Late by less than the lease: the writer's wait covers it. Stalled: the lease lapses."""
     with throwaway_redis() as server:
@@ -307,8 +357,13 @@ async def test_a_late_invalidation_never_serves_a_revoked_token_after_the_logout
                 if stalled:
                     proxy.flowing.clear()
                 for user in users:
-                    await writer.add([BlacklistEntry(KEY, user, 60)])  # answers after the wait
-                    assert (await reader.lookup(KEY, user)).token_blocked, f"user {user}"
+                    if write == "add":
+                        await writer.add([BlacklistEntry(KEY, user, 60)])  # after the wait
+                    else:
+                        commit = LEASE * 0.9 if write == "revoking-slow-commit" else 0.0
+                        await log_out(writer, reader, user, commit)
+                    state = await reader.lookup(KEY, user)  # pending: the check asks the log
+                    assert state.token_blocked or state.token_pending, f"user {user}"
             finally:
                 await listener.stop()
                 for client in clients:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
 
+from adapters.memory import InMemoryBlacklist
 from domain.errors import (
     RevocationNotMirrored,
     TokenLogUnavailable,
@@ -13,7 +15,7 @@ from domain.errors import (
     TokenRevoked,
 )
 from domain.logged_tokens import LoggedTokens
-from domain.model import Claims, TokenKey, TokenRecord, Watermark
+from domain.model import BlacklistState, Claims, TokenKey, TokenRecord, Watermark
 from domain.policy import BlacklistPolicy
 from tests.fakes import DownBlacklist, DownTokenLog, ManualBackground
 from tests.unit.harness import LEEWAY, MAX_BLACKLIST_TTL, TTL, Harness, bearer
@@ -30,7 +32,23 @@ async def check(harness: Harness, token: str) -> Claims:
     return await harness.authenticate()(authorization=bearer(token))
 
 
+class PendingEverywhere(InMemoryBlacklist):
+    """A complete mirror in which every token reads "pending": a logout of it is committing."""
+
+    async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
+        return dataclasses.replace(await super().lookup(key, user_id), token_pending=True)
+
+
 class TestTheMirrorAnswersAlone:
+    async def test_a_pending_token_asks_the_log_even_when_this_process_knows_it(self) -> None:
+        harness = mirrored()
+        issued = await harness.issue_token()(user_id=1)
+        await check(harness, issued.token)  # learns it is logged
+        await harness.token_log.block(issued.record, blocked_at=harness.clock.now())
+        harness.blacklist = PendingEverywhere(harness.clock, complete=True)
+        with pytest.raises(TokenRevoked):  # the logout committed; its entry is not in Redis yet
+            await check(harness, issued.token)
+
     async def test_a_known_logged_token_needs_no_database(self) -> None:
         harness = mirrored()
         issued = await harness.issue_token()(user_id=1)

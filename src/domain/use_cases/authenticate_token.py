@@ -120,6 +120,8 @@ class AuthenticateToken:
 
     def _answered_by_mirror(self, claims: Claims, fast: BlacklistState) -> bool:
         """True when the complete mirror, and what this process knows, show the token live."""
+        if fast.token_pending:  # a logout of it is committing: only the log knows
+            return False
         if not (fast.complete and self._policy and self._policy.mirror_covers(claims)):
             return False
         watermark = fast.watermark

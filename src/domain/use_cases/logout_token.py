@@ -9,7 +9,11 @@ from domain.ports import Blacklist, Clock, Telemetry, TokenLog
 
 
 class LogoutToken:
-    """Mark the token blocked in the log (the durable truth), then blacklist it for speed."""
+    """Mark the token blocked in the log (the durable truth), then blacklist it for speed.
+
+    The log's write happens inside the blacklist's `revoking`, which may mark the token pending
+    in Redis first, so that the local cache's lease wait overlaps the commit.
+    """
 
     def __init__(
         self,
@@ -34,16 +38,20 @@ class LogoutToken:
             issued_at=claims.issued_at,
             expires_at=claims.expires_at,
         )
-        await self._token_log.block(record, blocked_at=now)
-        self._telemetry.tokens_revoked(1, scope="token")
         ttl = self._policy.ttl_for(claims.expires_at, now)
-        if ttl == 0:
+        if ttl == 0:  # expired past the leeway: the log keeps the block, Redis has no use for it
+            await self._block(record, now)
             return
         try:
-            await self._blacklist.add([BlacklistEntry(claims.key, claims.user_id, ttl)])
+            async with self._blacklist.revoking([BlacklistEntry(claims.key, claims.user_id, ttl)]):
+                await self._block(record, now)
         except BlacklistUnavailable as error:
             self._telemetry.blacklist_unavailable("logout")
             if self._policy.redis_answers_alone:
                 # Checks may take the fast layer's word without the log: the caller must retry.
                 raise RevocationNotMirrored("the block is durable but not in Redis") from error
             # The block is committed and every check reads the log, so the token is dead already.
+
+    async def _block(self, record: TokenRecord, now: float) -> None:
+        await self._token_log.block(record, blocked_at=now)
+        self._telemetry.tokens_revoked(1, scope="token")
