@@ -17,12 +17,13 @@ kept here until Redis says it changed. Two rules make a cached answer as good as
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-from adapters.redis_blacklist import RedisBlacklist
+from adapters.redis_blacklist import PENDING, RedisBlacklist
 from domain.errors import BlacklistUnavailable
 from domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
 from domain.ports import Blacklist
@@ -79,24 +80,29 @@ class LocallyCachedBlacklist:
 
     @asynccontextmanager
     async def revoking(self, entries: Sequence[BlacklistEntry]) -> AsyncIterator[None]:
-        """Pending mark, the durable block inside, the entries; the lease runs from the mark.
+        """Pending mark, the durable block inside, the entries; the lease runs from the mark
+        when the mark held until the entries replaced it.
 
-        Once the mark is acknowledged, a cache whose lease began later holds no older value of
-        these keys: it reads "pending" (and asks the log, committed before this returns) or
-        the entry. So the lease wait overlaps the log's commit instead of following it.
+        From the mark's acknowledgement until the entries' write, the keys hold the mark (the
+        entries' write checks it was still there). A cache whose lease began after the mark
+        holds no older value of these keys, so it reads the mark (and asks the log, committed
+        before this returns) or the entry: the lease wait overlaps the log's commit instead of
+        following it. If the mark was refused, or gone by then (a flush or restart let a cache
+        read the key's absence meanwhile), the lease runs from the entries' write instead.
         """
         keys = [self._redis.token_key(entry.key, entry.user_id) for entry in entries]
+        mark = PENDING + secrets.token_hex(8).encode()  # no one else ever writes this value
         try:
-            await self._redis.mark_pending(entries)
-            marked: float | None = time.monotonic()
+            marked = time.monotonic() if await self._redis.mark_pending(entries, mark) else None
         except BlacklistUnavailable:
             marked = None  # the block still goes to the log; the entries' write decides the rest
         self._forget(keys)
         yield
-        await self._redis.add(entries)
+        mark_held = await self._redis.replace_marks(entries, mark)
         acknowledged = time.monotonic()
         self._forget(keys)
-        await outlive_leases(acknowledged if marked is None else marked, self._lease)
+        lease_from = marked if marked is not None and mark_held else acknowledged
+        await outlive_leases(lease_from, self._lease)
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
         await self._redis.raise_watermark(watermark, ttl_seconds)

@@ -2,7 +2,8 @@
 
 Layout, with `{user_id}` a Cluster hash tag so that both keys of a lookup share one slot:
   `rv{42}t<12-byte digest of (iss, jti)>` = "1"  (a blocked token; never the token text)
-      or "?" while a logout commits to the log (the local cache's pending mark: ask the log)
+      or "?<16 hex digits>" while a logout commits to the log (the local cache's pending
+      mark, unique to that logout: ask the log)
   `rv{42}w` = the watermark in integer microseconds (a float string would round)
 Up to 28 bytes, a key fits one 32-byte allocation: about 117 bytes per blocked token in all, for
 user ids below 10^11 (Redis 7.0, measured; 16 more above).
@@ -29,7 +30,7 @@ from domain.ports import Blacklist
 
 MIRROR_DONE = b"done"  # the mirror marker's value once a full repair has finished
 BLOCKED = b"1"
-PENDING = b"?"  # a logout is committing this token's block to the log: only the log can answer
+PENDING = b"?"  # prefixes a pending mark: a logout is committing the block; ask the log
 
 HEALTH_CHECK_INTERVAL_SECONDS = 30
 RedisClient = Redis | RedisCluster
@@ -173,10 +174,10 @@ class RedisBlacklist:
             raise BlacklistUnavailable(f"redis: unreadable watermark {micros!r}") from error
         complete = len(values) > 2 and values[2] == MIRROR_DONE
         return BlacklistState(
-            token_blocked=blocked is not None and blocked != PENDING,
+            token_blocked=blocked is not None and not blocked.startswith(PENDING),
             watermark=watermark,
             complete=complete,
-            token_pending=blocked == PENDING,
+            token_pending=blocked is not None and blocked.startswith(PENDING),
         )
 
     async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
@@ -192,15 +193,28 @@ class RedisBlacklist:
         yield
         await self.add(entries)
 
-    async def mark_pending(self, entries: Sequence[BlacklistEntry]) -> None:
-        """Mark the entries' tokens "ask the log" (never over an entry already there), each for
-        its entry's TTL, in one round trip."""
+    async def mark_pending(self, entries: Sequence[BlacklistEntry], mark: bytes) -> bool:
+        """Set the entries' keys to `mark` (PENDING and something unique to the caller), never
+        over a value already there, each for its entry's TTL, in one round trip. True when
+        every key took the mark."""
         pipeline = self._client.pipeline(transaction=False)
         for entry in entries:
             if entry.ttl_seconds > 0:
                 key = self.token_key(entry.key, entry.user_id)
-                pipeline.set(key, PENDING, ex=entry.ttl_seconds, nx=True)
-        await self._execute(pipeline)
+                pipeline.set(key, mark, ex=entry.ttl_seconds, nx=True)
+        replies = await self._execute(pipeline)
+        return all(reply is True for reply in replies)
+
+    async def replace_marks(self, entries: Sequence[BlacklistEntry], mark: bytes) -> bool:
+        """Add the entries, like `add`; True when every key still held `mark` until then: no
+        flush, restart or expiry removed it meanwhile (only its writer ever writes a mark)."""
+        pipeline = self._client.pipeline(transaction=False)
+        for entry in entries:
+            if entry.ttl_seconds > 0:
+                key = self.token_key(entry.key, entry.user_id)
+                pipeline.set(key, BLOCKED, ex=entry.ttl_seconds, get=True)
+        replies = await self._execute(pipeline)
+        return bool(replies) and all(reply == mark for reply in replies)
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
         if ttl_seconds <= 0:  # a watermark living 0 s is no watermark; `EX 0` is an error
@@ -224,10 +238,11 @@ class RedisBlacklist:
                 pipeline.set(key, BLOCKED, ex=entry.ttl_seconds)
 
     @staticmethod
-    async def _execute(pipeline: Pipeline | ClusterPipeline) -> None:
+    async def _execute(pipeline: Pipeline | ClusterPipeline) -> list[object]:
         """Send every queued command in one write, then read the replies: one round trip."""
         with _unavailable_on_error():
-            await pipeline.execute()
+            replies: list[object] = await pipeline.execute()
+        return replies
 
 
 _: type[Blacklist] = RedisBlacklist

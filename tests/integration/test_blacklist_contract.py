@@ -313,13 +313,34 @@ class TestRedisBlacklist:
         )
         await blacklist.add([entry(blocked, user)])
 
-        await blacklist.mark_pending([entry(pending, user, ttl=90), entry(blocked, user)])
+        assert await blacklist.mark_pending([entry(pending, user, ttl=90)], b"?mark-1")
+        assert not await blacklist.mark_pending([entry(blocked, user)], b"?mark-2")
 
         state = await blacklist.lookup(pending, user)
         assert (state.token_pending, state.token_blocked) == (True, False)
         assert 0 < await redis_client.ttl(blacklist.token_key(pending, user)) <= 90
         state = await blacklist.lookup(blocked, user)
         assert (state.token_pending, state.token_blocked) == (False, True)
+
+    async def test_replacing_marks_blocks_and_tells_whether_the_mark_held(
+        self, redis_client: Redis
+    ) -> None:
+        blacklist, user, kept, lost = (
+            RedisBlacklist(redis_client),
+            random_user_id(),
+            random_key(),
+            random_key(),
+        )
+        for key in (kept, lost):
+            assert await blacklist.mark_pending([entry(key, user)], b"?mine")
+        await redis_client.delete(blacklist.token_key(lost, user))  # as a flush would
+
+        assert await blacklist.replace_marks([entry(kept, user)], b"?mine")
+        assert not await blacklist.replace_marks([entry(lost, user)], b"?mine")
+        assert not await blacklist.replace_marks([entry(kept, user)], b"?mine")  # "1" by now
+
+        for key in (kept, lost):
+            assert (await blacklist.lookup(key, user)).token_blocked
 
     async def test_add_of_a_thousand_entries_is_one_round_trip(
         self, counted: tuple[RedisBlacklist, RoundTripCounter], redis_client: Redis

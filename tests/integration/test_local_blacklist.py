@@ -370,6 +370,31 @@ async def test_a_late_invalidation_never_serves_a_revoked_token_after_the_logout
                     await client.aclose()
 
 
+async def test_a_flush_during_the_commit_makes_the_lease_run_from_the_entry() -> None:
+    """The mark went with a flush, a repair set the marker again, and a reader cached the key's
+    absence: once the logout answers, that reader must not serve it (invalidations late)."""
+    with throwaway_redis() as server:
+        async with LaggingProxy(server.port, lag=LEASE / 2) as proxy:
+            listener, reader, writer, clients = await two_instances(
+                f"redis://127.0.0.1:{proxy.port}/0", server.url
+            )
+            try:
+                for user in [random_user_id() for _ in range(10)]:
+                    async with writer.revoking([BlacklistEntry(KEY, user, 60)]):
+                        await clients[1].flushall()
+                        await clients[1].set(FULL_MIRROR_MARKER_KEY, b"done")
+                        await asyncio.sleep(LEASE)  # the flush has reached the reader
+                        state = await reader.lookup(KEY, user)  # cached: absent, mirror done
+                        assert (state.token_blocked, state.token_pending) == (False, False)
+                        await asyncio.sleep(LEASE)  # the rest of a slow commit
+                    state = await reader.lookup(KEY, user)
+                    assert state.token_blocked or state.token_pending, f"user {user}"
+            finally:
+                await listener.stop()
+                for client in clients:
+                    await client.aclose()
+
+
 async def test_the_marker_says_done_only_a_lease_after_the_repairs_writes(client: Redis) -> None:
     marker = RedisMirrorMarker(
         client, key=b"rv:test-marker:%d" % random_user_id(), settle_seconds=LEASE

@@ -12,8 +12,8 @@ class LogoutAllDevices:
     """Raise the user's watermark durably and in Redis, and block their logged rows.
 
     The watermark is the revocation, in both layers: every check reads the token's entry and
-    its user's watermark together, and the Redis watermark outlives every token it covers. So
-    the blocked tokens get no entries of their own: N of them would cost N Redis writes and,
+    its user's watermark together, and where Redis answers alone, its watermark outlives every
+    token it covers (BlacklistPolicy). So the blocked tokens get no entries of their own: N of them would cost N Redis writes and,
     for a user with thousands of tokens, hundreds of milliseconds of this process's event loop
     (building and parsing the pipeline), during which every other request waits.
 
