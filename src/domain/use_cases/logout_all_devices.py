@@ -13,9 +13,10 @@ class LogoutAllDevices:
 
     The watermark is the revocation, in both layers: every check reads the token's entry and
     its user's watermark together, and where Redis answers alone, its watermark outlives every
-    token it covers (BlacklistPolicy). So the blocked tokens get no entries of their own: N of them would cost N Redis writes and,
-    for a user with thousands of tokens, hundreds of milliseconds of this process's event loop
-    (building and parsing the pipeline), during which every other request waits.
+    token it covers (BlacklistPolicy). So the blocked tokens get no entries of their own: N of
+    them would cost N Redis writes and, for a user with thousands of tokens, hundreds of
+    milliseconds of this process's event loop (building and parsing the pipeline), during which
+    every other request waits.
 
     With a `background`, it answers once the watermark is committed and in Redis and blocks the
     rows after the response: O(1) round trips and time on the response path, whatever the N.
