@@ -184,9 +184,7 @@ class RedisBlacklist:
         return self.state_from(user_id, await self.read(self.lookup_keys(key, user_id)))
 
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
-        pipeline = self._client.pipeline(transaction=False)
-        self._queue_entries(pipeline, entries)
-        await self._execute(pipeline)
+        await self._set_each(entries, BLOCKED)
 
     @asynccontextmanager
     async def revoking(self, entries: Sequence[BlacklistEntry]) -> AsyncIterator[None]:
@@ -197,23 +195,13 @@ class RedisBlacklist:
         """Set the entries' keys to `mark` (PENDING and something unique to the caller), never
         over a value already there, each for its entry's TTL, in one round trip. True when
         every key took the mark."""
-        pipeline = self._client.pipeline(transaction=False)
-        for entry in entries:
-            if entry.ttl_seconds > 0:
-                key = self.token_key(entry.key, entry.user_id)
-                pipeline.set(key, mark, ex=entry.ttl_seconds, nx=True)
-        replies = await self._execute(pipeline)
+        replies = await self._set_each(entries, mark, nx=True)
         return all(reply is True for reply in replies)
 
     async def replace_marks(self, entries: Sequence[BlacklistEntry], mark: bytes) -> bool:
         """Add the entries, like `add`; True when every key still held `mark` until then: no
         flush, restart or expiry removed it meanwhile (only its writer ever writes a mark)."""
-        pipeline = self._client.pipeline(transaction=False)
-        for entry in entries:
-            if entry.ttl_seconds > 0:
-                key = self.token_key(entry.key, entry.user_id)
-                pipeline.set(key, BLOCKED, ex=entry.ttl_seconds, get=True)
-        replies = await self._execute(pipeline)
+        replies = await self._set_each(entries, BLOCKED, get=True)
         return bool(replies) and all(reply == mark for reply in replies)
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
@@ -229,13 +217,21 @@ class RedisBlacklist:
     def _user_tag(self, user_id: int) -> bytes:
         return b"%s{%d}" % (self._prefix, user_id)
 
-    def _queue_entries(
-        self, pipeline: Pipeline | ClusterPipeline, entries: Sequence[BlacklistEntry]
-    ) -> None:
+    async def _set_each(
+        self,
+        entries: Sequence[BlacklistEntry],
+        value: bytes,
+        *,
+        nx: bool = False,
+        get: bool = False,
+    ) -> list[object]:
+        """SET each entry's key to `value` for its TTL, in one pipeline; the replies."""
+        pipeline = self._client.pipeline(transaction=False)
         for entry in entries:
             if entry.ttl_seconds > 0:  # already expired: nothing left to block
                 key = self.token_key(entry.key, entry.user_id)
-                pipeline.set(key, BLOCKED, ex=entry.ttl_seconds)
+                pipeline.set(key, value, ex=entry.ttl_seconds, nx=nx, get=get)
+        return await self._execute(pipeline)
 
     @staticmethod
     async def _execute(pipeline: Pipeline | ClusterPipeline) -> list[object]:
