@@ -16,6 +16,7 @@ from adapters.redis_blacklist import MIRROR_DONE
 from bench.infra import App
 from bench.load import Load, run_wrk
 from bench.reference_app import HELLO_PATH
+from entrypoints.containers import FULL_MIRROR_MARKER_KEY
 from entrypoints.http.verify import VERIFY_PATH
 
 
@@ -60,12 +61,16 @@ def check_answers(app: App, case: Case) -> None:
             raise RuntimeError(f"{app.label} {case.name}: {status}, expected {case.status}")
 
 
-def wait_for_mirror(redis_url: str, timeout: float = 30.0) -> bool:
-    """Until the start-up repairs have marked the mirror complete (Redis may answer alone)."""
+def wait_for_mirror(redis_url: str, modes: Sequence[str], timeout: float = 30.0) -> bool:
+    """Until the start-up repairs of every mode have marked the mirror complete.
+
+    `off` reads its own marker; `redis` and `local` the full one (Redis may answer alone).
+    """
+    keys = {MARKER_KEY if mode == "off" else FULL_MIRROR_MARKER_KEY for mode in modes}
     client = Redis.from_url(redis_url)
     try:
         deadline = time.monotonic() + timeout
-        while client.get(MARKER_KEY) != MIRROR_DONE:
+        while any(client.get(key) != MIRROR_DONE for key in keys):
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.1)

@@ -142,9 +142,10 @@ def _hot_path(
 ) -> dict[tuple[str, str], hot_path.Figures]:
     setup = f"{args.server}, {args.workers} worker(s), wrk -t1 -c{args.connections}"
     print(f"\nHot path ({setup}, {args.rounds} x {args.seconds:g} s, medians)")
-    if not hot_path.wait_for_mirror(redis_url):
+    modes = [mode for mode in apps if mode != report.REFERENCE]
+    if not hot_path.wait_for_mirror(redis_url, modes):
         print("  (the mirror marker was not set within 30 s: redis/local rows read the database)")
-    hello_app = apps[_hello_mode([mode for mode in apps if mode != report.REFERENCE])]
+    hello_app = apps[_hello_mode(modes)]
     pairs = [
         (app, case)
         for case in all_cases
