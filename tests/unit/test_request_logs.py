@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 
@@ -56,6 +57,22 @@ class TestRequestId:
         assert generated != incoming
         assert len(generated) == 32
         assert request_id_from(incoming) != generated  # fresh each time
+
+    def test_a_forked_worker_generates_ids_of_its_own(self) -> None:
+        """Server workers fork from one parent: equal prefixes would mean colliding ids."""
+        parent_id = request_id_from(None)
+        reading, writing = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child, which exits at once
+            os.write(writing, request_id_from(None).encode())
+            os._exit(0)
+        os.close(writing)
+        with os.fdopen(reading) as pipe:
+            child_id = pipe.read()
+        os.waitpid(child, 0)
+        assert len(child_id) == 32
+        assert child_id[:16] != parent_id[:16]  # the per-process random half
+        assert request_id_from(None)[:16] == parent_id[:16]  # the parent's own is unchanged
 
     async def test_each_request_gets_its_own_generated_id(self) -> None:
         async with AsyncTestClient(app=create_app(in_memory_container())) as client:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 
@@ -16,11 +17,35 @@ _HEADER = HEADER.encode()  # ASGI servers lower-case header names
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
+class _FreshIds:
+    """32 hex digits, like a random UUID's: 16 random ones per process, then a counter.
+
+    Unique, not secret: nothing trusts a request id. Not `os.urandom` per request: that
+    syscall releases the GIL, which the server's own threads take at once; measured under
+    load, the hand-over cost a tenth of the protected route's time.
+    """
+
+    def __init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_fresh_id = _FreshIds()
+# Server workers are forked from one parent: each starts its own prefix, or two would collide.
+os.register_at_fork(after_in_child=_fresh_id.reseed)
+
+
 def request_id_from(incoming: str | None) -> str:
     """The caller's id when it is safe to log, else a fresh one."""
     if incoming and _SAFE_ID.fullmatch(incoming):
         return incoming
-    return os.urandom(16).hex()  # a random UUID's 32 hex digits, without building a UUID
+    return _fresh_id()
 
 
 class RequestIdMiddleware:
