@@ -20,6 +20,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from domain.model import Claims
 from domain.use_cases import AuthenticateToken
+from entrypoints.http.auth import ANSWER_OPT_KEY
 from entrypoints.http.openapi import BEARER_SECURITY, UNAUTHORIZED, UNAVAILABLE
 
 VERIFY_PATH = "/api/v2/auth/verify"
@@ -113,9 +114,13 @@ _ROUTE_OPTIONS: dict[str, Any] = {
 }
 
 
-@route(http_method=VERIFY_METHODS, **_ROUTE_OPTIONS)
+@route(http_method=VERIFY_METHODS, opt={ANSWER_OPT_KEY: VerifiedAnswer}, **_ROUTE_OPTIONS)
 async def verify(request: Request[Claims, Claims, Any]) -> ASGIApp:
-    """200 with the live token's identity in headers; the middleware answered 401 or 503."""
+    """200 with the live token's identity in headers; the middleware answered 401 or 503.
+
+    The middleware sends this answer itself (`ANSWER_OPT_KEY`); this body runs only where
+    another authentication middleware set `request.user`.
+    """
     return VerifiedAnswer(request.user)
 
 

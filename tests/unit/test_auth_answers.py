@@ -1,0 +1,45 @@
+"""A route whose whole answer is the caller's identity is answered by the auth middleware."""
+
+from __future__ import annotations
+
+from litestar import Litestar, get
+from litestar.testing import AsyncTestClient
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from domain.model import Claims
+from entrypoints.http.auth import ANSWER_OPT_KEY, revocation_middleware
+from tests.app_factory import in_memory_container
+
+
+class UserIdAnswer:
+    """200 with the user id as the body, straight from the claims."""
+
+    def __init__(self, claims: Claims) -> None:
+        self._body = str(claims.user_id).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": ()})
+        await send({"type": "http.response.body", "body": self._body, "more_body": False})
+
+
+handler_calls: list[str] = []
+
+
+@get("/whoami", opt={ANSWER_OPT_KEY: UserIdAnswer})
+async def whoami() -> ASGIApp:
+    handler_calls.append("whoami")
+    raise AssertionError("the middleware answers this route: its body never runs")
+
+
+async def test_the_middleware_sends_the_answer_and_the_handler_never_runs() -> None:
+    container = in_memory_container()
+    token = (await container.issue_token()(user_id=31)).token
+    app = Litestar([whoami], middleware=[revocation_middleware(container.authenticate_token())])
+    handler_calls.clear()
+    async with AsyncTestClient(app=app) as client:
+        live = await client.get("/whoami", headers={"Authorization": f"Bearer {token}"})
+        await container.logout_token()(claims=container.codec().verify(token))
+        revoked = await client.get("/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert (live.status_code, live.content) == (200, b"31")
+    assert revoked.status_code == 401  # refused before any answer is built
+    assert handler_calls == []
