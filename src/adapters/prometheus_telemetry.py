@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from adapters.loop_metrics import LoopCounterFamily, LoopHistogramFamily
 from domain.ports import Telemetry
 
 # Seconds: a Redis hit takes well under a millisecond, a database check a few.
@@ -23,21 +24,25 @@ class PrometheusTelemetry:
     def __init__(self, inner: Telemetry | None = None) -> None:
         self._inner = inner
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = self._counter(
-            "http_requests", "HTTP requests by route and status", ["method", "route", "status"]
+        # Updated on every request: lock-free (adapters.loop_metrics), from the loop's thread.
+        self.requests = LoopCounterFamily(
+            "revocation_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
         )
-        self.request_seconds = Histogram(
+        self.request_seconds = LoopHistogramFamily(
             "revocation_http_request_duration_seconds",
             "HTTP request time by route",
             ["method", "route"],
-            registry=self.registry,
         )
-        self.check_seconds = Histogram(
+        checks = LoopHistogramFamily(
             "revocation_token_check_duration_seconds",
             "Time to decide whether a bearer token is live (AuthenticateToken)",
             buckets=CHECK_BUCKETS,
-            registry=self.registry,
         )
+        for family in (self.requests, self.request_seconds, checks):
+            self.registry.register(family)
+        self.check_seconds = checks.labels()
         self.rejections = self._counter("token_rejections", "Tokens refused, by reason", ["reason"])
         self.revoked = self._counter("tokens_revoked", "Logged tokens blocked, by scope", ["scope"])
         self.logout_all_sizes = Histogram(

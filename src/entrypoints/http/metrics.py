@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from litestar import Response, Router, get
 from litestar.di import NamedDependency, Provide
@@ -11,6 +10,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from adapters.loop_metrics import LoopCounter, LoopHistogram
 from adapters.prometheus_telemetry import PrometheusTelemetry
 from domain.model import Claims
 from domain.use_cases import AuthenticateToken
@@ -25,9 +25,9 @@ class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: PrometheusTelemetry) -> None:
         self._app = app
         self._metrics = metrics
-        # (method, route, status) -> its two series: `labels()` costs more than the update.
+        # (method, route, status) -> its two series, found with one lookup instead of two.
         # Bounded: methods are a fixed set, routes are templates, statuses are few.
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._series: dict[tuple[str, str, int], tuple[LoopCounter, LoopHistogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -53,10 +53,12 @@ class RequestMetricsMiddleware:
             series[0].inc()
             series[1].observe(time.perf_counter() - started)
 
-    def _add_series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+    def _add_series(
+        self, method: str, route: str, status: int
+    ) -> tuple[LoopCounter, LoopHistogram]:
         series = (
-            self._metrics.requests.labels(method=method, route=route, status=str(status)),
-            self._metrics.request_seconds.labels(method=method, route=route),
+            self._metrics.requests.labels(method, route, str(status)),
+            self._metrics.request_seconds.labels(method, route),
         )
         self._series[(method, route, status)] = series
         return series
@@ -67,11 +69,14 @@ class TimedAuthenticate:
 
     def __init__(self, authenticate: AuthenticateToken, metrics: PrometheusTelemetry) -> None:
         self._authenticate = authenticate
-        self._metrics = metrics
+        self._seconds = metrics.check_seconds
 
     async def __call__(self, *, authorization: str | None) -> Claims:
-        with self._metrics.check_seconds.time():
+        started = time.perf_counter()
+        try:
             return await self._authenticate(authorization=authorization)
+        finally:
+            self._seconds.observe(time.perf_counter() - started)
 
 
 @get("/metrics", tags=["health"], include_in_schema=False)

@@ -1,0 +1,100 @@
+"""Counters and histograms for the per-request path: plain numbers, no locks, read at scrape.
+
+prometheus_client's metrics take a lock on every update, as threads may share them. Ours are
+updated only on the event loop's thread, which also serves `/metrics`: plain increments are
+enough, and the request path stops paying for the locks (about 5% of a cached check's time).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+
+from prometheus_client import Histogram
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+DEFAULT_BUCKETS: tuple[float, ...] = tuple(
+    bound for bound in Histogram.DEFAULT_BUCKETS if bound != float("inf")
+)
+
+
+class LoopCounter:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+
+class LoopHistogram:
+    """Counts per bucket (the last is +Inf), not yet cumulative, and the sum of observations."""
+
+    __slots__ = ("_bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self._bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        # The first bound >= value: Prometheus buckets are "less than or equal".
+        self.counts[bisect_left(self._bounds, value)] += 1
+        self.total += value
+
+
+class LoopCounterFamily(Collector):
+    """A counter with labels; `name` without `_total`, as prometheus_client's Counter takes it."""
+
+    def __init__(self, name: str, documentation: str, label_names: Sequence[str]) -> None:
+        self._name, self._documentation = name, documentation
+        self._label_names = list(label_names)
+        self._series: dict[tuple[str, ...], LoopCounter] = {}
+
+    def labels(self, *values: str) -> LoopCounter:
+        series = self._series.get(values)
+        if series is None:
+            series = self._series[values] = LoopCounter()
+        return series
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=self._label_names)
+        for values, series in list(self._series.items()):
+            family.add_metric(list(values), series.value)
+        yield family
+
+
+class LoopHistogramFamily(Collector):
+    """A histogram with labels (none is fine: then `labels()` is its one series)."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        label_names: Sequence[str] = (),
+        buckets: Sequence[float] = DEFAULT_BUCKETS,
+    ) -> None:
+        self._name, self._documentation = name, documentation
+        self._label_names = list(label_names)
+        self._bounds = tuple(sorted(float(bound) for bound in buckets))
+        self._series: dict[tuple[str, ...], LoopHistogram] = {}
+
+    def labels(self, *values: str) -> LoopHistogram:
+        series = self._series.get(values)
+        if series is None:
+            series = self._series[values] = LoopHistogram(self._bounds)
+        return series
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(self._name, self._documentation, labels=self._label_names)
+        bounds = [*map(floatToGoString, self._bounds), "+Inf"]
+        for values, series in list(self._series.items()):
+            cumulative, buckets = 0, []
+            for bound, count in zip(bounds, series.counts, strict=True):
+                cumulative += count
+                buckets.append((bound, float(cumulative)))
+            family.add_metric(list(values), buckets, sum_value=series.total)
+        yield family
