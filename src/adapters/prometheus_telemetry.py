@@ -24,7 +24,8 @@ class PrometheusTelemetry:
     def __init__(self, inner: Telemetry | None = None) -> None:
         self._inner = inner
         self.registry = CollectorRegistry(auto_describe=True)
-        # Updated on every request: lock-free (adapters.loop_metrics), from the loop's thread.
+        # Updated on every request (a rejection: on every 401): lock-free, from the loop's thread
+        # (adapters.loop_metrics).
         self.requests = LoopCounterFamily(
             "revocation_http_requests",
             "HTTP requests by route and status",
@@ -40,10 +41,12 @@ class PrometheusTelemetry:
             "Time to decide whether a bearer token is live (AuthenticateToken)",
             buckets=CHECK_BUCKETS,
         )
-        for family in (self.requests, self.request_seconds, checks):
+        self.rejections = LoopCounterFamily(
+            "revocation_token_rejections", "Tokens refused, by reason", ["reason"]
+        )
+        for family in (self.requests, self.request_seconds, checks, self.rejections):
             self.registry.register(family)
         self.check_seconds = checks.labels()
-        self.rejections = self._counter("token_rejections", "Tokens refused, by reason", ["reason"])
         self.revoked = self._counter("tokens_revoked", "Logged tokens blocked, by scope", ["scope"])
         self.logout_all_sizes = Histogram(
             "revocation_logout_all_tokens",
@@ -67,7 +70,7 @@ class PrometheusTelemetry:
         )
 
     def token_rejected(self, reason: str) -> None:
-        self.rejections.labels(reason=reason).inc()
+        self.rejections.labels(reason).inc()
         if self._inner:
             self._inner.token_rejected(reason)
 

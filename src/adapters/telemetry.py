@@ -34,7 +34,8 @@ class LoggingTelemetry:
 
     def _emit(self, level: int, event: str, **fields: object) -> None:
         self.counts[event] += 1
-        logger.log(level, event, extra={"event": event, "count": self.counts[event], **fields})
+        if logger.isEnabledFor(level):  # every refused token passes here: no idle dict building
+            logger.log(level, event, extra={"event": event, "count": self.counts[event], **fields})
 
 
 class RecordingTelemetry:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from domain.model import Claims
+from entrypoints.app import create_app
 from entrypoints.http.auth import ANSWER_OPT_KEY, revocation_middleware
 from tests.app_factory import in_memory_container
 
@@ -22,6 +24,7 @@ class UserIdAnswer:
         await send({"type": "http.response.body", "body": self._body, "more_body": False})
 
 
+VERIFY = "/api/v2/auth/verify"
 handler_calls: list[str] = []
 
 
@@ -43,3 +46,23 @@ async def test_the_middleware_sends_the_answer_and_the_handler_never_runs() -> N
     assert (live.status_code, live.content) == (200, b"31")
     assert revoked.status_code == 401  # refused before any answer is built
     assert handler_calls == []
+
+
+@pytest.mark.parametrize("live", [True, False], ids=["verified", "refused"])
+async def test_cors_headers_of_one_answer_never_reach_the_next(live: bool) -> None:
+    """Litestar's CORS middleware writes its headers into the response's header list in place:
+    an answer kept between requests (refusals are) must be sent as a copy, or a request with no
+    Origin would get the previous caller's Access-Control headers."""
+    origin = "https://app.example"
+    container = in_memory_container(CORS_ALLOWED_ORIGINS=origin)
+    token = (await container.issue_token()(user_id=32)).token
+    if not live:
+        await container.logout_token()(claims=container.codec().verify(token))
+    bearer = {"Authorization": f"Bearer {token}"}
+    async with AsyncTestClient(app=create_app(container)) as client:
+        cross_origin = await client.get(VERIFY, headers={**bearer, "Origin": origin})
+        same_origin = await client.get(VERIFY, headers=bearer)
+    assert cross_origin.status_code == same_origin.status_code == (200 if live else 401)
+    assert cross_origin.headers.get_list("access-control-allow-origin") == [origin]
+    assert "access-control-allow-origin" not in same_origin.headers
+    assert "vary" not in same_origin.headers

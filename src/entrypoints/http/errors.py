@@ -49,20 +49,35 @@ def domain_error_to_response(_: Request[Any, Any, Any], error: Exception) -> Res
 
 async def send_domain_error(error: RevocationError, send: Send) -> None:
     """The answer `domain_error_to_response` gives, sent straight to the ASGI server."""
-    status, title, headers = _answer(error)
-    body = _BODIES.get(title) or _BODIES.setdefault(title, msgspec.json.encode(ErrorBody(title)))
-    raw = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    raw += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    status, headers, body = _raw_answer(error)
+    # A fresh list: middlewares write headers into it in place (Litestar's CORS does).
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": status,
-        "headers": raw,
+        "headers": list(headers),
     }
     await send(start)
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-_BODIES: dict[str, bytes] = {}  # title -> its encoded `{"title": ...}`, for the raw path
+RawAnswer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
+# Error type -> its raw answer, for types whose answer never varies (every 401 on the hot path).
+_RAW_ANSWERS: dict[type[RevocationError], RawAnswer] = {}
+
+
+def _raw_answer(error: RevocationError) -> RawAnswer:
+    known = _RAW_ANSWERS.get(type(error))
+    if known is not None:
+        return known
+    status, title, headers = _answer(error)
+    body = msgspec.json.encode(ErrorBody(title))
+    raw = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    raw += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    answer = (status, tuple(raw), body)
+    # Not kept: a 5xx (`_answer` logs each one) and a 429 (its Retry-After varies).
+    if status < 500 and not isinstance(error, Throttled):
+        _RAW_ANSWERS[type(error)] = answer
+    return answer
 
 
 def _answer(error: Exception) -> tuple[int, str, dict[str, str]]:
