@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
+from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.model import Claims
 from entrypoints.app import create_app
-from entrypoints.http.auth import ANSWER_OPT_KEY, revocation_middleware
+from entrypoints.http.auth import ANSWER_OPT_KEY, _skips_nothing, revocation_middleware
 from tests.app_factory import in_memory_container
 
 
@@ -66,3 +73,59 @@ async def test_cors_headers_of_one_answer_never_reach_the_next(live: bool) -> No
     assert cross_origin.headers.get_list("access-control-allow-origin") == [origin]
     assert "access-control-allow-origin" not in same_origin.headers
     assert "vary" not in same_origin.headers
+
+
+def deny(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    raise PermissionDeniedException("guard says no")
+
+
+class MarkingMiddleware(ASGIMiddleware):
+    """Inner middleware: the fast path would skip it, so it must not be taken."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        async def marked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], (b"x-marked", b"1")]
+            await send(message)
+
+        await next_app(scope, receive, marked)
+
+
+@get("/guarded", opt={ANSWER_OPT_KEY: UserIdAnswer}, guards=[deny])
+async def guarded() -> ASGIApp:
+    raise AssertionError("the guard refuses before this runs")
+
+
+@get("/wrapped", opt={ANSWER_OPT_KEY: UserIdAnswer}, middleware=[MarkingMiddleware()])
+async def wrapped(request: Request[Claims, Claims, Any]) -> ASGIApp:
+    return UserIdAnswer(request.user)
+
+
+async def test_a_route_with_anything_the_answer_would_skip_is_answered_by_its_handler() -> None:
+    container = in_memory_container()
+    token = (await container.issue_token()(user_id=33)).token
+    auth = revocation_middleware(container.authenticate_token())
+    app = Litestar([guarded, wrapped], middleware=[auth])
+    async with AsyncTestClient(app=app) as client:
+        refused = await client.get("/guarded", headers={"Authorization": f"Bearer {token}"})
+        marked = await client.get("/wrapped", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 403  # the guard ran
+    assert (marked.status_code, marked.content, marked.headers["x-marked"]) == (200, b"33", "1")
+
+
+def test_the_services_verify_route_takes_the_fast_path() -> None:
+    """A setting added to the app that the fast path would skip turns it off quietly: this
+    says so, since the verify route's speed (issue #8's benchmark) depends on it."""
+    app = create_app(in_memory_container())
+    handlers = [
+        handler
+        for route in app.routes
+        if isinstance(route, HTTPRoute) and route.path.startswith(VERIFY)
+        for handler in route.route_handlers
+        if ANSWER_OPT_KEY in handler.opt
+    ]
+    assert handlers
+    for handler in handlers:
+        [middleware] = handler.resolve_middleware()
+        assert isinstance(middleware, ASGIMiddleware)
+        assert _skips_nothing(handler, app, middleware)
