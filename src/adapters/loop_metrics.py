@@ -2,7 +2,9 @@
 
 prometheus_client's metrics take a lock on every update, as threads may share them. Ours are
 updated only on the event loop's thread, which also serves `/metrics`: plain increments are
-enough, and the request path stops paying for the locks (about 5% of a cached check's time).
+enough, and the request path stops paying for the locks (+12% on the cached check's route).
+On a free-threaded Python, granian serves with threads that share one app: there concurrent
+updates could be lost (figures slightly low; no check depends on them).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class LoopCounterFamily(Collector):
     def labels(self, *values: str) -> LoopCounter:
         series = self._series.get(values)
         if series is None:
+            _check_arity(self._label_names, values)
             series = self._series[values] = LoopCounter()
         return series
 
@@ -79,12 +82,14 @@ class LoopHistogramFamily(Collector):
     ) -> None:
         self._name, self._documentation = name, documentation
         self._label_names = list(label_names)
-        self._bounds = tuple(sorted(float(bound) for bound in buckets))
+        # +Inf is always the last bucket; prometheus_client drops a given one the same way.
+        self._bounds = tuple(sorted({float(bound) for bound in buckets} - {float("inf")}))
         self._series: dict[tuple[str, ...], LoopHistogram] = {}
 
     def labels(self, *values: str) -> LoopHistogram:
         series = self._series.get(values)
         if series is None:
+            _check_arity(self._label_names, values)
             series = self._series[values] = LoopHistogram(self._bounds)
         return series
 
@@ -98,3 +103,8 @@ class LoopHistogramFamily(Collector):
                 buckets.append((bound, float(cumulative)))
             family.add_metric(list(values), buckets, sum_value=series.total)
         yield family
+
+
+def _check_arity(names: Sequence[str], values: tuple[str, ...]) -> None:
+    if len(values) != len(names):
+        raise ValueError(f"labels {names} take {len(names)} values, got {len(values)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from adapters.loop_metrics import LoopCounterFamily, LoopHistogramFamily
@@ -49,3 +50,19 @@ def test_a_counter_exposes_total_per_label_set() -> None:
         family.labels(method, status).inc(amount)
         reference.labels(method=method, status=status).inc(amount)
     assert samples(ours) == samples(theirs)
+
+
+def test_an_explicit_inf_bucket_is_not_exposed_twice() -> None:
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    family = LoopHistogramFamily("seconds", "doc", buckets=(*BUCKETS, float("inf")))
+    family.labels().observe(3.0)
+    ours.register(family)
+    Histogram("seconds", "doc", buckets=(*BUCKETS, float("inf")), registry=theirs).observe(3.0)
+    assert samples(ours) == samples(theirs)
+
+
+def test_a_wrong_number_of_label_values_is_refused() -> None:
+    with pytest.raises(ValueError, match="labels"):
+        LoopCounterFamily("requests", "doc", ["method", "status"]).labels("GET")
+    with pytest.raises(ValueError, match="labels"):
+        LoopHistogramFamily("seconds", "doc", ["route"]).labels()
