@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
+from typing import Generic, TypeVar
 
 from prometheus_client import Histogram
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-DEFAULT_BUCKETS: tuple[float, ...] = tuple(
-    bound for bound in Histogram.DEFAULT_BUCKETS if bound != float("inf")
-)
+DEFAULT_BUCKETS: Sequence[float] = Histogram.DEFAULT_BUCKETS  # +Inf is dropped below anyway
+Series = TypeVar("Series")
 
 
 class LoopCounter:
@@ -48,20 +48,32 @@ class LoopHistogram:
         self.total += value
 
 
-class LoopCounterFamily(Collector):
-    """A counter with labels; `name` without `_total`, as prometheus_client's Counter takes it."""
+class _LabelledFamily(Collector, Generic[Series]):
+    """One series per tuple of label values, created on first use."""
 
     def __init__(self, name: str, documentation: str, label_names: Sequence[str]) -> None:
         self._name, self._documentation = name, documentation
         self._label_names = list(label_names)
-        self._series: dict[tuple[str, ...], LoopCounter] = {}
+        self._series: dict[tuple[str, ...], Series] = {}
 
-    def labels(self, *values: str) -> LoopCounter:
+    def labels(self, *values: str) -> Series:
         series = self._series.get(values)
         if series is None:
-            _check_arity(self._label_names, values)
-            series = self._series[values] = LoopCounter()
+            if len(values) != len(self._label_names):
+                names = self._label_names
+                raise ValueError(f"labels {names} take {len(names)} values, got {len(values)}")
+            series = self._series[values] = self._new_series()
         return series
+
+    def _new_series(self) -> Series:
+        raise NotImplementedError
+
+
+class LoopCounterFamily(_LabelledFamily[LoopCounter]):
+    """A counter with labels; `name` without `_total`, as prometheus_client's Counter takes it."""
+
+    def _new_series(self) -> LoopCounter:
+        return LoopCounter()
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self._name, self._documentation, labels=self._label_names)
@@ -70,7 +82,7 @@ class LoopCounterFamily(Collector):
         yield family
 
 
-class LoopHistogramFamily(Collector):
+class LoopHistogramFamily(_LabelledFamily[LoopHistogram]):
     """A histogram with labels (none is fine: then `labels()` is its one series)."""
 
     def __init__(
@@ -80,18 +92,12 @@ class LoopHistogramFamily(Collector):
         label_names: Sequence[str] = (),
         buckets: Sequence[float] = DEFAULT_BUCKETS,
     ) -> None:
-        self._name, self._documentation = name, documentation
-        self._label_names = list(label_names)
+        super().__init__(name, documentation, label_names)
         # +Inf is always the last bucket; prometheus_client drops a given one the same way.
         self._bounds = tuple(sorted({float(bound) for bound in buckets} - {float("inf")}))
-        self._series: dict[tuple[str, ...], LoopHistogram] = {}
 
-    def labels(self, *values: str) -> LoopHistogram:
-        series = self._series.get(values)
-        if series is None:
-            _check_arity(self._label_names, values)
-            series = self._series[values] = LoopHistogram(self._bounds)
-        return series
+    def _new_series(self) -> LoopHistogram:
+        return LoopHistogram(self._bounds)
 
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(self._name, self._documentation, labels=self._label_names)
@@ -103,8 +109,3 @@ class LoopHistogramFamily(Collector):
                 buckets.append((bound, float(cumulative)))
             family.add_metric(list(values), buckets, sum_value=series.total)
         yield family
-
-
-def _check_arity(names: Sequence[str], values: tuple[str, ...]) -> None:
-    if len(values) != len(names):
-        raise ValueError(f"labels {names} take {len(names)} values, got {len(values)}")
