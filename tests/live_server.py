@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from tests.processes import stop
 
@@ -43,14 +43,16 @@ class LiveServer:
     env: Mapping[str, str]
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes], timeout: float = 20.0, health: str = "/health/live"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         with (
             contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
-            urllib.request.urlopen(f"{url}/health/live", timeout=1),
+            urllib.request.urlopen(f"{url}{health}", timeout=1),
         ):
             return
         time.sleep(0.1)
@@ -81,4 +83,62 @@ def live_server(
     finally:
         stop(process)
         with contextlib.suppress(ProcessLookupError):  # nothing of the server outlives the test
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def library_app_from_env() -> Any:
+    """The library-mode example's routes and plugin, logging JSON lines at INFO as the service
+    does (the example leaves logging to Litestar's defaults, whose lines drop event fields)."""
+    from examples.library_app.app import health, list_orders
+    from litestar import Litestar
+
+    from entrypoints.containers import Container
+    from entrypoints.library import RevocationPlugin
+    from entrypoints.logs import configure_logging
+    from entrypoints.settings import Settings
+
+    configure_logging("json", "INFO")
+    container = Container(settings=Settings.from_env(os.environ))
+    plugin = RevocationPlugin(container, public_paths=[r"^/health$"])
+    return Litestar([list_orders, health], plugins=[plugin], logging_config=None)
+
+
+LIBRARY_APP = "tests.live_server:library_app_from_env"
+
+
+@contextlib.contextmanager
+def live_app(
+    factory: str,
+    extra_env: Mapping[str, str],
+    *,
+    health: str = "/health",
+    stderr: IO[bytes] | None = None,
+) -> Iterator[LiveServer]:
+    """Another app factory (`module:function`) served like the service, on a free port.
+
+    Library mode's example as a real process: a team's own API behind our middleware, with a
+    public `health` route to wait for.
+    """
+    port = free_port()
+    env = {**os.environ, **SERVER_ENV, **extra_env}
+    serve = (
+        "import sys; from entrypoints import asgi_server; "
+        "from entrypoints.logs import logging_config; "
+        "asgi_server.run(sys.argv[1], server='granian', host='127.0.0.1', "
+        "port=int(sys.argv[2]), workers=1, log_config=logging_config('json', 'INFO'))"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", serve, factory, str(port)],
+        env=env,
+        cwd=REPO,
+        stderr=stderr,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base_url, process, health=health)
+        yield LiveServer(base_url=base_url, process=process, env=env)
+    finally:
+        stop(process)
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)

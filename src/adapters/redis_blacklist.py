@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Literal, overload
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
@@ -50,50 +51,64 @@ return 0
 """
 
 
+@dataclass(frozen=True, slots=True)
+class RedisOptions:
+    """How the service talks to Redis: timeouts and the connection pool's bounds."""
+
+    socket_timeout: float
+    connect_timeout: float
+    # At most this many connections; a command waits up to `pool_timeout` for one (a burst
+    # queues; it is not mistaken for an outage).
+    max_connections: int
+    pool_timeout: float
+
+
 @overload
 def build_redis_client(
-    url: str, *, socket_timeout: float, connect_timeout: float, cluster: Literal[False] = False
+    url: str, options: RedisOptions, *, cluster: Literal[False] = False
 ) -> Redis: ...
 
 
 @overload
 def build_redis_client(
-    url: str, *, socket_timeout: float, connect_timeout: float, cluster: Literal[True]
+    url: str, options: RedisOptions, *, cluster: Literal[True]
 ) -> RedisCluster: ...
 
 
 @overload
-def build_redis_client(
-    url: str, *, socket_timeout: float, connect_timeout: float, cluster: bool
-) -> RedisClient: ...
+def build_redis_client(url: str, options: RedisOptions, *, cluster: bool) -> RedisClient: ...
 
 
-def build_redis_client(
-    url: str, *, socket_timeout: float, connect_timeout: float, cluster: bool = False
-) -> RedisClient:
+def build_redis_client(url: str, options: RedisOptions, *, cluster: bool = False) -> RedisClient:
     """A client for `url` (with `cluster`, any node of a Redis Cluster); it connects on first
     use. Close it with `await client.aclose()`.
 
     Every command the blacklist sends touches one user's keys, which share a hash tag, so in a
     cluster each command, and each pipeline, goes to the one node owning that user's slot.
     """
-    client_class = RedisCluster if cluster else Redis
-    return client_class.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
+    connection = {
+        "socket_timeout": options.socket_timeout,
+        "socket_connect_timeout": options.connect_timeout,
         # Set explicitly, never inherited: redis-py 8's `Redis(...)` default is 10 retries with
         # exponential backoff (its `from_url` default differs, and both have changed between
-        # releases), and a dead Redis must not stall requests the database can answer. One immediate
-        # retry on a connection error still replaces a pooled connection the server has closed
-        # (every command the blacklist sends is idempotent); a timeout is not retried, since the
-        # handshake and the command would each wait again: 4 x socket_timeout, measured.
-        retry=Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,)),
+        # releases), and a dead Redis must not stall requests the database can answer. One
+        # immediate retry on a connection error still replaces a pooled connection the server has
+        # closed (every command the blacklist sends is idempotent); a timeout is not retried,
+        # since the handshake and the command would each wait again: 4 x socket_timeout, measured.
+        "retry": Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,)),
         # A connection idle this long is PINGed before use: one extra round trip, rarely.
-        health_check_interval=HEALTH_CHECK_INTERVAL_SECONDS,
+        "health_check_interval": HEALTH_CHECK_INTERVAL_SECONDS,
         # Keys are binary digests and values are "1" or integer microseconds: no decoding.
-        decode_responses=False,
+        "decode_responses": False,
+    }
+    if cluster:
+        # redis-py's cluster client has no blocking pool: past `max_connections` per node it
+        # raises MaxConnectionsError, which the adapters count as Redis being unavailable.
+        return RedisCluster.from_url(url, max_connections=options.max_connections, **connection)
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=options.max_connections, timeout=options.pool_timeout, **connection
     )
+    return Redis.from_pool(pool)
 
 
 # Everything a Redis call raises when Redis is down, slow or drops the connection. OSError covers

@@ -1,36 +1,88 @@
-"""The brute-force brake shared by every instance: failure counts per peer in Redis.
+"""The brute-force brake shared by every instance: per-peer windows in Redis.
 
-One key per peer, `thr:<peer>` = failures in the current window, expiring with the window, so
-N instances together allow LGT_ALL_MAX_FAILURES, not N times that. The window starts at the
-first failure, as in the in-memory throttle.
+One hash per peer, `thr:<peer>` = {w: the window's id, f: failures, r: attempts in flight},
+expiring with the window, so N instances together compare at most LGT_ALL_MAX_FAILURES wrong
+guesses per window, not N times that. Each step is one script, atomic on the server: a
+reservation is checked and taken in one step, however many requests race for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
+import secrets
+
+from redis.exceptions import RedisError
 
 from adapters.redis_blacklist import REDIS_FAILURES, RedisClient
-from adapters.throttle import InMemoryFailureThrottle
-from domain.ports import FailureThrottle
+from adapters.throttle import InMemoryFailureThrottle, NoAttempt, busy_polls
+from domain.errors import Throttled
+from domain.ports import Attempt, FailureThrottle
 
 logger = logging.getLogger(__name__)
-_REDIS_FAILED = REDIS_FAILURES
-# Atomic, so a count never lives without its expiry: the window runs from the first failure.
-_COUNT_FAILURE = """
-local failures = redis.call('INCR', KEYS[1])
-if redis.call('TTL', KEYS[1]) < 0 then
-    redis.call('EXPIRE', KEYS[1], ARGV[1])
+
+# -> {1, window id}: reserved; {0, ms left}: throttled; {2, ""}: busy (attempts in flight
+# could still fill the window: ask again). A new window starts at the peer's first attempt.
+_RESERVE = """
+local state = redis.call('HMGET', KEYS[1], 'w', 'f', 'r')
+if not state[1] then
+    redis.call('HSET', KEYS[1], 'w', ARGV[3], 'f', 0, 'r', 1)
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return {1, ARGV[3]}
 end
-return failures
+local failures, in_flight = tonumber(state[2]), tonumber(state[3])
+if failures >= tonumber(ARGV[1]) then
+    return {0, redis.call('PTTL', KEYS[1])}
+end
+if failures + in_flight >= tonumber(ARGV[1]) then
+    return {2, ''}
+end
+redis.call('HINCRBY', KEYS[1], 'r', 1)
+return {1, state[1]}
 """
+# Resolves one reservation of window ARGV[1] (a window that ended has nothing to resolve);
+# ARGV[2] = 1 keeps it as a failure.
+_RESOLVE = """
+if redis.call('HGET', KEYS[1], 'w') ~= ARGV[1] then
+    return 0
+end
+redis.call('HINCRBY', KEYS[1], 'r', -1)
+if ARGV[2] == '1' then
+    redis.call('HINCRBY', KEYS[1], 'f', 1)
+end
+return 1
+"""
+_RESERVED, _THROTTLED = 1, 0
+
+
+class _SharedAttempt:
+    __slots__ = ("_client", "_key", "_window")
+
+    def __init__(self, client: RedisClient, key: str, window: bytes) -> None:
+        self._client = client
+        self._key = key
+        self._window = window
+
+    async def succeeded(self) -> None:
+        await self._resolve(failed=False)
+
+    async def failed(self) -> None:
+        await self._resolve(failed=True)
+
+    async def _resolve(self, *, failed: bool) -> None:
+        try:
+            await self._client.eval(_RESOLVE, 1, self._key, self._window, int(failed))
+        except REDIS_FAILURES as error:
+            # The reservation stays counted in Redis until its window ends: the safe side.
+            logger.warning("throttle could not resolve an attempt: %s", type(error).__name__)
 
 
 class RedisFailureThrottle:
-    """Counts in Redis; while Redis fails, `fallback` (this process's memory) counts instead.
+    """Windows in Redis; while Redis fails, `fallback` (this process's memory) decides.
 
-    A brake must not become an outage: lgt-all keeps working without Redis, throttled per process.
+    A brake must not become an outage: lgt-all keeps working without Redis, braked per process.
     """
 
     def __init__(
@@ -44,52 +96,41 @@ class RedisFailureThrottle:
     ) -> None:
         self._client = client
         self._max_failures = max_failures
-        self._window = window_seconds
+        self._window_ms = window_seconds * 1000
         self._fallback = fallback
         self._prefix = prefix
 
-    async def retry_after(self, peer: str) -> int:
+    async def reserve(self, peer: str) -> Attempt:
         if not self._max_failures:
-            return 0
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                pipe.get(self._key(peer))
-                pipe.pttl(self._key(peer))
-                count, pttl = await pipe.execute()
-        except _REDIS_FAILED as error:
-            _counting_locally(error)
-            return await self._fallback.retry_after(peer)
-        if count is None or int(count) < self._max_failures:
-            return 0
-        return max(1, math.ceil(int(pttl) / 1000))
+            return NoAttempt()
+        key = self._key(peer)
+        for delay in busy_polls():
+            try:
+                verdict, detail = await self._reserve_once(key)
+            except REDIS_FAILURES as error:
+                logger.warning("throttle counts in this process: Redis failed (%r)", error)
+                return await self._fallback.reserve(peer)
+            if verdict == _RESERVED and isinstance(detail, bytes):
+                return _SharedAttempt(self._client, key, detail)
+            if verdict == _THROTTLED and isinstance(detail, int):
+                raise Throttled(max(1, math.ceil(detail / 1000)))
+            await asyncio.sleep(delay)
+        raise Throttled(1)
 
-    async def record_failure(self, peer: str) -> None:
-        if not self._max_failures:
-            return
-        try:
-            await self._client.eval(_COUNT_FAILURE, 1, self._key(peer), self._window)
-        except _REDIS_FAILED as error:
-            _counting_locally(error)
-            await self._fallback.record_failure(peer)
-
-    async def record_success(self, peer: str) -> None:
-        if not self._max_failures:
-            return
-        try:
-            await self._client.delete(self._key(peer))
-        except _REDIS_FAILED as error:
-            _counting_locally(error)
-            await self._fallback.record_success(peer)
+    async def _reserve_once(self, key: str) -> tuple[object, object]:
+        window = secrets.token_hex(8)
+        reply = await self._client.eval(
+            _RESERVE, 1, key, self._max_failures, self._window_ms, window
+        )
+        if not isinstance(reply, list) or len(reply) != 2:  # a connection out of step
+            raise RedisError(f"the reservation script answered {type(reply).__name__}")
+        return reply[0], reply[1]
 
     def _key(self, peer: str) -> str:
         # An address is short; anything else a proxy forwarded is hashed to a bounded key.
         if len(peer) > 64:
             peer = hashlib.sha256(peer.encode("utf-8", "surrogatepass")).hexdigest()
         return f"{self._prefix}{peer}"
-
-
-def _counting_locally(error: Exception) -> None:
-    logger.warning("throttle counts in this process: Redis failed (%s)", type(error).__name__)
 
 
 _: type[FailureThrottle] = RedisFailureThrottle

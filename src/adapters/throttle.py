@@ -1,25 +1,70 @@
-"""Brute-force brake for internal calls: failures counted per peer in this process."""
+"""The brute-force brake for internal calls, per peer, in this process's memory."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from domain.ports import Clock
+from domain.errors import Throttled
+from domain.ports import Attempt, Clock, FailureThrottle
+
+# While attempts in flight could still fill a peer's window, a new one waits for them: each
+# resolves within a compare and a round trip. Past this, something is stuck; the caller is
+# told to come back (never compared, so never a guess more than the limit).
+BUSY_WAIT_SECONDS = 2.0
+_FIRST_POLL_SECONDS, _LAST_POLL_SECONDS = 0.001, 0.05
+
+
+def busy_polls() -> Iterator[float]:
+    """Sleeps between looks at a busy window, doubling, bounded by BUSY_WAIT_SECONDS in all."""
+    waited, delay = 0.0, _FIRST_POLL_SECONDS
+    while waited < BUSY_WAIT_SECONDS:
+        yield delay
+        waited += delay
+        delay = min(2 * delay, _LAST_POLL_SECONDS)
+
+
+class NoAttempt:
+    """The brake is off (`max_failures=0`): nothing to count."""
+
+    async def succeeded(self) -> None:
+        return None
+
+    async def failed(self) -> None:
+        return None
 
 
 @dataclass(slots=True)
-class _Failures:
-    count: int
-    window_started: float
+class _Window:
+    started: float
+    failures: int = 0
+    in_flight: int = 0
+
+
+class _LocalAttempt:
+    __slots__ = ("_window",)
+
+    def __init__(self, window: _Window) -> None:
+        self._window = window
+
+    async def succeeded(self) -> None:
+        self._window.in_flight -= 1
+
+    async def failed(self) -> None:
+        self._window.in_flight -= 1
+        self._window.failures += 1
 
 
 class InMemoryFailureThrottle:
-    """After `max_failures` within `window_seconds`, a peer waits out the rest of the window.
+    """At most `max_failures` wrong guesses compared per peer per `window_seconds` (from its
+    first attempt); then it waits out the window. Atomic: a reservation is checked and taken
+    with no await in between, on the one event loop.
 
-    Bounded: the oldest peers are forgotten past `max_peers`, so a flood of addresses
-    cannot grow memory. `max_failures=0` turns the throttle off.
+    Bounded: the oldest peers are forgotten past `max_peers`, so a flood of addresses cannot
+    grow memory. `max_failures=0` turns the brake off.
     """
 
     def __init__(
@@ -29,29 +74,33 @@ class InMemoryFailureThrottle:
         self._max_failures = max_failures
         self._window = window_seconds
         self._max_peers = max_peers
-        self._failures: OrderedDict[str, _Failures] = OrderedDict()
+        self._windows: OrderedDict[str, _Window] = OrderedDict()
 
-    async def retry_after(self, peer: str) -> int:
-        failures = self._current(peer)
-        if failures is None or not self._max_failures or failures.count < self._max_failures:
-            return 0
-        return max(1, math.ceil(failures.window_started + self._window - self._clock.now()))
+    async def reserve(self, peer: str) -> Attempt:
+        if not self._max_failures:
+            return NoAttempt()
+        for delay in busy_polls():
+            window = self._current(peer)
+            if window.failures >= self._max_failures:
+                raise Throttled(self._retry_after(window))
+            if window.failures + window.in_flight < self._max_failures:
+                window.in_flight += 1
+                return _LocalAttempt(window)
+            await asyncio.sleep(delay)
+        raise Throttled(1)
 
-    async def record_failure(self, peer: str) -> None:
-        failures = self._current(peer)
-        if failures is None:
-            self._failures[peer] = _Failures(1, self._clock.now())
-            if len(self._failures) > self._max_peers:
-                self._failures.popitem(last=False)
-        else:
-            failures.count += 1
+    def _current(self, peer: str) -> _Window:
+        now = self._clock.now()
+        window = self._windows.get(peer)
+        if window is None or now - window.started >= self._window:
+            window = self._windows[peer] = _Window(started=now)
+            self._windows.move_to_end(peer)
+            if len(self._windows) > self._max_peers:
+                self._windows.popitem(last=False)
+        return window
 
-    async def record_success(self, peer: str) -> None:
-        self._failures.pop(peer, None)
+    def _retry_after(self, window: _Window) -> int:
+        return max(1, math.ceil(window.started + self._window - self._clock.now()))
 
-    def _current(self, peer: str) -> _Failures | None:
-        failures = self._failures.get(peer)
-        if failures and self._clock.now() - failures.window_started >= self._window:
-            del self._failures[peer]
-            return None
-        return failures
+
+_: type[FailureThrottle] = InMemoryFailureThrottle

@@ -15,7 +15,11 @@ from domain.ports import AppCredentials, FailureThrottle, Telemetry
 
 
 class AppGate:
-    """User id first, then credentials present, then throttle, then a constant-time compare."""
+    """User id first, then credentials present, then the brake, then a constant-time compare.
+
+    The brake reserves the comparison before it happens: a success releases it, a failure
+    keeps it counted for the window (and a success erases no failure before it).
+    """
 
     def __init__(
         self, *, credentials: AppCredentials, throttle: FailureThrottle, telemetry: Telemetry
@@ -31,14 +35,16 @@ class AppGate:
             raise MissingUserId("user_id is missing or not an integer in range")
         if not _non_empty_str(app_id) or not _non_empty_str(app_key):
             raise MissingAppCredentials("app_id and app_key must be non-empty strings")
-        if wait := await self._throttle.retry_after(peer):
+        try:
+            attempt = await self._throttle.reserve(peer)
+        except Throttled:
             self._telemetry.internal_auth_failed(peer, throttled=True)
-            raise Throttled(wait)
+            raise
         if not self._credentials.matches(app_id, app_key):
-            await self._throttle.record_failure(peer)
+            await attempt.failed()
             self._telemetry.internal_auth_failed(peer, throttled=False)
             raise InvalidAppCredentials("app_id and app_key do not match")
-        await self._throttle.record_success(peer)
+        await attempt.succeeded()
         return parsed_user_id
 
 

@@ -122,17 +122,28 @@ class AppCredentials(Protocol):
         ...
 
 
-class FailureThrottle(Protocol):
-    """Counts failed internal calls per peer and says when a peer must wait (async: the count
-    may live in Redis, shared by every instance)."""
+class Attempt(Protocol):
+    """One reserved comparison of internal credentials; resolve it exactly once."""
 
-    async def retry_after(self, peer: str) -> int:
-        """Seconds this peer must still wait, or 0 when it may try."""
+    async def succeeded(self) -> None:
+        """The credentials matched: the reservation is released and never counts."""
         ...
 
-    async def record_failure(self, peer: str) -> None: ...
+    async def failed(self) -> None:
+        """They did not: the attempt counts as a failure until its window ends."""
+        ...
 
-    async def record_success(self, peer: str) -> None: ...
+
+class FailureThrottle(Protocol):
+    """The brute-force brake on internal calls, per peer (async: the counts may live in Redis,
+    shared by every instance)."""
+
+    async def reserve(self, peer: str) -> Attempt:
+        """Reserve one comparison, atomically, before it happens; raises Throttled while the
+        peer's failures fill its window. While attempts in flight could still fill it, waits
+        (bounded) for them: so however many requests are in flight, at most the limit of wrong
+        guesses is ever compared per window, and successes never throttle anyone."""
+        ...
 
 
 class Telemetry(Protocol):

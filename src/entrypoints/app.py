@@ -24,6 +24,7 @@ from entrypoints.http.cors import cors_config
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.openapi import BEARER_COMPONENTS
 from entrypoints.http.operations import authenticator, instrumented, operations_routes
+from entrypoints.http.peer import TrustedProxies
 from entrypoints.http.sessions import SessionsController
 from entrypoints.http.verify import verify_router
 from entrypoints.logs import configure_logging
@@ -65,7 +66,7 @@ def create_app(container: Container) -> Litestar:
             components=BEARER_COMPONENTS,
         ),
         request_max_body_size=settings.max_body_bytes,
-        state=State({"trusted_proxies": frozenset(settings.trusted_proxies)}),
+        state=State({"trusted_proxies": TrustedProxies(settings.trusted_proxies)}),
     )
     return instrumented(app, container)  # request ids and metrics around everything
 

@@ -14,7 +14,7 @@ from adapters.mirror_marker import MARKER_KEY, RedisMirrorMarker
 from adapters.piccolo.engines import build_engine
 from adapters.piccolo.token_log import PiccoloTokenLog
 from adapters.prometheus_telemetry import PrometheusTelemetry
-from adapters.redis_blacklist import RedisBlacklist, build_redis_client
+from adapters.redis_blacklist import RedisBlacklist, RedisOptions, build_redis_client
 from adapters.redis_throttle import RedisFailureThrottle
 from adapters.redis_tracking import TrackingListener
 from adapters.telemetry import LoggingTelemetry
@@ -118,14 +118,20 @@ class Container(containers.DeclarativeContainer):
         build_engine,
         settings.provided.database_url,
         command_timeout=settings.provided.database_timeout_seconds,
+        pool_max_size=settings.provided.database_pool_size,
     )
     token_log = providers.Singleton(PiccoloTokenLog, database)
 
     redis = providers.Singleton(
         build_redis_client,
         settings.provided.redis_url,
-        socket_timeout=settings.provided.redis_socket_timeout_seconds,
-        connect_timeout=settings.provided.redis_connect_timeout_seconds,
+        providers.Singleton(
+            RedisOptions,
+            socket_timeout=settings.provided.redis_socket_timeout_seconds,
+            connect_timeout=settings.provided.redis_connect_timeout_seconds,
+            max_connections=settings.provided.redis_max_connections,
+            pool_timeout=settings.provided.redis_pool_timeout_seconds,
+        ),
         cluster=settings.provided.redis_cluster,
     )
     redis_blacklist = providers.Singleton(

@@ -51,6 +51,9 @@ class Settings:
     redis_socket_timeout_seconds: float = 0.25
     redis_connect_timeout_seconds: float = 0.5
     database_timeout_seconds: float = 5.0
+    database_pool_size: int = 10
+    redis_max_connections: int = 64
+    redis_pool_timeout_seconds: float = 1.0
     lgt_all_max_failures: int = 5
     lgt_all_failure_window_seconds: int = 300
     trusted_proxies: tuple[str, ...] = field(default=())
@@ -102,11 +105,14 @@ class Settings:
             redis_socket_timeout_seconds=env.number("REDIS_SOCKET_TIMEOUT_SECONDS", 0.25),
             redis_connect_timeout_seconds=env.number("REDIS_CONNECT_TIMEOUT_SECONDS", 0.5),
             database_timeout_seconds=env.number("DATABASE_TIMEOUT_SECONDS", 5.0),
+            database_pool_size=env.integer("DATABASE_POOL_SIZE", 10, minimum=1),
+            redis_max_connections=env.integer("REDIS_MAX_CONNECTIONS", 64, minimum=1),
+            redis_pool_timeout_seconds=env.number("REDIS_POOL_TIMEOUT_SECONDS", 1.0),
             lgt_all_max_failures=env.integer("LGT_ALL_MAX_FAILURES", 5, minimum=0),
             lgt_all_failure_window_seconds=env.integer(
                 "LGT_ALL_FAILURE_WINDOW_SECONDS", 300, minimum=1
             ),
-            trusted_proxies=env.addresses("TRUSTED_PROXIES"),
+            trusted_proxies=env.networks("TRUSTED_PROXIES"),
             cors_allowed_origins=env.origins("CORS_ALLOWED_ORIGINS"),
             max_body_bytes=env.integer("MAX_BODY_BYTES", 16_384, minimum=1024),
             host=env.text("HOST", "127.0.0.1"),
@@ -208,10 +214,11 @@ class _Reader:
             raise SettingsError(f"{name} must be positive")
         return value
 
-    def addresses(self, name: str) -> tuple[str, ...]:
+    def networks(self, name: str) -> tuple[str, ...]:
+        """Addresses and CIDR networks (`10.0.0.0/8`), each as a network (`/32` if alone)."""
         raw = [part.strip() for part in self.text(name, "").split(",") if part.strip()]
         try:
-            return tuple(str(ipaddress.ip_address(part)) for part in raw)
+            return tuple(str(ipaddress.ip_network(part, strict=False)) for part in raw)
         except ValueError as error:
             raise SettingsError(f"{name}: {error}") from None
 

@@ -14,6 +14,7 @@ from tests.integration.servers import (
     REDIS_URL_VAR,
     postgres_container,
     redis_container,
+    redis_options,
     server_url,
 )
 
@@ -40,9 +41,7 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 @pytest.fixture
 async def redis_cluster_client(redis_cluster_url: str) -> AsyncIterator[RedisCluster]:
     """A cluster client for one test, closed after it."""
-    client = build_redis_client(
-        redis_cluster_url, socket_timeout=2, connect_timeout=2, cluster=True
-    )
+    client = build_redis_client(redis_cluster_url, redis_options(2), cluster=True)
     assert isinstance(client, RedisCluster)
     yield client
     await client.aclose()

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from adapters.redis_blacklist import RedisOptions
+
 POSTGRES_URL_VAR = "TEST_POSTGRES_URL"
 REDIS_URL_VAR = "TEST_REDIS_URL"
 
@@ -72,3 +74,13 @@ def redis_container() -> Iterator[str]:
     with RedisContainer("redis:7-alpine") as container:
         host = container.get_container_host_ip()
         yield f"redis://{host}:{container.get_exposed_port(6379)}/0"
+
+
+def redis_options(socket_timeout: float, *, connect_timeout: float | None = None) -> RedisOptions:
+    """A test client's Redis options: timeouts as given, a pool a test never exhausts."""
+    return RedisOptions(
+        socket_timeout=socket_timeout,
+        connect_timeout=socket_timeout if connect_timeout is None else connect_timeout,
+        max_connections=256,
+        pool_timeout=5,
+    )

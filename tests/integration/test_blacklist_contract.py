@@ -22,6 +22,7 @@ from adapters.redis_blacklist import RedisBlacklist, RedisClient, build_redis_cl
 from domain.errors import BlacklistUnavailable
 from domain.model import BlacklistEntry, TokenKey, Watermark
 from domain.ports import Blacklist
+from tests.integration.servers import redis_options
 from tests.random_refs import random_key, random_user_id
 
 DAY = 86_400
@@ -73,7 +74,7 @@ class RedisHarness:
 
 @pytest.fixture
 async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
-    client = build_redis_client(redis_url, socket_timeout=2, connect_timeout=2)
+    client = build_redis_client(redis_url, redis_options(2))
     yield client
     await client.aclose()
 
@@ -282,7 +283,7 @@ class RoundTripCounter:
 
 @pytest.fixture
 async def counted(redis_url: str) -> AsyncIterator[tuple[RedisBlacklist, RoundTripCounter]]:
-    client = build_redis_client(redis_url, socket_timeout=2, connect_timeout=2)
+    client = build_redis_client(redis_url, redis_options(2))
     counter = RoundTripCounter()
     counter.install(client)
     await client.ping()  # the connection's handshake is not the adapter's business
@@ -395,9 +396,7 @@ class TestRedisBlacklist:
 
 class TestUnreachableRedis:
     async def test_dead_redis_is_unavailable_within_a_second(self) -> None:
-        client = build_redis_client(
-            "redis://127.0.0.1:1/0", socket_timeout=0.5, connect_timeout=0.5
-        )
+        client = build_redis_client("redis://127.0.0.1:1/0", redis_options(0.5))
         await self._assert_fails_fast(RedisBlacklist(client), within=1.0)
         await client.aclose()
 
@@ -408,9 +407,7 @@ class TestUnreachableRedis:
 
         server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        client = build_redis_client(
-            f"redis://127.0.0.1:{port}/0", socket_timeout=0.2, connect_timeout=0.2
-        )
+        client = build_redis_client(f"redis://127.0.0.1:{port}/0", redis_options(0.2))
         await self._assert_fails_fast(RedisBlacklist(client), within=0.5)
         await client.aclose()
         server.close()

@@ -21,6 +21,7 @@ from adapters.redis_blacklist import RedisBlacklist, build_redis_client
 from domain.errors import BlacklistUnavailable
 from domain.model import BlacklistEntry, Watermark
 from tests.integration.redis_cluster import three_master_cluster
+from tests.integration.servers import redis_options
 from tests.random_refs import random_key, random_user_id
 
 pytestmark = pytest.mark.redis
@@ -99,9 +100,7 @@ class TestRedisCluster:
             assert not await node.info("errorstats")
 
     async def test_an_unreachable_cluster_is_unavailable_within_a_second(self) -> None:
-        client = build_redis_client(
-            "redis://127.0.0.1:1/0", socket_timeout=0.5, connect_timeout=0.5, cluster=True
-        )
+        client = build_redis_client("redis://127.0.0.1:1/0", redis_options(0.5), cluster=True)
         blacklist, user = RedisBlacklist(client), random_user_id()
         with pytest.raises(BlacklistUnavailable):
             async with asyncio.timeout(1.0):
@@ -122,7 +121,7 @@ class TestFrozenMaster:
     ) -> None:
         with three_master_cluster(tmp_path) as nodes:
             client = build_redis_client(
-                nodes.url, socket_timeout=SOCKET_TIMEOUT, connect_timeout=0.5, cluster=True
+                nodes.url, redis_options(SOCKET_TIMEOUT, connect_timeout=0.5), cluster=True
             )
             blacklist = RedisBlacklist(client)
             await client.ping()

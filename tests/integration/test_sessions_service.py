@@ -9,6 +9,7 @@ import pytest
 
 from adapters.redis_blacklist import RedisBlacklist, build_redis_client
 from domain.model import TokenKey
+from tests.integration.servers import redis_options
 from tests.integration.token_logs import fetch_column
 from tests.live_server import LiveServer, live_server
 from tests.random_refs import random_user_id
@@ -67,8 +68,7 @@ async def blocked_in_postgres(service: LiveServer, jti: str) -> list[bool]:
 async def blocked_in_redis(service: LiveServer, key: TokenKey, user_id: int) -> bool:
     client = build_redis_client(
         service.env["REDIS_URL"],
-        socket_timeout=2,
-        connect_timeout=2,
+        redis_options(2),
         cluster=service.env.get("REDIS_CLUSTER") == "true",
     )
     try:

@@ -1,5 +1,5 @@
 """The FailureThrottle port, on memory and on Redis: the same rules, plus what only Redis does
-(counts shared by instances, the window as a key TTL, a fallback while Redis is down)."""
+(windows shared by instances, the window as a key TTL, a fallback while Redis is down)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from adapters.clock import SystemClock
 from adapters.redis_blacklist import RedisClient, build_redis_client
 from adapters.redis_throttle import RedisFailureThrottle
 from adapters.throttle import InMemoryFailureThrottle
+from domain.errors import Throttled
 from domain.ports import FailureThrottle
+from tests.integration.servers import redis_options
 from tests.live_server import free_port
 
 MAX_FAILURES, WINDOW = 3, 60
@@ -38,7 +40,7 @@ def shared(
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
-    client = build_redis_client(redis_url, socket_timeout=1, connect_timeout=1)
+    client = build_redis_client(redis_url, redis_options(1))
     yield client
     await client.aclose()
 
@@ -49,7 +51,22 @@ def throttle(request: pytest.FixtureRequest, redis: RedisClient) -> FailureThrot
 
 
 def peer() -> str:
-    return f"2001:db8::{secrets.token_hex(2)}"  # random: counts live in the shared Redis
+    return f"2001:db8::{secrets.token_hex(2)}"  # random: windows live in the shared Redis
+
+
+async def fail(throttle: FailureThrottle, guesser: str, times: int) -> None:
+    for _ in range(times):
+        await (await throttle.reserve(guesser)).failed()
+
+
+async def retry_after(throttle: FailureThrottle, guesser: str) -> int:
+    """Seconds the guesser is told to wait, or 0 when it may try (that try then succeeds)."""
+    try:
+        attempt = await throttle.reserve(guesser)
+    except Throttled as throttled:
+        return throttled.retry_after_seconds
+    await attempt.succeeded()
+    return 0
 
 
 class TestEveryThrottle:
@@ -57,54 +74,75 @@ class TestEveryThrottle:
         self, throttle: FailureThrottle
     ) -> None:
         guesser = peer()
-        for _ in range(MAX_FAILURES):
-            assert await throttle.retry_after(guesser) == 0
-            await throttle.record_failure(guesser)
-        assert 0 < await throttle.retry_after(guesser) <= WINDOW
-        assert await throttle.retry_after(peer()) == 0  # nobody else
+        await fail(throttle, guesser, MAX_FAILURES)
+        assert 0 < await retry_after(throttle, guesser) <= WINDOW
+        assert await retry_after(throttle, peer()) == 0  # nobody else
 
-    async def test_a_success_clears_the_count(self, throttle: FailureThrottle) -> None:
+    async def test_a_success_neither_counts_nor_clears_failures(
+        self, throttle: FailureThrottle
+    ) -> None:
         caller = peer()
-        for _ in range(MAX_FAILURES - 1):
-            await throttle.record_failure(caller)
-        await throttle.record_success(caller)
-        await throttle.record_failure(caller)
-        assert await throttle.retry_after(caller) == 0
+        await fail(throttle, caller, MAX_FAILURES - 1)
+        for _ in range(2 * MAX_FAILURES):
+            await (await throttle.reserve(caller)).succeeded()
+        await fail(throttle, caller, 1)
+        assert await retry_after(throttle, caller) > 0
+
+    async def test_racing_guesses_are_compared_at_most_the_limit(
+        self, throttle: FailureThrottle
+    ) -> None:
+        guesser, compared = peer(), 0
+
+        async def guess() -> None:
+            nonlocal compared
+            try:
+                attempt = await throttle.reserve(guesser)
+            except Throttled:
+                return
+            compared += 1
+            await asyncio.sleep(0.01)  # the compare and its round trips, all overlapping
+            await attempt.failed()
+
+        await asyncio.gather(*(guess() for _ in range(200)))
+        assert compared == MAX_FAILURES
+
+    async def test_racing_successes_are_never_throttled(self, throttle: FailureThrottle) -> None:
+        caller = peer()
+
+        async def call() -> None:
+            attempt = await throttle.reserve(caller)
+            await asyncio.sleep(0.01)
+            await attempt.succeeded()
+
+        await asyncio.gather(*(call() for _ in range(10 * MAX_FAILURES)))  # raises if throttled
 
 
 class TestRedisThrottle:
-    async def test_instances_share_the_count(self, redis: RedisClient) -> None:
+    async def test_instances_share_the_window(self, redis: RedisClient) -> None:
         first, second, guesser = shared(redis), shared(redis), peer()
-        for _ in range(MAX_FAILURES):
-            await first.record_failure(guesser)
-        assert await second.retry_after(guesser) > 0
+        await fail(first, guesser, MAX_FAILURES)
+        assert await retry_after(second, guesser) > 0
         assert 0 < await redis.ttl(f"thr:{guesser}") <= WINDOW  # side door: the window is a TTL
 
-    async def test_the_count_expires_with_the_window(self, redis: RedisClient) -> None:
+    async def test_the_window_expires(self, redis: RedisClient) -> None:
         throttle, guesser = shared(redis, window=1), peer()
-        for _ in range(MAX_FAILURES):
-            await throttle.record_failure(guesser)
-        assert await throttle.retry_after(guesser) == 1
+        await fail(throttle, guesser, MAX_FAILURES)
+        assert await retry_after(throttle, guesser) == 1
         await asyncio.sleep(1.1)
-        assert await throttle.retry_after(guesser) == 0
+        assert await retry_after(throttle, guesser) == 0
 
     async def test_off_writes_nothing(self, redis: RedisClient) -> None:
         throttle, guesser = shared(redis, max_failures=0), peer()
-        for _ in range(5):
-            await throttle.record_failure(guesser)
-        assert await throttle.retry_after(guesser) == 0
+        await fail(throttle, guesser, 5)
+        assert await retry_after(throttle, guesser) == 0
         assert await redis.exists(f"thr:{guesser}") == 0
 
-    async def test_counts_in_memory_while_redis_is_down(self) -> None:
-        dead = build_redis_client(
-            f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.2, connect_timeout=0.2
-        )
+    async def test_brakes_in_memory_while_redis_is_down(self) -> None:
+        dead = build_redis_client(f"redis://127.0.0.1:{free_port()}/0", redis_options(0.2))
         throttle, guesser = shared(dead), peer()
         try:
-            for _ in range(MAX_FAILURES):
-                await throttle.record_failure(guesser)
-            assert await throttle.retry_after(guesser) > 0
-            await throttle.record_success(guesser)
-            assert await throttle.retry_after(guesser) == 0
+            await fail(throttle, guesser, MAX_FAILURES)
+            assert await retry_after(throttle, guesser) > 0
+            assert await retry_after(throttle, peer()) == 0
         finally:
             await dead.aclose()

@@ -50,6 +50,10 @@ class TestSettingsFromEnv:
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({**PRODUCTION, name: value})
 
+    def test_trusted_proxies_are_addresses_or_networks(self) -> None:
+        settings = Settings.from_env({**PRODUCTION, "TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1"})
+        assert settings.trusted_proxies == ("10.0.0.0/8", "127.0.0.1/32")
+
     def test_asymmetric_algorithms_need_a_public_key(self) -> None:
         with pytest.raises(SettingsError, match="JWT_PUBLIC_KEY"):
             Settings.from_env({**PRODUCTION, "JWT_ALGORITHMS": "RS256"})

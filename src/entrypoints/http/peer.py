@@ -1,25 +1,70 @@
-"""Who is calling: the socket peer, or the client a trusted proxy names."""
+"""Who is calling: the socket peer, or the client that a chain of trusted proxies names."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 from litestar.connection import ASGIConnection
 
+_FORWARDED_FOR = b"x-forwarded-for"  # ASGI servers lower-case header names
+MAX_HOP_LENGTH = 64  # what a hop that is no address may weigh in a log line or a throttle key
 
-def peer_address(
-    connection: ASGIConnection[Any, Any, Any, Any], trusted_proxies: Collection[str]
-) -> str:
-    """The rightmost X-Forwarded-For hop not a trusted proxy, if the socket peer is trusted.
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-    Anyone can write X-Forwarded-For; only a proxy we trust appends to it honestly.
+
+class TrustedProxies:
+    """The addresses and networks (`10.0.0.0/8`) whose X-Forwarded-For hops are believed."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self._networks = [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+    def __contains__(self, address: object) -> bool:
+        return isinstance(address, IPAddress) and any(
+            address in network for network in self._networks
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self._networks)
+
+
+def peer_address(connection: ASGIConnection[Any, Any, Any, Any], trusted: TrustedProxies) -> str:
+    """The first hop, walking X-Forwarded-For from the right, that is not a trusted proxy; the
+    walk starts only if the socket peer itself is trusted.
+
+    Anyone can write X-Forwarded-For; each proxy we trust appends the address it saw, to the
+    last line or in a line of its own (HAProxy does), so every line counts, in order, as one
+    list (RFC 9110): what a client wrote itself is always left of what our proxies appended.
     """
     peer = connection.client.host if connection.client else "unknown"
-    if peer not in trusted_proxies:
+    address = _address(peer)
+    if not trusted or address not in trusted:
         return peer
-    hops = [hop.strip() for hop in connection.headers.get("x-forwarded-for", "").split(",")]
-    for hop in reversed(hops):
-        if hop and hop not in trusted_proxies:
-            return hop
-    return peer
+    for hop in reversed(_forwarded_hops(connection.scope["headers"])):
+        address = _address(hop)
+        if address not in trusted:
+            return str(address) if address is not None else hop[:MAX_HOP_LENGTH]
+        peer = str(address)
+    return peer  # every hop was one of our proxies: the leftmost is the client
+
+
+def _forwarded_hops(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
+    lines = [value.decode("latin-1") for name, value in headers if name == _FORWARDED_FOR]
+    return [hop.strip() for hop in ",".join(lines).split(",") if hop.strip()]
+
+
+def _address(hop: str) -> IPAddress | None:
+    """The address of a hop, also when a proxy wrote it with a port (`1.2.3.4:80`,
+    `[2001:db8::1]:443`); None when it is no address at all."""
+    candidates = [hop]
+    if hop.startswith("["):
+        candidates.append(hop[1:].partition("]")[0])
+    elif hop.count(":") == 1:
+        candidates.append(hop.partition(":")[0])
+    for candidate in candidates:
+        try:
+            return ipaddress.ip_address(candidate)
+        except ValueError:
+            continue
+    return None
