@@ -91,7 +91,7 @@ async def naive_logout_all(
             await connection.execute(
                 "UPDATE user_token_logs SET blocked_at = $1 WHERE id = $2", now, row["id"]
             )
-            await redis.set(keys.token_key(TokenKey(row["iss"], row["jti"]), user_id), 1, ex=3600)
+            await redis.set(keys.token_key(TokenKey(row["iss"], row["jti"])), 1, ex=3600)
         return (time.perf_counter() - started) * 1000
     finally:
         await connection.close()

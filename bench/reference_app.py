@@ -72,7 +72,7 @@ class Checks:
             return _UNAUTHORIZED
         # 1. Redis: the token's entry and the user's watermark (microseconds), one MGET.
         blocked, mark = await self.redis.mget(
-            [self.keys.token_key(key, user_id), self.keys.watermark_key(user_id)]
+            [self.keys.token_key(key), self.keys.watermark_key(user_id)]
         )
         if blocked is not None or (mark is not None and (iat + 1) * 1_000_000 <= int(mark)):
             return _UNAUTHORIZED

@@ -75,7 +75,7 @@ class LocallyCachedBlacklist:
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
         await self._redis.add(entries)
         acknowledged = time.monotonic()
-        self._forget([self._redis.token_key(entry.key, entry.user_id) for entry in entries])
+        self._forget([self._redis.token_key(entry.key) for entry in entries])
         await outlive_leases(acknowledged, self._lease)
 
     @asynccontextmanager
@@ -90,7 +90,7 @@ class LocallyCachedBlacklist:
         following it. If the mark was refused, or gone by then (a flush or restart let a cache
         read the key's absence meanwhile), the lease runs from the entries' write instead.
         """
-        keys = [self._redis.token_key(entry.key, entry.user_id) for entry in entries]
+        keys = [self._redis.token_key(entry.key) for entry in entries]
         mark = PENDING + secrets.token_hex(8).encode()  # no one else ever writes this value
         try:
             marked = time.monotonic() if await self._redis.mark_pending(entries, mark) else None

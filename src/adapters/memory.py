@@ -37,10 +37,7 @@ class InMemoryTokenLog:
         self._records[record.key] = dataclasses.replace(record, row_id=next(self._row_ids))
 
     async def lookup(self, key: TokenKey, user_id: int) -> LogState:
-        record = self._records.get(key)
-        if record is not None and record.user_id != user_id:
-            record = None
-        return LogState(record=record, watermark=self._watermarks.get(user_id))
+        return LogState(record=self._records.get(key), watermark=self._watermarks.get(user_id))
 
     async def block(self, record: TokenRecord, blocked_at: float) -> None:
         existing = self._records.get(record.key)
@@ -48,7 +45,7 @@ class InMemoryTokenLog:
             self._records[record.key] = dataclasses.replace(
                 record, blocked_at=blocked_at, row_id=next(self._row_ids)
             )
-        elif existing.blocked_at is None and existing.user_id == record.user_id:
+        elif existing.blocked_at is None:  # another user's row too: the pair is what's blocked
             self._records[record.key] = dataclasses.replace(existing, blocked_at=blocked_at)
 
     async def raise_watermark(self, watermark: Watermark) -> None:
@@ -123,14 +120,14 @@ class InMemoryBlacklist:
         # Plays the mirror marker: True, and checks may take this blacklist's "not revoked"
         # without the log (REVOCATION_CACHE=redis|local); False plays a restarted Redis.
         self.complete = complete
-        # (user, token) -> expiry instant: like Redis, whose key holds the user's hash tag.
-        self._blocked: dict[tuple[int, TokenKey], float] = {}
+        # (iss, jti) -> expiry instant.
+        self._blocked: dict[TokenKey, float] = {}
         self._watermarks: dict[int, tuple[Watermark, float]] = {}
         self._lock = asyncio.Lock()
 
     async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
         now = self._clock.now()
-        expiry = self._blocked.get((user_id, key))
+        expiry = self._blocked.get(key)
         watermark = self._watermarks.get(user_id)
         return BlacklistState(
             token_blocked=expiry is not None and expiry > now,
@@ -141,7 +138,7 @@ class InMemoryBlacklist:
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
         now = self._clock.now()
         for entry in entries:
-            self._blocked[(entry.user_id, entry.key)] = now + entry.ttl_seconds
+            self._blocked[entry.key] = now + entry.ttl_seconds
         self._forget_expired(now)
 
     @asynccontextmanager

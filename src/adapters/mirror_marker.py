@@ -21,7 +21,9 @@ from adapters.redis_blacklist import REDIS_FAILURES
 from domain.errors import BlacklistUnavailable
 from domain.ports import MirrorMarker
 
-MARKER_KEY = b"rv:mirror"
+# Versioned with the blacklist's key layout: a marker left by a layout this code does not read
+# must not vouch for a mirror it never wrote (version 2: blocked entries keyed by the pair).
+MARKER_KEY = b"rv:mirror:2"
 # Compare-and-set: only the repair whose ticket is still in the key may declare it done.
 _COMPLETE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then

@@ -1,12 +1,14 @@
-"""The blacklist in Redis: one expiring key per blocked token, one per user's watermark.
+"""The blacklist in Redis: one expiring key per blocked (iss, jti), one per user's watermark.
 
-Layout, with `{user_id}` a Cluster hash tag so that both keys of a lookup share one slot:
-  `rv{42}t<12-byte digest of (iss, jti)>` = "1"  (a blocked token; never the token text)
+Layout:
+  `rv:t<12-byte digest of (iss, jti)>` = "1"  (a blocked pair; never the token text)
       or "?<16 hex digits>" while a logout commits to the log (the local cache's pending
       mark, unique to that logout: ask the log)
-  `rv{42}w` = the watermark in integer microseconds (a float string would round)
-Up to 28 bytes, a key fits one 32-byte allocation: about 117 bytes per blocked token in all, for
-user ids below 10^11 (Redis 7.0, measured; 16 more above).
+  `rv{42}w` = user 42's watermark in integer microseconds (a float string would round)
+A blocked pair's key names no user: a block refuses every token carrying the pair, whichever
+user it names (docs/decisions.md), also where Redis answers alone. So in a Cluster a lookup's
+two keys may sit on two nodes: one pipeline, sent to both at once (MGET per slot).
+A 16-byte key fits one allocation: about 110 bytes per blocked token in all (Redis 7.0).
 """
 
 from __future__ import annotations
@@ -83,8 +85,7 @@ def build_redis_client(url: str, options: RedisOptions, *, cluster: bool = False
     """A client for `url` (with `cluster`, any node of a Redis Cluster); it connects on first
     use. Close it with `await client.aclose()`.
 
-    Every command the blacklist sends touches one user's keys, which share a hash tag, so in a
-    cluster each command, and each pipeline, goes to the one node owning that user's slot.
+    In a cluster, each write touches one key, and a lookup's MGET is split by slot.
     """
     connection = {
         "socket_timeout": options.socket_timeout,
@@ -133,11 +134,7 @@ def _unavailable_on_error() -> Iterator[None]:
 
 
 def _digest(key: TokenKey) -> bytes:
-    # Length-prefixing the issuer keeps ("a|b", "c") and ("a", "b|c") apart.
-    issuer = key.issuer.encode("utf-8", "surrogatepass")
-    jti = key.jti.encode("utf-8", "surrogatepass")
-    material = len(issuer).to_bytes(4, "big") + issuer + jti
-    return hashlib.sha256(material).digest()[:_DIGEST_BYTES]
+    return hashlib.sha256(key.material()).digest()[:_DIGEST_BYTES]
 
 
 class RedisBlacklist:
@@ -154,15 +151,15 @@ class RedisBlacklist:
         self._prefix = prefix.encode()
         self._marker = complete_marker
 
-    def token_key(self, key: TokenKey, user_id: int) -> bytes:
-        return self._user_tag(user_id) + b"t" + _digest(key)
+    def token_key(self, key: TokenKey) -> bytes:
+        return self._prefix + b":t" + _digest(key)
 
     def watermark_key(self, user_id: int) -> bytes:
         return self._user_tag(user_id) + b"w"
 
     def lookup_keys(self, key: TokenKey, user_id: int) -> list[bytes]:
         """The keys one lookup reads, in the order `state_from` expects their values."""
-        keys = [self.token_key(key, user_id), self.watermark_key(user_id)]
+        keys = [self.token_key(key), self.watermark_key(user_id)]
         if self._marker is not None:
             keys.append(self._marker)
         return keys
@@ -170,7 +167,10 @@ class RedisBlacklist:
     async def read(self, keys: list[bytes]) -> list[bytes | None]:
         """The keys' values in one round trip (one MGET)."""
         with _unavailable_on_error():
-            values = await self._client.mget(keys)
+            if isinstance(self._client, RedisCluster):  # the keys may live on several nodes
+                values = await self._client.mget_nonatomic(keys)
+            else:
+                values = await self._client.mget(keys)
         # A reply of another shape (a connection out of step after a fault) is no answer: never
         # a 500, and never cached as one.
         if not isinstance(values, list) or len(values) != len(keys):
@@ -244,7 +244,7 @@ class RedisBlacklist:
         pipeline = self._client.pipeline(transaction=False)
         for entry in entries:
             if entry.ttl_seconds > 0:  # already expired: nothing left to block
-                key = self.token_key(entry.key, entry.user_id)
+                key = self.token_key(entry.key)
                 pipeline.set(key, value, ex=entry.ttl_seconds, nx=nx, get=get)
         return await self._execute(pipeline)
 

@@ -33,6 +33,10 @@ class SessionNotFound(RevocationError):
     """No active session of the caller has that id (unknown, ended, or another user's)."""
 
 
+class InvalidDevice(RevocationError):
+    """A device label given at issuance is not one the sessions list can show."""
+
+
 class MissingUserId(RevocationError):
     """An internal call gave no usable user id."""
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
+
+from domain.errors import InvalidDevice
 
 MAX_USER_ID = 2**63 - 1  # a Postgres BIGINT and a PHP int both stop here
 _DECIMAL = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() would accept "٣"
@@ -30,12 +35,43 @@ def parse_user_id(value: object, *, canonical: bool = False) -> int | None:
     return number if 1 <= number <= MAX_USER_ID else None
 
 
+MAX_DEVICE_LENGTH = 255  # characters: the log's varchar(255)
+
+
+def device_label(value: object) -> str | None:
+    """A device label as given at issuance (None or "" for none), or InvalidDevice.
+
+    Shown back in the sessions list: no control characters (a line break would forge a line in
+    a log or a page), nothing the database cannot store (a lone surrogate), at most 255.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_DEVICE_LENGTH:
+        raise InvalidDevice(f"device must be text of at most {MAX_DEVICE_LENGTH} characters")
+    if any(unicodedata.category(character) in ("Cc", "Cs") for character in value):
+        raise InvalidDevice("device must not contain control characters or lone surrogates")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class TokenKey:
     """A token's identity: its issuer and `jti`, never its encoded string (that is malleable)."""
 
     issuer: str
     jti: str
+
+    def material(self) -> bytes:
+        """The pair as bytes no other pair shares: the issuer's length first, so ("a|b", "c")
+        and ("a", "b|c") differ. Whatever is derived from a token is derived from this."""
+        issuer = self.issuer.encode("utf-8", "surrogatepass")
+        return len(issuer).to_bytes(4, "big") + issuer + self.jti.encode("utf-8", "surrogatepass")
+
+    @property
+    def session_id(self) -> str:
+        """The opaque id the sessions API shows: stable for the token, unguessable without it
+        (its jti is random), and saying nothing of how many tokens exist (a row number would)."""
+        digest = hashlib.sha256(b"session\x00" + self.material()).digest()[:16]
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,17 +119,23 @@ class Watermark:
         """
         return iat + 1 <= self.revoked_before
 
-    def kills_unlogged_iat(self, iat: int) -> bool:
-        """An unlogged token sharing the watermark's second is dead: nothing proves it newer."""
-        return iat <= math.floor(self.revoked_before)
+    def kills_unlogged_iat(self, iat: int, skew_seconds: int = 0) -> bool:
+        """An unlogged token sharing the watermark's second is dead: nothing proves it newer.
+
+        Its `iat` comes from its issuer's clock, not ours: `skew_seconds` widens the dead zone
+        for an issuer whose clock may run that far ahead.
+        """
+        return iat <= math.floor(self.revoked_before) + skew_seconds
 
 
 @dataclass(frozen=True, slots=True)
 class BlacklistEntry:
-    """One blocked token for the fast layer, with how long the entry must live."""
+    """One blocked (iss, jti) for the fast layer, with how long the entry must live.
+
+    Keyed by the pair alone, whoever's token it was: a block refuses every token carrying it.
+    """
 
     key: TokenKey
-    user_id: int
     ttl_seconds: int
 
 
@@ -115,8 +157,8 @@ class BlacklistState:
 class LogState:
     """What the durable log knows of one token and its user, read in one query."""
 
-    record: TokenRecord | None
-    watermark: Watermark | None
+    record: TokenRecord | None  # the row of the token's (iss, jti), whoever's it is
+    watermark: Watermark | None  # the token's user's
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +173,7 @@ class IssuedToken:
 class Session:
     """One active logged token of a user, as the "where am I logged in" page shows it."""
 
-    session_id: str  # opaque to callers: today the log's row id, as text
+    session_id: str  # opaque to callers: TokenKey.session_id
     device: str | None
     issued_at: float
     expires_at: float

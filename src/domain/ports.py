@@ -51,11 +51,13 @@ class TokenLog(Protocol):
         ...
 
     async def lookup(self, key: TokenKey, user_id: int) -> LogState:
-        """The token's row (matched on key AND user) and its user's watermark, in one read."""
+        """The row of the token's (iss, jti), whichever user it names, and `user_id`'s
+        watermark, in one read."""
         ...
 
     async def block(self, record: TokenRecord, blocked_at: float) -> None:
-        """Mark one token blocked, inserting its row if it was never logged; idempotent."""
+        """Block the record's (iss, jti), inserting its row if it was never logged, blocking
+        the row that holds it otherwise, whichever user that row names; idempotent."""
         ...
 
     async def revoke_all(self, watermark: Watermark) -> int:
@@ -93,7 +95,7 @@ class Blacklist(Protocol):
     """The fast, expiring layer (Redis); raises BlacklistUnavailable."""
 
     async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
-        """The token's entry and its user's watermark, in one round trip."""
+        """The entry of the token's (iss, jti) and `user_id`'s watermark, in one round trip."""
         ...
 
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:

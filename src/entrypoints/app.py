@@ -20,15 +20,15 @@ from entrypoints.blacklist_repair import blacklist_repair
 from entrypoints.containers import Container, blacklist_kind
 from entrypoints.http.auth import revocation_middleware
 from entrypoints.http.controllers import InternalController, LogoutController
-from entrypoints.http.cors import cors_config
+from entrypoints.http.cors import WithoutCors, cors_config
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.openapi import BEARER_COMPONENTS
 from entrypoints.http.operations import authenticator, instrumented, operations_routes
 from entrypoints.http.peer import TrustedProxies
 from entrypoints.http.sessions import SessionsController
-from entrypoints.http.verify import verify_router
+from entrypoints.http.verify import VERIFY_PATH, verify_router
 from entrypoints.logs import configure_logging
-from entrypoints.periodic import periodic_purge
+from entrypoints.periodic import periodic_purge, refusal_summaries
 from entrypoints.settings import Settings
 
 T = TypeVar("T")
@@ -57,7 +57,12 @@ def create_app(container: Container) -> Litestar:
         middleware=[revocation_middleware(authenticator(container))],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors_config(settings.cors_allowed_origins),
-        lifespan=[connections(container), periodic_purge(container), blacklist_repair(container)],
+        lifespan=[
+            connections(container),
+            periodic_purge(container),
+            blacklist_repair(container),
+            refusal_summaries(container),
+        ],
         logging_config=None,  # the process configures logging once (entrypoints.logs)
         openapi_config=OpenAPIConfig(
             title="Token revocation service",
@@ -68,6 +73,8 @@ def create_app(container: Container) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         state=State({"trusted_proxies": TrustedProxies(settings.trusted_proxies)}),
     )
+    if settings.cors_allowed_origins:  # CORS is for browsers; the verify route is for gateways
+        app.asgi_handler = WithoutCors(app.asgi_handler, VERIFY_PATH)
     return instrumented(app, container)  # request ids and metrics around everything
 
 

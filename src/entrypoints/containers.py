@@ -17,7 +17,7 @@ from adapters.prometheus_telemetry import PrometheusTelemetry
 from adapters.redis_blacklist import RedisBlacklist, RedisOptions, build_redis_client
 from adapters.redis_throttle import RedisFailureThrottle
 from adapters.redis_tracking import TrackingListener
-from adapters.telemetry import LoggingTelemetry
+from adapters.telemetry import LoggingTelemetry, RefusalSummary
 from adapters.throttle import InMemoryFailureThrottle
 from adapters.verified_tokens import VerifiedTokenCache
 from adapters.watched_blacklist import WatchedBlacklist
@@ -102,7 +102,13 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     # Metrics (per container: a registry of its own) that pass every event on to the logs.
-    metrics = providers.Singleton(PrometheusTelemetry, inner=providers.Singleton(LoggingTelemetry))
+    # Refused tokens are logged as one summary per reason per interval (a timer flushes it).
+    refusal_summary = providers.Singleton(
+        RefusalSummary, interval_seconds=settings.provided.refusal_log_interval_seconds
+    )
+    metrics = providers.Singleton(
+        PrometheusTelemetry, inner=providers.Singleton(LoggingTelemetry, refusal_summary)
+    )
     # Its own provider: overriding it (a test's recorder) leaves /metrics and its timers working.
     telemetry = providers.Callable(lambda metrics: metrics, metrics)
     codec = providers.Singleton(build_codec, settings, clock)
@@ -205,6 +211,7 @@ class Container(containers.DeclarativeContainer):
         policy=policy,
         clock=clock,
         logged_tokens=logged_tokens,
+        unlogged_iat_skew_seconds=settings.provided.unlogged_iat_skew_seconds,
     )
     logout_token = providers.Factory(
         LogoutToken,

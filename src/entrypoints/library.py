@@ -12,6 +12,7 @@ from entrypoints.app import connections
 from entrypoints.containers import Container
 from entrypoints.http.auth import revocation_middleware
 from entrypoints.http.errors import domain_error_to_response
+from entrypoints.periodic import refusal_summaries
 
 
 class RevocationPlugin(InitPluginProtocol):
@@ -36,5 +37,5 @@ class RevocationPlugin(InitPluginProtocol):
             RevocationError: domain_error_to_response,
             **app_config.exception_handlers,
         }
-        app_config.lifespan.append(connections(self._container))
+        app_config.lifespan += [connections(self._container), refusal_summaries(self._container)]
         return app_config

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-# Set by the request-id middleware for the duration of one request; None outside requests.
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+from adapters.log_context import request_id_var
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` (event fields).
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}

@@ -44,6 +44,31 @@ async def purge_forever(
             logger.info("expired token logs purged", extra={"event": "purge", "rows": removed})
 
 
+def refusal_summaries(
+    container: Container,
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """A lifespan hook writing the refused-token summary every interval, and once at shutdown,
+    so a quiet process still reports the last interval's refusals."""
+
+    @asynccontextmanager
+    async def run(_: Litestar) -> AsyncIterator[None]:
+        summary = container.refusal_summary()
+        interval = container.settings().refusal_log_interval_seconds
+
+        async def flush_forever() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                summary.flush()
+
+        try:
+            async with task_while_serving(flush_forever(), "refusal-summaries"):
+                yield
+        finally:
+            summary.flush()
+
+    return run
+
+
 def periodic_purge(container: Container) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     """A lifespan hook running `purge_forever` while the app serves, when enabled."""
 

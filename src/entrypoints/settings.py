@@ -43,6 +43,7 @@ class Settings:
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = 10
+    unlogged_iat_skew_seconds: int = 0
     access_token_ttl_seconds: int = 3600
     blacklist_expiry_seconds: int = 3600
     token_check: TokenCheck = "logged"  # noqa: S105 - a mode name, not a secret
@@ -68,6 +69,7 @@ class Settings:
     verified_token_cache_size: int = 10_000  # 0: every request verifies its signature
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
+    refusal_log_interval_seconds: float = 60.0
     metrics_enabled: bool = True
     purge_interval_seconds: int = 0  # 0: the server never purges by itself
     purge_batch_size: int = 1000
@@ -95,6 +97,7 @@ class Settings:
             jwt_issuer=env.optional("JWT_ISSUER"),
             jwt_audience=env.optional("JWT_AUDIENCE"),
             jwt_leeway_seconds=env.integer("JWT_LEEWAY_SECONDS", 10, minimum=0),
+            unlogged_iat_skew_seconds=env.integer("UNLOGGED_IAT_SKEW_SECONDS", 0, minimum=0),
             access_token_ttl_seconds=access_ttl,
             blacklist_expiry_seconds=env.integer(
                 "REDIS_BLACKLIST_OBJECT_EXPIRY_IN_SEC", access_ttl, minimum=1
@@ -124,6 +127,7 @@ class Settings:
                 "LOG_FORMAT", ("json", "text"), "text" if development else "json"
             ),
             log_level=env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            refusal_log_interval_seconds=env.number("REFUSAL_LOG_INTERVAL_SECONDS", 60.0),
             metrics_enabled=env.choice("METRICS_ENABLED", ("true", "false"), "true") == "true",
             purge_interval_seconds=env.integer("PURGE_INTERVAL_SECONDS", 0, minimum=0),
             purge_batch_size=env.integer("PURGE_BATCH_SIZE", 1000, minimum=1),

@@ -51,7 +51,7 @@ def identity(token: str) -> tuple[TokenKey, int]:
 
 def token_key(token: str) -> bytes:
     """The Redis key of a token's blacklist entry: the side door's view."""
-    return _KEYS.token_key(*identity(token))
+    return _KEYS.token_key(identity(token)[0])
 
 
 def watermark_key(user_id: int) -> bytes:

@@ -22,12 +22,11 @@ from domain.errors import BlacklistUnavailable, TokenLogUnavailable
 from domain.model import BlacklistEntry, TokenKey, Watermark
 from entrypoints.containers import FULL_MIRROR_MARKER_KEY, TRACKED_PREFIXES
 from tests.integration.throwaway import throwaway_redis
-from tests.random_refs import random_user_id
+from tests.random_refs import random_key, random_user_id
 
 pytestmark = pytest.mark.redis
 
 LEASE = 0.025
-KEY = TokenKey("local-cache-tests", "jti-1")
 
 
 class ScriptedFeed:
@@ -81,32 +80,35 @@ def cached(client: Redis, feed: ScriptedFeed, **options: int) -> LocallyCachedBl
 
 
 async def test_a_cached_answer_is_served_until_redis_says_it_changed(client: Redis) -> None:
+    key = random_key("local-cache-tests")
     feed, user = ScriptedFeed(), random_user_id()
     blacklist = cached(client, feed)
-    assert not (await blacklist.lookup(KEY, user)).token_blocked
-    token_key = RedisBlacklist(client).token_key(KEY, user)
+    assert not (await blacklist.lookup(key, user)).token_blocked
+    token_key = RedisBlacklist(client).token_key(key)
     await client.set(token_key, 1, ex=60)  # no invalidation yet: the cache may not know
-    assert not (await blacklist.lookup(KEY, user)).token_blocked
+    assert not (await blacklist.lookup(key, user)).token_blocked
     feed.invalidate([token_key])
-    assert (await blacklist.lookup(KEY, user)).token_blocked
+    assert (await blacklist.lookup(key, user)).token_blocked
 
 
 async def test_without_a_lease_every_lookup_reads_redis(client: Redis) -> None:
+    key = random_key("local-cache-tests")
     feed, user = ScriptedFeed(), random_user_id()
     blacklist = cached(client, feed)
-    await blacklist.lookup(KEY, user)
+    await blacklist.lookup(key, user)
     feed.lease = False
-    await client.set(RedisBlacklist(client).token_key(KEY, user), 1, ex=60)
-    assert (await blacklist.lookup(KEY, user)).token_blocked
+    await client.set(RedisBlacklist(client).token_key(key), 1, ex=60)
+    assert (await blacklist.lookup(key, user)).token_blocked
 
 
 async def test_an_invalidation_overtaking_the_reply_leaves_nothing_stale(client: Redis) -> None:
+    key = random_key("local-cache-tests")
     feed, user = ScriptedFeed(), random_user_id()
     inner = OvertakenRedisBlacklist(client, feed)
     blacklist = LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE)
-    inner.write_during_next_read = (inner.token_key(KEY, user), b"1")
-    assert not (await blacklist.lookup(KEY, user)).token_blocked  # the reply predates the write
-    assert (await blacklist.lookup(KEY, user)).token_blocked  # ...and was not kept
+    inner.write_during_next_read = (inner.token_key(key), b"1")
+    assert not (await blacklist.lookup(key, user)).token_blocked  # the reply predates the write
+    assert (await blacklist.lookup(key, user)).token_blocked  # ...and was not kept
     assert len(blacklist) == 3  # kept now: this read saw no invalidation
 
 
@@ -114,80 +116,86 @@ async def test_a_flush_or_reconnection_drops_everything(client: Redis) -> None:
     feed = ScriptedFeed()
     blacklist = cached(client, feed)
     for _ in range(5):
-        await blacklist.lookup(KEY, random_user_id())
-    assert len(blacklist) == 5 * 2 + 1  # two keys per user, one marker
+        await blacklist.lookup(random_key(), random_user_id())
+    assert len(blacklist) == 5 * 2 + 1  # a token's key and its user's per lookup, one marker
     feed.invalidate(None)
     assert len(blacklist) == 0
 
 
 async def test_writes_answer_only_after_the_lease(client: Redis) -> None:
+    key = random_key("local-cache-tests")
     feed, user = ScriptedFeed(), random_user_id()
     blacklist = cached(client, feed)
     started = time.monotonic()
-    await blacklist.add([BlacklistEntry(KEY, user, 60)])
+    await blacklist.add([BlacklistEntry(key, 60)])
     assert time.monotonic() - started >= LEASE
     started = time.monotonic()
     await blacklist.raise_watermark(Watermark(user, time.time()), 60)
     assert time.monotonic() - started >= LEASE
     started = time.monotonic()
-    async with blacklist.revoking([BlacklistEntry(TokenKey("other", "jti"), user, 60)]):
+    async with blacklist.revoking([BlacklistEntry(TokenKey("other", "jti"), 60)]):
         pass
     assert time.monotonic() - started >= LEASE
-    state = await blacklist.lookup(KEY, user)  # its own writes are not served stale either
+    state = await blacklist.lookup(key, user)  # its own writes are not served stale either
     assert state.token_blocked
     assert state.watermark is not None
 
 
 async def test_revoking_marks_pending_around_the_durable_write_then_blocks(client: Redis) -> None:
+    key = random_key("local-cache-tests")
     user, inner = random_user_id(), RedisBlacklist(client, complete_marker=FULL_MIRROR_MARKER_KEY)
     blacklist = LocallyCachedBlacklist(inner, ScriptedFeed(), lease_seconds=LEASE)
-    async with blacklist.revoking([BlacklistEntry(KEY, user, 60)]):
-        state = await inner.lookup(KEY, user)  # what any other instance reads meanwhile
+    async with blacklist.revoking([BlacklistEntry(key, 60)]):
+        state = await inner.lookup(key, user)  # what any other instance reads meanwhile
         assert (state.token_pending, state.token_blocked) == (True, False)
-    state = await inner.lookup(KEY, user)
+    state = await inner.lookup(key, user)
     assert (state.token_pending, state.token_blocked) == (False, True)
-    assert 0 < await client.ttl(inner.token_key(KEY, user)) <= 60
+    assert 0 < await client.ttl(inner.token_key(key)) <= 60
 
 
 async def test_a_failed_durable_write_leaves_pending_and_writes_no_entry(client: Redis) -> None:
+    key = random_key("local-cache-tests")
     user, inner = random_user_id(), RedisBlacklist(client)
     blacklist = LocallyCachedBlacklist(inner, ScriptedFeed(), lease_seconds=LEASE)
     with pytest.raises(TokenLogUnavailable):
-        async with blacklist.revoking([BlacklistEntry(KEY, user, 60)]):
+        async with blacklist.revoking([BlacklistEntry(key, 60)]):
             raise TokenLogUnavailable("the log's commit failed")
-    state = await inner.lookup(KEY, user)  # checks ask the log, which says "not blocked"
+    state = await inner.lookup(key, user)  # checks ask the log, which says "not blocked"
     assert (state.token_pending, state.token_blocked) == (True, False)
 
 
 async def test_redis_down_still_runs_the_durable_write_then_fails() -> None:
+    key = random_key("local-cache-tests")
     client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     blacklist = LocallyCachedBlacklist(RedisBlacklist(client), ScriptedFeed(), lease_seconds=LEASE)
     committed = False
     with pytest.raises(BlacklistUnavailable):
-        async with blacklist.revoking([BlacklistEntry(KEY, random_user_id(), 60)]):
+        async with blacklist.revoking([BlacklistEntry(key, 60)]):
             committed = True
     assert committed
     await client.aclose()
 
 
 async def test_stays_within_its_bound(client: Redis) -> None:
+    key = random_key("local-cache-tests")
     blacklist = cached(client, ScriptedFeed(), max_entries=30)
     for _ in range(40):
-        await blacklist.lookup(KEY, random_user_id())
+        await blacklist.lookup(key, random_user_id())
         assert len(blacklist) <= 30
 
 
 async def test_the_mirror_marker_is_cached_and_invalidated_like_the_rest(client: Redis) -> None:
+    key = random_key("local-cache-tests")
     feed, marker = ScriptedFeed(), b"rv:test-marker:%d" % random_user_id()
     inner = RedisBlacklist(client, complete_marker=marker)
     blacklist = LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE)
     await client.set(marker, b"done", ex=60)
-    assert (await blacklist.lookup(KEY, random_user_id())).complete
+    assert (await blacklist.lookup(key, random_user_id())).complete
     await client.delete(marker)  # a restart or a flush, whose push has not arrived yet
     user = random_user_id()
-    await blacklist.lookup(KEY, user)  # its own keys are new, the marker is served cached
+    await blacklist.lookup(key, user)  # its own keys are new, the marker is served cached
     feed.invalidate([marker])
-    assert not (await blacklist.lookup(KEY, user)).complete
+    assert not (await blacklist.lookup(key, user)).complete
 
 
 class CountingRedisBlacklist(RedisBlacklist):
@@ -200,6 +208,7 @@ class CountingRedisBlacklist(RedisBlacklist):
 
 async def test_with_real_tracking_a_write_acknowledged_then_waited_is_always_seen() -> None:
     """The whole loop: another client writes; after ack + lease every cached read sees it."""
+    key = random_key("local-cache-tests")
     with throwaway_redis() as server:
         listener = TrackingListener(server.url, prefixes=TRACKED_PREFIXES, lease_seconds=LEASE)
         reader = Redis.from_url(server.url)
@@ -215,15 +224,15 @@ async def test_with_real_tracking_a_write_acknowledged_then_waited_is_always_see
             async def hammer(stop: asyncio.Event) -> None:
                 while not stop.is_set():  # keeps every user's keys cached meanwhile
                     for user in users:
-                        await blacklist.lookup(KEY, user)
+                        await blacklist.lookup(key, user)
 
             stop = asyncio.Event()
             background = asyncio.create_task(hammer(stop))
             for user in users:
-                await writer.set(inner.token_key(KEY, user), 1, ex=60)
+                await writer.set(inner.token_key(key), 1, ex=60)
                 await asyncio.sleep(LEASE)  # what a logout does before it answers
                 reads_before = inner.reads
-                state = await blacklist.lookup(KEY, user)
+                state = await blacklist.lookup(key, user)
                 served_from_memory += inner.reads == reads_before
                 assert state.token_blocked, f"stale cached answer for user {user}"
                 assert state.complete
@@ -327,12 +336,16 @@ async def two_instances(
 
 
 async def log_out(
-    writer: LocallyCachedBlacklist, reader: LocallyCachedBlacklist, user: int, commit: float
+    writer: LocallyCachedBlacklist,
+    reader: LocallyCachedBlacklist,
+    key: TokenKey,
+    user: int,
+    commit: float,
 ) -> None:
     """A logout's writes: pending, a commit of `commit` seconds during which the reader
     looks, the entry."""
-    async with writer.revoking([BlacklistEntry(KEY, user, 60)]):
-        await reader.lookup(KEY, user)  # may cache "pending", or still "not blocked"
+    async with writer.revoking([BlacklistEntry(key, 60)]):
+        await reader.lookup(key, user)  # may cache "pending", or still "not blocked"
         await asyncio.sleep(commit)
 
 
@@ -344,6 +357,7 @@ async def test_a_late_invalidation_never_serves_a_revoked_token_after_the_logout
     stalled: bool, write: str
 ) -> None:
     """Late by less than the lease: the writer's wait covers it. Stalled: the lease lapses."""
+    key = random_key("local-cache-tests")
     with throwaway_redis() as server:
         async with LaggingProxy(server.port, lag=LEASE / 2) as proxy:
             listener, reader, writer, clients = await two_instances(
@@ -352,17 +366,17 @@ async def test_a_late_invalidation_never_serves_a_revoked_token_after_the_logout
             try:
                 users = [random_user_id() for _ in range(40)]
                 for user in users:  # cached: not blocked
-                    assert not (await reader.lookup(KEY, user)).token_blocked
+                    assert not (await reader.lookup(key, user)).token_blocked
                 assert listener.lease_valid()  # a lag under the lease keeps the cache in use
                 if stalled:
                     proxy.flowing.clear()
                 for user in users:
                     if write == "add":
-                        await writer.add([BlacklistEntry(KEY, user, 60)])  # after the wait
+                        await writer.add([BlacklistEntry(key, 60)])  # after the wait
                     else:
                         commit = LEASE * 0.9 if write == "revoking-slow-commit" else 0.0
-                        await log_out(writer, reader, user, commit)
-                    state = await reader.lookup(KEY, user)  # pending: the check asks the log
+                        await log_out(writer, reader, key, user, commit)
+                    state = await reader.lookup(key, user)  # pending: the check asks the log
                     assert state.token_blocked or state.token_pending, f"user {user}"
             finally:
                 await listener.stop()
@@ -373,6 +387,7 @@ async def test_a_late_invalidation_never_serves_a_revoked_token_after_the_logout
 async def test_a_flush_during_the_commit_makes_the_lease_run_from_the_entry() -> None:
     """The mark went with a flush, a repair set the marker again, and a reader cached the key's
     absence: once the logout answers, that reader must not serve it (invalidations late)."""
+    key = random_key("local-cache-tests")
     with throwaway_redis() as server:
         async with LaggingProxy(server.port, lag=LEASE / 2) as proxy:
             listener, reader, writer, clients = await two_instances(
@@ -380,14 +395,14 @@ async def test_a_flush_during_the_commit_makes_the_lease_run_from_the_entry() ->
             )
             try:
                 for user in [random_user_id() for _ in range(10)]:
-                    async with writer.revoking([BlacklistEntry(KEY, user, 60)]):
+                    async with writer.revoking([BlacklistEntry(key, 60)]):
                         await clients[1].flushall()
                         await clients[1].set(FULL_MIRROR_MARKER_KEY, b"done")
                         await asyncio.sleep(LEASE)  # the flush has reached the reader
-                        state = await reader.lookup(KEY, user)  # cached: absent, mirror done
+                        state = await reader.lookup(key, user)  # cached: absent, mirror done
                         assert (state.token_blocked, state.token_pending) == (False, False)
                         await asyncio.sleep(LEASE)  # the rest of a slow commit
-                    state = await reader.lookup(KEY, user)
+                    state = await reader.lookup(key, user)
                     assert state.token_blocked or state.token_pending, f"user {user}"
             finally:
                 await listener.stop()

@@ -72,6 +72,6 @@ async def blocked_in_redis(service: LiveServer, key: TokenKey, user_id: int) -> 
         cluster=service.env.get("REDIS_CLUSTER") == "true",
     )
     try:
-        return int(await client.ttl(RedisBlacklist(client).token_key(key, user_id))) > 0
+        return int(await client.ttl(RedisBlacklist(client).token_key(key))) > 0
     finally:
         await client.aclose()

@@ -77,13 +77,16 @@ class TestRecordAndLookup:
         assert isinstance(state.record.row_id, int)
         assert state.watermark is None
 
-    async def test_finds_nothing_under_another_user_id(self, token_log: TokenLog) -> None:
+    async def test_finds_the_pairs_row_whichever_user_asks(self, token_log: TokenLog) -> None:
         record = a_record()
         await token_log.record(record)
+        other_user = random_user_id()
+        await token_log.raise_watermark(Watermark(other_user, NOW))
 
-        state = await token_log.lookup(record.key, random_user_id())
+        state = await token_log.lookup(record.key, other_user)
 
-        assert state.record is None
+        assert without_row_id(state.record) == record  # the use case compares the user ids
+        assert state.watermark == Watermark(other_user, NOW)  # the asking user's
 
     async def test_finds_nothing_for_an_unlogged_token(self, token_log: TokenLog) -> None:
         state = await token_log.lookup(random_key(), random_user_id())
@@ -133,14 +136,15 @@ class TestBlock:
         assert state.record is not None
         assert state.record.blocked_at == NOW
 
-    async def test_leaves_another_users_row_with_the_same_key(self, token_log: TokenLog) -> None:
+    async def test_blocks_the_pair_in_another_users_row(self, token_log: TokenLog) -> None:
+        # A jti reused across users is the issuer's bug: the pair is what a block refuses.
         owners = a_record()
         await token_log.record(owners)
 
         await token_log.block(a_record(key=owners.key), blocked_at=NOW)
 
         state = await token_log.lookup(owners.key, owners.user_id)
-        assert without_row_id(state.record) == owners
+        assert without_row_id(state.record) == dataclasses.replace(owners, blocked_at=NOW)
 
     @pytest.mark.parametrize("logged", [True, False])
     async def test_two_concurrent_blocks_both_succeed(

@@ -41,6 +41,7 @@ class Harness:
     require_logged: bool = True
     redis_answers_alone: bool = False  # REVOCATION_CACHE=redis|local: a complete mirror
     max_failures: int = 3
+    skew: int = 0  # UNLOGGED_IAT_SKEW_SECONDS
     telemetry: RecordingTelemetry = field(default_factory=RecordingTelemetry)
 
     def __post_init__(self) -> None:
@@ -89,6 +90,7 @@ class Harness:
             policy=self.policy,
             clock=self.clock,
             logged_tokens=self.logged_tokens,
+            unlogged_iat_skew_seconds=self.skew,
         )
 
     def logout(self) -> LogoutToken:

@@ -32,6 +32,7 @@ class UserIdAnswer:
 
 
 VERIFY = "/api/v2/auth/verify"
+SESSIONS = "/api/v2/sessions"
 handler_calls: list[str] = []
 
 
@@ -55,24 +56,40 @@ async def test_the_middleware_sends_the_answer_and_the_handler_never_runs() -> N
     assert handler_calls == []
 
 
-@pytest.mark.parametrize("live", [True, False], ids=["verified", "refused"])
-async def test_cors_headers_of_one_answer_never_reach_the_next(live: bool) -> None:
+async def test_cors_headers_of_one_refusal_never_reach_the_next() -> None:
     """Litestar's CORS middleware writes its headers into the response's header list in place:
     an answer kept between requests (refusals are) must be sent as a copy, or a request with no
     Origin would get the previous caller's Access-Control headers."""
     origin = "https://app.example"
     container = in_memory_container(CORS_ALLOWED_ORIGINS=origin)
     token = (await container.issue_token()(user_id=32)).token
-    if not live:
-        await container.logout_token()(claims=container.codec().verify(token))
+    await container.logout_token()(claims=container.codec().verify(token))
     bearer = {"Authorization": f"Bearer {token}"}
     async with AsyncTestClient(app=create_app(container)) as client:
-        cross_origin = await client.get(VERIFY, headers={**bearer, "Origin": origin})
-        same_origin = await client.get(VERIFY, headers=bearer)
-    assert cross_origin.status_code == same_origin.status_code == (200 if live else 401)
+        cross_origin = await client.get(SESSIONS, headers={**bearer, "Origin": origin})
+        same_origin = await client.get(SESSIONS, headers=bearer)
+    assert cross_origin.status_code == same_origin.status_code == 401
     assert cross_origin.headers.get_list("access-control-allow-origin") == [origin]
     assert "access-control-allow-origin" not in same_origin.headers
     assert "vary" not in same_origin.headers
+
+
+@pytest.mark.parametrize("method", ["GET", "OPTIONS"])
+async def test_cors_never_applies_to_the_verify_route(method: str) -> None:
+    """Gateways call it, not browsers: its OPTIONS is checked like any method, and no answer
+    of it carries Access-Control headers."""
+    origin = "https://app.example"
+    container = in_memory_container(CORS_ALLOWED_ORIGINS=origin)
+    token = (await container.issue_token()(user_id=34)).token
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "GET"}
+    async with AsyncTestClient(app=create_app(container)) as client:
+        anonymous = await client.request(method, VERIFY, headers=preflight)
+        verified = await client.request(
+            method, VERIFY, headers={**preflight, "Authorization": f"Bearer {token}"}
+        )
+    assert (anonymous.status_code, verified.status_code) == (401, 200)
+    for answer in (anonymous, verified):
+        assert not [name for name in answer.headers if name.startswith("access-control-")]
 
 
 def deny(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

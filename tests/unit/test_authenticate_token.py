@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import pytest
 
+from adapters.jwt_codec import PyJWTCodec
 from domain.errors import InvalidToken, TokenLogUnavailable, TokenNotLogged, TokenRevoked
 from domain.model import BlacklistEntry, Claims, TokenKey
 from domain.use_cases import bearer_token
@@ -73,7 +77,7 @@ class TestAuthenticateToken:
     async def test_rejects_a_blacklisted_token_even_while_the_log_is_down(self) -> None:
         harness = Harness()
         issued = await harness.issue_token()(user_id=1)
-        await harness.fast.add([BlacklistEntry(issued.record.key, 1, 60)])
+        await harness.fast.add([BlacklistEntry(issued.record.key, 60)])
         harness.token_log = DownTokenLog()
         with pytest.raises(TokenRevoked):
             await harness.authenticate()(authorization=bearer(issued.token))
@@ -118,3 +122,125 @@ class TestAuthenticateToken:
         token = unlogged_token(harness)
         with pytest.raises(InvalidToken):
             await harness.authenticate()(authorization=bearer(token[:-2] + "xx"))
+
+
+FOREIGN_KEY = "a-key-that-is-not-ours-but-is-long-enough-for-hs256"
+
+
+def forged(harness: Harness, claims: Claims) -> str:
+    """The claims signed with a key that is not the service's: what an attacker can make."""
+    forger = PyJWTCodec(
+        algorithms=("HS256",),
+        verification_key=FOREIGN_KEY,
+        signing_key=FOREIGN_KEY,
+        issuer="unit-tests",
+        leeway_seconds=0,
+    )
+    return forger.encode(claims)
+
+
+class TestNoRevocationOracle:
+    """A forged token is refused as invalid, never as revoked, whatever its victim did."""
+
+    @pytest.mark.parametrize("redis_answers_alone", [False, True])
+    async def test_a_forgery_of_a_blacklisted_token_is_invalid(
+        self, redis_answers_alone: bool
+    ) -> None:
+        harness = Harness(redis_answers_alone=redis_answers_alone)
+        issued = await harness.issue_token()(user_id=1)
+        claims = harness.codec.verify(issued.token)
+        await harness.logout()(claims=claims)
+        with pytest.raises(InvalidToken):
+            await harness.authenticate()(authorization=bearer(forged(harness, claims)))
+        assert harness.telemetry.events[-1] == ("token_rejected", {"reason": "invalid"})
+
+    async def test_a_forgery_older_than_its_users_logout_all_is_invalid(self) -> None:
+        harness = Harness()
+        await harness.logout_all()(user_id=5)
+        harness.clock.advance(5)
+        now = int(harness.clock.now())
+        older = Claims(TokenKey("unit-tests", "guess"), 5, now - 4, now + 600)
+        with pytest.raises(InvalidToken):
+            await harness.authenticate()(authorization=bearer(forged(harness, older)))
+
+    async def test_the_real_token_is_still_refused_as_revoked(self) -> None:
+        harness = Harness()
+        issued = await harness.issue_token()(user_id=1)
+        await harness.logout()(claims=harness.codec.verify(issued.token))
+        with pytest.raises(TokenRevoked):
+            await harness.authenticate()(authorization=bearer(issued.token))
+
+
+class TestJtiSharedAcrossUsers:
+    """A block on an (iss, jti) refuses every token carrying it, whatever its `sub`."""
+
+    @pytest.mark.parametrize("require_logged", [True, False])
+    async def test_a_logout_of_the_twin_blocks_the_logged_token_durably(
+        self, require_logged: bool
+    ) -> None:
+        harness = Harness(require_logged=require_logged)
+        logged = await harness.issue_token()(user_id=1)
+        twin = harness.codec.encode(
+            dataclasses.replace(harness.codec.verify(logged.token), user_id=2)
+        )
+        await harness.logout()(claims=harness.codec.verify(twin))
+        harness.blacklist = None
+        harness.__post_init__()  # an empty Redis: only the log knows now
+        for token in (twin, logged.token):
+            with pytest.raises(TokenRevoked):
+                await harness.authenticate()(authorization=bearer(token))
+
+    async def test_a_complete_mirror_refuses_the_twin_of_a_blocked_token(self) -> None:
+        harness = Harness(require_logged=False, redis_answers_alone=True)
+        logged = await harness.issue_token()(user_id=1)
+        await harness.logout()(claims=harness.codec.verify(logged.token))
+        twin = harness.codec.encode(
+            dataclasses.replace(harness.codec.verify(logged.token), user_id=2)
+        )
+        with pytest.raises(TokenRevoked):
+            await harness.authenticate()(authorization=bearer(twin))
+
+
+class TestUnloggedIatSkew:
+    """A foreign issuer's `iat` comes from its clock: the skew widens the dead zone for
+    unlogged tokens only; logged ones keep the precise rule."""
+
+    SKEW = 30
+
+    async def watermark_second(self, harness: Harness) -> int:
+        """A logout-all a minute ago, within its second: PyJWT reads the real clock for `iat`,
+        so every token of these tests is issued in the past."""
+        second = int(time.time()) - 2 * self.SKEW
+        harness.clock.set(second + 0.4)
+        await harness.logout_all()(user_id=7)
+        harness.clock.advance(1)
+        return second
+
+    @pytest.mark.parametrize("redis_answers_alone", [False, True])
+    async def test_an_unlogged_token_within_the_skew_is_dead_and_one_past_it_lives(
+        self, redis_answers_alone: bool
+    ) -> None:
+        harness = Harness(
+            require_logged=False, redis_answers_alone=redis_answers_alone, skew=self.SKEW
+        )
+        second = await self.watermark_second(harness)
+        with pytest.raises(TokenRevoked):
+            await harness.authenticate()(
+                authorization=bearer(unlogged_token(harness, 7, iat=second + self.SKEW))
+            )
+        token = unlogged_token(harness, 7, iat=second + self.SKEW + 1)
+        assert (await harness.authenticate()(authorization=bearer(token))).user_id == 7
+
+    async def test_without_a_skew_only_the_watermarks_second_is_dead(self) -> None:
+        harness = Harness(require_logged=False)
+        second = await self.watermark_second(harness)
+        with pytest.raises(TokenRevoked):
+            await harness.authenticate()(authorization=bearer(unlogged_token(harness, 7, second)))
+        token = unlogged_token(harness, 7, iat=second + 1)
+        assert (await harness.authenticate()(authorization=bearer(token))).user_id == 7
+
+    async def test_a_logged_token_issued_after_the_watermark_lives_within_the_skew(self) -> None:
+        harness = Harness(require_logged=False, skew=self.SKEW)
+        await self.watermark_second(harness)
+        issued = await harness.issue_token()(user_id=7)
+        assert (await harness.authenticate()(authorization=bearer(issued.token))).user_id == 7

@@ -13,9 +13,10 @@ import pytest
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
+from adapters.log_context import request_id_var
 from entrypoints.app import create_app
 from entrypoints.http.request_id import request_id_from
-from entrypoints.logs import JsonFormatter, RequestIdFilter, TextFormatter, request_id_var
+from entrypoints.logs import JsonFormatter, RequestIdFilter, TextFormatter
 from tests.app_factory import TEST_ENV, in_memory_container
 from tests.fakes import DownBlacklist
 
@@ -89,13 +90,14 @@ class TestJsonLogs:
             await client.post(
                 "/api/v2/logout", headers={"Authorization": "Bearer x", "X-Request-Id": "r-1"}
             )
-        [rejection] = [line for line in lines(json_logs) if line.get("event") == "token_rejected"]
-        assert rejection["request_id"] == "r-1"
-        assert rejection["reason"] == "invalid"
-        assert rejection["level"] == "INFO"
-        assert rejection["logger"] == "revocation.events"
-        assert rejection["message"] == "token_rejected"
-        assert str(rejection["timestamp"]).endswith("+00:00")
+        [summary] = [line for line in lines(json_logs) if line.get("event") == "token_rejections"]
+        assert summary["request_id"] is None  # written at shutdown, outside any request
+        assert summary["example_request_id"] == "r-1"
+        assert (summary["reason"], summary["count"]) == ("invalid", 1)
+        assert summary["level"] == "INFO"
+        assert summary["logger"] == "revocation.events"
+        assert summary["message"] == "token_rejections"
+        assert str(summary["timestamp"]).endswith("+00:00")
 
     async def test_no_line_carries_a_token_or_a_secret(self, json_logs: io.StringIO) -> None:
         container = in_memory_container()
@@ -113,7 +115,7 @@ class TestJsonLogs:
             await client.post("/api/v2/lgt-all", json={"user_id": 5, **CREDENTIALS})
         output = json_logs.getvalue()
         events = {line.get("event") for line in lines(json_logs)}
-        assert {"token_rejected", "blacklist_unavailable", "tokens_revoked"} <= events
+        assert {"token_rejections", "blacklist_unavailable", "tokens_revoked"} <= events
         assert "security.internal_auth_failed" in events
         for secret in (
             token,

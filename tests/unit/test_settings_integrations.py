@@ -48,8 +48,8 @@ class TestRevocationCacheWiring:
         ("mode", "inner", "marker"),
         [
             ("off", "RedisBlacklist", None),
-            ("redis", "RedisBlacklist", b"rv:mirror:full"),
-            ("local", "LocallyCachedBlacklist", b"rv:mirror:full"),
+            ("redis", "RedisBlacklist", b"rv:mirror:2:full"),
+            ("local", "LocallyCachedBlacklist", b"rv:mirror:2:full"),
         ],
     )
     async def test_the_container_builds_what_the_mode_names(
@@ -61,7 +61,7 @@ class TestRevocationCacheWiring:
         assert type(blacklist._inner).__name__ == inner
         assert container.redis_blacklist()._marker == marker
         assert container.policy().redis_answers_alone == (mode != "off")
-        assert container.mirror_marker()._key == (marker or b"rv:mirror")
+        assert container.mirror_marker()._key == (marker or b"rv:mirror:2")
         assert container.mirror_marker()._settle == (0.025 if mode == "local" else 0)
         # the repair writes straight to Redis: no lease wait per write
         assert type(container.repair_blacklist()._blacklist).__name__ == "RedisBlacklist"

@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
-from adapters.telemetry import LoggingTelemetry
+from adapters.clock import ManualClock
+from adapters.log_context import request_id_var
+from adapters.telemetry import LoggingTelemetry, RefusalSummary
 from domain.errors import InvalidAppCredentials, TokenRevoked, Unauthorized
 from tests.fakes import DownBlacklist
 from tests.unit.harness import APP_ID, Harness, bearer
@@ -65,20 +67,66 @@ class TestLoggingTelemetry:
     def test_logs_structured_events_with_a_running_count(
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
-        telemetry = LoggingTelemetry()
+        telemetry = LoggingTelemetry(RefusalSummary())
         with caplog.at_level(logging.INFO, logger="revocation.events"):
-            telemetry.token_rejected("revoked")
-            telemetry.token_rejected("revoked")
-        records = [r for r in caplog.records if getattr(r, "event", None) == "token_rejected"]
+            telemetry.tokens_revoked(1, scope="token")
+            telemetry.tokens_revoked(1, scope="token")
+        records = [r for r in caplog.records if getattr(r, "event", None) == "tokens_revoked"]
         assert [getattr(r, "count", None) for r in records] == [1, 2]
-        assert all(getattr(r, "reason", None) == "revoked" for r in records)
+        assert all(getattr(r, "scope", None) == "token" for r in records)
+
+
+class TestRefusalSummary:
+    def summaries(self, caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+        fields = ("reason", "count", "example_request_id", "interval_seconds")
+        return [
+            {name: getattr(record, name) for name in fields}
+            for record in caplog.records
+            if getattr(record, "event", None) == "token_rejections"
+        ]
+
+    def test_a_flood_is_one_line_per_reason_per_interval(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        clock = ManualClock(start=100.0)
+        telemetry = LoggingTelemetry(RefusalSummary(60, monotonic=clock.now))
+        with caplog.at_level(logging.INFO, logger="revocation.events"):
+            for n in range(1000):
+                token = request_id_var.set(f"request-{n}")
+                telemetry.token_rejected("revoked" if n % 2 else "invalid")
+                request_id_var.reset(token)
+            assert self.summaries(caplog) == []  # nothing before the interval ends
+            clock.advance(60)
+            telemetry.token_rejected("revoked")
+        assert sorted(self.summaries(caplog), key=str) == [
+            {"reason": "invalid", "count": 500, "example_request_id": "request-0",
+             "interval_seconds": 60.0},
+            {"reason": "revoked", "count": 501, "example_request_id": "request-1",
+             "interval_seconds": 60.0},
+        ]  # fmt: skip
+        assert len(caplog.records) == 2
+
+    def test_flush_writes_what_the_interval_counted_so_far(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        clock = ManualClock(start=0.0)
+        summary = RefusalSummary(60, monotonic=clock.now)
+        summary.note("not_logged")
+        clock.advance(2.5)
+        with caplog.at_level(logging.INFO, logger="revocation.events"):
+            summary.flush()
+            summary.flush()  # nothing new: nothing written
+        assert self.summaries(caplog) == [
+            {"reason": "not_logged", "count": 1, "example_request_id": None,
+             "interval_seconds": 2.5}
+        ]  # fmt: skip
 
     async def test_no_event_carries_the_raw_token(self, caplog: pytest.LogCaptureFixture) -> None:
         harness = Harness()
         issued = await harness.issue_token()(user_id=1)
         await harness.logout()(claims=harness.codec.verify(issued.token))
         with caplog.at_level(logging.DEBUG):
-            telemetry = LoggingTelemetry()
+            telemetry = LoggingTelemetry(RefusalSummary(0))  # every refusal: a line at once
             harness.telemetry = telemetry  # type: ignore[assignment]
             with pytest.raises(TokenRevoked):
                 await harness.authenticate()(authorization=bearer(issued.token))

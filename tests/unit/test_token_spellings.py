@@ -83,7 +83,7 @@ async def test_blacklisting_the_original_blocks_every_spelling(
     codec: PyJWTCodec, accepted: dict[str, Claims], original: Claims
 ) -> None:
     blacklist = InMemoryBlacklist(ManualClock(start=time.time()))
-    await blacklist.add([BlacklistEntry(original.key, original.user_id, ttl_seconds=3600)])
+    await blacklist.add([BlacklistEntry(original.key, ttl_seconds=3600)])
 
     for spelling in accepted:
         peeked = codec.peek(spelling)  # what the request path looks up before verifying

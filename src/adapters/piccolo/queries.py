@@ -18,17 +18,18 @@ LOOKUP = """
 SELECT t.id, t.iss, t.jti, t.user_id, t.issued_at, t.expires_at, t.blocked_at, t.device,
        w.revoked_before
 FROM (SELECT 1 AS one) AS one
-LEFT JOIN user_token_logs AS t ON t.iss = {} AND t.jti = {} AND t.user_id = {}
+LEFT JOIN user_token_logs AS t ON t.iss = {} AND t.jti = {}
 LEFT JOIN user_revocation_watermarks AS w ON w.user_id = {}
 """
 
-# Blocks an active row, inserts a blocked one if the token was never logged; never unblocks,
-# never re-dates a block, never touches another user's row with the same (iss, jti).
+# Blocks the row of the (iss, jti), inserts a blocked one if the token was never logged; never
+# unblocks, never re-dates a block. A row of another user with the same pair is blocked too:
+# the pair is what a block refuses (a jti reused across users is the issuer's bug).
 BLOCK = """
 INSERT INTO user_token_logs (iss, jti, user_id, issued_at, expires_at, blocked_at, device)
 VALUES ({}, {}, {}, {}, {}, {}, {})
 ON CONFLICT (iss, jti) DO UPDATE SET blocked_at = excluded.blocked_at
-WHERE user_token_logs.blocked_at IS NULL AND user_token_logs.user_id = excluded.user_id
+WHERE user_token_logs.blocked_at IS NULL
 """
 
 # revoke_all raises the watermark (keeping the max), then blocks in ONE UPDATE. Postgres runs both

@@ -43,7 +43,7 @@ class PiccoloTokenLog:
 
     async def lookup(self, key: TokenKey, user_id: int) -> LogState:
         async with self._guard("look up a token"):
-            rows = await self._fetch(queries.LOOKUP, key.issuer, key.jti, user_id, user_id)
+            rows = await self._fetch(queries.LOOKUP, key.issuer, key.jti, user_id)
         row = rows[0]
         revoked_before = row["revoked_before"]
         return LogState(

@@ -36,6 +36,10 @@ def bearer_token(authorization: str | None) -> str:
 class AuthenticateToken:
     """The spec's flow: Redis blacklist and watermark → JWT signature and claims → database.
 
+    The fast layer is read first, but its "revoked" is answered only once the signature has
+    verified: a forged token is refused as invalid whatever its victim's state, so no one
+    learns from the answer, its time or its metrics whether (or when) another user logged out.
+
     With a `policy` whose fast layer answers alone, the database step is skipped when the
     fast layer's mirror is complete and covers the token, and this process already knows the
     token is logged (and when it was issued, for a watermark in its second): then the log
@@ -53,6 +57,7 @@ class AuthenticateToken:
         policy: BlacklistPolicy | None = None,
         clock: Clock | None = None,
         logged_tokens: LoggedTokens | None = None,
+        unlogged_iat_skew_seconds: int = 0,
     ) -> None:
         self._codec = codec
         self._telemetry = telemetry
@@ -62,6 +67,7 @@ class AuthenticateToken:
         self._policy = policy
         self._clock = clock
         self._logged = logged_tokens if logged_tokens is not None else LoggedTokens()
+        self._skew = unlogged_iat_skew_seconds
         if policy is not None and policy.redis_answers_alone and clock is None:
             raise ValueError("a fast layer that answers alone needs a clock")
 
@@ -76,10 +82,12 @@ class AuthenticateToken:
         token = bearer_token(authorization)
         fast = await self._fast_layer(self._codec.peek(token))
         claims = self._codec.verify(token)
-        if fast is not None and self._answered_by_mirror(claims, fast):
-            return claims
+        if fast is not None:
+            _reject_if_revoked_in(fast, claims)
+            if self._answered_by_mirror(claims, fast):
+                return claims
         state = await self._token_log.lookup(claims.key, claims.user_id)
-        if state.record is not None:
+        if state.record is not None and state.record.user_id == claims.user_id:
             self._logged.remember(state.record)
         try:
             self._reject_unless_logged_live(claims, state)
@@ -98,25 +106,20 @@ class AuthenticateToken:
         try:
             if state.record is not None and state.record.is_blocked:
                 ttl = self._policy.ttl_for(claims.expires_at, now)
-                await self._blacklist.add([BlacklistEntry(claims.key, claims.user_id, ttl)])
+                await self._blacklist.add([BlacklistEntry(claims.key, ttl)])
             elif state.watermark is not None:
                 ttl = self._policy.watermark_ttl_seconds
                 await self._blacklist.raise_watermark(state.watermark, ttl)
         except BlacklistUnavailable:
             self._telemetry.blacklist_unavailable("mirror_missed_revocation")
 
-    async def _fast_layer(self, claims: Claims) -> BlacklistState | None:
-        """The fast layer's state of the token, after rejecting what it shows revoked."""
+    async def _fast_layer(self, peeked: Claims) -> BlacklistState | None:
+        """The fast layer's state of the token, or None when it cannot answer."""
         try:
-            state = await self._blacklist.lookup(claims.key, claims.user_id)
+            return await self._blacklist.lookup(peeked.key, peeked.user_id)
         except BlacklistUnavailable:
             self._telemetry.blacklist_unavailable("lookup")  # the token log decides alone
             return None
-        if state.token_blocked:
-            raise TokenRevoked("token is blacklisted")
-        if state.watermark and state.watermark.surely_kills_iat(claims.issued_at):
-            raise TokenRevoked("token predates its user's logout-all")
-        return state
 
     def _answered_by_mirror(self, claims: Claims, fast: BlacklistState) -> bool:
         """True when the complete mirror, and what this process knows, show the token live."""
@@ -126,8 +129,11 @@ class AuthenticateToken:
             return False
         watermark = fast.watermark
         if not self._require_logged:
-            # Unlogged tokens are welcome; only a watermark in the token's second needs the log.
-            return watermark is None or watermark.revoked_before < claims.issued_at
+            # Unlogged tokens are welcome; only a watermark near the token's `iat` (in its
+            # second, or within the issuer's skew) needs the log, which knows if it is logged.
+            return watermark is None or not watermark.kills_unlogged_iat(
+                claims.issued_at, self._skew
+            )
         assert self._clock is not None  # noqa: S101 - checked in __init__
         issued_at = self._logged.issued_at(claims.key, claims.user_id, self._clock.now())
         if issued_at is None:
@@ -138,13 +144,23 @@ class AuthenticateToken:
 
     def _reject_unless_logged_live(self, claims: Claims, state: LogState) -> None:
         record, watermark = state.record, state.watermark
+        if record is not None and record.is_blocked:
+            raise TokenRevoked("its (iss, jti) is blocked in the token log")
+        if record is not None and record.user_id != claims.user_id:
+            record = None  # another user's token was logged with this pair, not this one
         if record is None:
             if self._require_logged:
                 raise TokenNotLogged("token is not in the token log")
-            if watermark and watermark.kills_unlogged_iat(claims.issued_at):
+            if watermark and watermark.kills_unlogged_iat(claims.issued_at, self._skew):
                 raise TokenRevoked("unlogged token predates its user's logout-all")
             return
-        if record.is_blocked:
-            raise TokenRevoked("token is blocked in the token log")
         if watermark and watermark.kills_issued_at(record.issued_at):
             raise TokenRevoked("token predates its user's logout-all")
+
+
+def _reject_if_revoked_in(fast: BlacklistState, claims: Claims) -> None:
+    """What the fast layer shows revoked, answered once the token's signature verified."""
+    if fast.token_blocked:
+        raise TokenRevoked("token is blacklisted")
+    if fast.watermark and fast.watermark.surely_kills_iat(claims.issued_at):
+        raise TokenRevoked("token predates its user's logout-all")

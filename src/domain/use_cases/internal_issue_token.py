@@ -20,5 +20,4 @@ class InternalIssueToken:
         admitted = await self._gate.admit(
             user_id=user_id, app_id=app_id, app_key=app_key, peer=peer
         )
-        label = device if isinstance(device, str) and device else None
-        return await self._issue_token(user_id=admitted, device=label)
+        return await self._issue_token(user_id=admitted, device=device)

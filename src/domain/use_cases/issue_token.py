@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 import secrets
 
-from domain.model import Claims, IssuedToken, TokenKey, TokenRecord
+from domain.model import Claims, IssuedToken, TokenKey, TokenRecord, device_label
 from domain.ports import Clock, TokenCodec, TokenLog
-
-MAX_DEVICE_LENGTH = 255
 
 
 class IssueToken:
@@ -29,7 +27,9 @@ class IssueToken:
         self._issuer = issuer
         self._ttl_seconds = ttl_seconds
 
-    async def __call__(self, *, user_id: int, device: str | None = None) -> IssuedToken:
+    async def __call__(self, *, user_id: int, device: object = None) -> IssuedToken:
+        """Raises InvalidDevice for a label the sessions list could not show."""
+        label = device_label(device)
         now = self._clock.now()
         issued_at = math.floor(now)
         claims = Claims(
@@ -43,7 +43,7 @@ class IssueToken:
             user_id=user_id,
             issued_at=now,  # precise: a login right after a logout-all must survive it
             expires_at=claims.expires_at,
-            device=device[:MAX_DEVICE_LENGTH] if device else None,
+            device=label,
         )
         await self._token_log.record(record)
         return IssuedToken(token=self._codec.encode(claims), record=record)

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from domain.model import Claims, Session, TokenRecord
+from domain.model import Claims, Session
 from domain.ports import Clock, TokenLog
-
-
-def session_id(record: TokenRecord) -> str:
-    """The opaque id a caller sees: the log's row id as text, never anything of the token."""
-    return str(record.row_id)
 
 
 class ListSessions:
@@ -22,7 +17,7 @@ class ListSessions:
         records = await self._token_log.active_sessions(claims.user_id, self._clock.now())
         return [
             Session(
-                session_id=session_id(record),
+                session_id=record.key.session_id,
                 device=record.device,
                 issued_at=record.issued_at,
                 expires_at=record.expires_at,

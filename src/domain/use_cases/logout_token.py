@@ -43,7 +43,7 @@ class LogoutToken:
             await self._block(record, now)
             return
         try:
-            async with self._blacklist.revoking([BlacklistEntry(claims.key, claims.user_id, ttl)]):
+            async with self._blacklist.revoking([BlacklistEntry(claims.key, ttl)]):
                 await self._block(record, now)
         except BlacklistUnavailable as error:
             self._telemetry.blacklist_unavailable("logout")

@@ -57,7 +57,7 @@ class RepairBlacklist:
         pushed, cursor = 0, (now - self._policy.leeway_seconds, 0)
         while page := await self._token_log.blocked_after(*cursor, limit=self._batch_size):
             entries = [
-                BlacklistEntry(record.key, record.user_id, ttl)
+                BlacklistEntry(record.key, ttl)
                 for record in page
                 if (ttl := self._policy.ttl_for(record.expires_at, now)) > 0
             ]

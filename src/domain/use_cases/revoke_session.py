@@ -7,7 +7,6 @@ import math
 from domain.errors import SessionNotFound
 from domain.model import Claims
 from domain.ports import Clock, TokenLog
-from domain.use_cases.list_sessions import session_id as id_of
 from domain.use_cases.logout_token import LogoutToken
 
 
@@ -26,7 +25,7 @@ class RevokeSession:
 
     async def __call__(self, *, claims: Claims, session_id: str) -> None:
         records = await self._token_log.active_sessions(claims.user_id, self._clock.now())
-        record = next((r for r in records if id_of(r) == session_id), None)
+        record = next((r for r in records if r.key.session_id == session_id), None)
         if record is None:
             raise SessionNotFound("no such active session for this user")
         await self._logout_token(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from litestar import Litestar
@@ -57,10 +57,7 @@ class RevocationAuthMiddleware(ASGIMiddleware):
         self._answers: dict[int, AnswerFromClaims | None] = {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        authorization = next(
-            (value.decode("latin-1") for name, value in scope["headers"] if name == _AUTHORIZATION),
-            None,
-        )
+        authorization = authorization_header(scope["headers"])
         try:
             claims = await self._authenticate(authorization=authorization)
         except RevocationError as error:
@@ -84,6 +81,17 @@ class RevocationAuthMiddleware(ASGIMiddleware):
             skips_nothing = _skips_nothing(handler, scope["litestar_app"], self)
             self._answers[key] = answer if skips_nothing else None
         return self._answers[key]
+
+
+def authorization_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The request's Authorization header. Several lines are joined into one list (RFC 9110),
+    which never parses as one Bearer credential: a proxy that reads another line than we do
+    must not get another answer."""
+    found: bytes | None = None
+    for name, value in headers:
+        if name == _AUTHORIZATION:
+            found = value if found is None else found + b", " + value
+    return None if found is None else found.decode("latin-1")
 
 
 def _skips_nothing(handler: Any, app: Litestar, middleware: ASGIMiddleware) -> bool:

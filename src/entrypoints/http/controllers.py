@@ -13,6 +13,7 @@ from domain.use_cases import InternalIssueToken, InternalLogoutAll, LogoutAllDev
 from entrypoints.http.openapi import (
     BEARER_SECURITY,
     INTERNAL_ERRORS,
+    ISSUANCE_ERRORS,
     UNAUTHORIZED,
     UNAVAILABLE,
     IssueTokenOperation,
@@ -74,7 +75,7 @@ class InternalController(Controller):
         "/internal/tokens",
         status_code=200,
         operation_class=IssueTokenOperation,
-        responses=INTERNAL_ERRORS,
+        responses=ISSUANCE_ERRORS,
     )
     async def issue_token(
         self,

@@ -13,6 +13,7 @@ from litestar.types import ExceptionHandlersMap, HTTPResponseStartEvent, Send
 
 from domain.errors import (
     InvalidAppCredentials,
+    InvalidDevice,
     MissingAppCredentials,
     MissingUserId,
     RevocationError,
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 DOMAIN_ERRORS: dict[type[RevocationError], tuple[int, str]] = {
     Unauthorized: (401, "Unauthorized"),
     MissingUserId: (401, "Kindly Provide User ID"),
+    InvalidDevice: (400, "Kindly Provide Valid Device"),
     MissingAppCredentials: (401, "Kindly Provide APP ID and APP KEY"),
     InvalidAppCredentials: (401, "Kindly Provide Valid APP ID and APP KEY"),
     SessionNotFound: (404, "Not Found"),

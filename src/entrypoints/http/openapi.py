@@ -78,3 +78,10 @@ INTERNAL_ERRORS = {
     413: error("The body is larger than MAX_BODY_BYTES"),  # these routes read their body
     **UNAVAILABLE,
 }
+ISSUANCE_ERRORS = {
+    400: error(
+        '"Kindly Provide Valid Device": the device label is not text of at most 255 characters '
+        "without control characters"
+    ),
+    **INTERNAL_ERRORS,
+}

@@ -20,7 +20,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from domain.model import Claims
 from domain.use_cases import AuthenticateToken
-from entrypoints.http.auth import ANSWER_OPT_KEY
+from entrypoints.http.auth import ANSWER_OPT_KEY, authorization_header
 from entrypoints.http.openapi import BEARER_SECURITY, UNAUTHORIZED, UNAVAILABLE
 
 VERIFY_PATH = "/api/v2/auth/verify"
@@ -128,8 +128,9 @@ async def verify(request: Request[Claims, Claims, Any]) -> ASGIApp:
 async def verify_options(
     request: Request[Any, Any, Any], authenticate_token: NamedDependency[AuthenticateToken]
 ) -> ASGIApp:
-    """The same check for OPTIONS, which the middleware lets by for CORS preflights."""
-    claims = await authenticate_token(authorization=request.headers.get("authorization"))
+    """The same check for OPTIONS, which the middleware lets by for CORS preflights (CORS never
+    applies to this route: `cors.WithoutCors`)."""
+    claims = await authenticate_token(authorization=authorization_header(request.scope["headers"]))
     return VerifiedAnswer(claims)
 
 
