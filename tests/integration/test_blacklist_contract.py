@@ -1,4 +1,6 @@
-"""The Blacklist contract, run alike against InMemoryBlacklist and RedisBlacklist.
+"""The Blacklist contract, run alike against every implementation: InMemoryBlacklist,
+RedisBlacklist (one Redis and a Cluster), LocallyCachedBlacklist (real tracking) and the
+WatchedBlacklist around Redis.
 
 Time-to-live is checked on the fake by moving its clock and on Redis through a side door (PTTL),
 so nothing sleeps. Random user ids keep tests apart on the shared Redis; nothing is flushed.
@@ -17,15 +19,20 @@ from redis.asyncio import Connection, Redis
 from redis.crc import key_slot
 
 from adapters.clock import ManualClock
+from adapters.local_blacklist import LocallyCachedBlacklist
 from adapters.memory import InMemoryBlacklist
 from adapters.redis_blacklist import RedisBlacklist, RedisClient, build_redis_client
+from adapters.redis_tracking import TrackingListener
+from adapters.watched_blacklist import WatchedBlacklist
 from domain.errors import BlacklistUnavailable
 from domain.model import BlacklistEntry, TokenKey, Watermark
 from domain.ports import Blacklist
+from entrypoints.containers import TRACKED_PREFIXES
 from tests.integration.servers import redis_options
 from tests.random_refs import random_key, random_user_id
 
 DAY = 86_400
+LEASE = 0.025
 
 
 class Harness(Protocol):
@@ -58,15 +65,16 @@ class MemoryHarness:
 
 
 class RedisHarness:
-    def __init__(self, client: RedisClient) -> None:
+    def __init__(self, client: RedisClient, blacklist: Blacklist | None = None) -> None:
         self.raw = client
-        self.blacklist = RedisBlacklist(client)
+        self.keys = RedisBlacklist(client)
+        self.blacklist = blacklist or self.keys
 
     async def assert_token_lives(self, key: TokenKey, user_id: int, seconds: int) -> None:
-        await self._assert_pttl(self.blacklist.token_key(key), seconds)
+        await self._assert_pttl(self.keys.token_key(key), seconds)
 
     async def assert_watermark_lives(self, user_id: int, seconds: int) -> None:
-        await self._assert_pttl(self.blacklist.watermark_key(user_id), seconds)
+        await self._assert_pttl(self.keys.watermark_key(user_id), seconds)
 
     async def _assert_pttl(self, key: bytes, seconds: int) -> None:
         assert seconds * 1000 - 2000 < await self.raw.pttl(key) <= seconds * 1000
@@ -79,18 +87,43 @@ async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+@pytest.fixture
+async def tracked_redis(redis_url: str) -> AsyncIterator[tuple[Redis, LocallyCachedBlacklist]]:
+    """The local cache on the shared Redis, its tracking connection up and its lease valid."""
+    client = build_redis_client(redis_url, redis_options(2))
+    listener = TrackingListener(redis_url, prefixes=TRACKED_PREFIXES, lease_seconds=LEASE)
+    cached = LocallyCachedBlacklist(RedisBlacklist(client), listener, lease_seconds=LEASE)
+    await listener.start()
+    try:
+        async with asyncio.timeout(5):
+            while not listener.lease_valid():  # noqa: ASYNC110 - a lease to poll, no event
+                await asyncio.sleep(0.005)
+        yield client, cached
+    finally:
+        await listener.stop()
+        await client.aclose()
+
+
 @pytest.fixture(
     params=[
         "memory",
         pytest.param("redis", marks=pytest.mark.redis),
         pytest.param("redis_cluster", marks=pytest.mark.redis),  # three masters, see conftest
+        pytest.param("local", marks=pytest.mark.redis),  # the default with one Redis
+        pytest.param("watched", marks=pytest.mark.redis),
     ]
 )
 def harness(request: pytest.FixtureRequest) -> Harness:
+    # Servers are asked for here, not in the signature, so the in-memory half runs without.
     if request.param == "memory":
         return MemoryHarness()
-    # Asked for here, not in the signature, so the in-memory half runs without a Redis.
-    client: RedisClient = request.getfixturevalue(f"{request.param}_client")
+    if request.param == "local":
+        client, cached = request.getfixturevalue("tracked_redis")
+        return RedisHarness(client, cached)
+    if request.param == "watched":
+        client = request.getfixturevalue("redis_client")
+        return RedisHarness(client, WatchedBlacklist(RedisBlacklist(client)))
+    client = request.getfixturevalue(f"{request.param}_client")
     return RedisHarness(client)
 
 
@@ -106,6 +139,13 @@ class TestLookup:
 
         assert not state.token_blocked
         assert state.watermark is None
+
+    async def test_a_blocked_pair_is_blocked_for_every_user(self, harness: Harness) -> None:
+        # A jti reused across users is the issuer's bug: the block refuses every token with it.
+        key = random_key()
+        await harness.blacklist.add([entry(key, random_user_id())])
+
+        assert (await harness.blacklist.lookup(key, random_user_id())).token_blocked
 
     async def test_users_do_not_see_each_others_entries_or_watermarks(
         self, harness: Harness
