@@ -82,7 +82,9 @@ CACHE_MODES = ("off", "redis", "local")  # REVOCATION_CACHE; the service's defau
 def service_env(database: str, redis: str, *, cache: str | None = None) -> dict[str, str]:
     """The environment of every app process: the service's settings, shared by the reference.
 
-    `cache` sets REVOCATION_CACHE; None leaves the service's default (or the caller's own).
+    The service logs at its default level, as deployed: a flood of refused tokens must not
+    cost a log line each. `cache` sets REVOCATION_CACHE; None leaves the service's default (or
+    the caller's own).
     """
     env = {
         **os.environ,
@@ -93,7 +95,6 @@ def service_env(database: str, redis: str, *, cache: str | None = None) -> dict[
         "JWT_ISSUER": JWT_ISSUER,
         "APP_ID": "bench-app",
         "APP_KEY": "bench-app-key-long-enough-for-anything",
-        "LOG_LEVEL": "WARNING",
     }
     return env if cache is None else {**env, "REVOCATION_CACHE": cache}
 
