@@ -27,7 +27,8 @@ MAX_FAILURES = 3
 
 
 def random_peer() -> str:
-    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    """Written as the server writes an address back (no leading zeros)."""
+    return f"2001:db8::{secrets.randbelow(0xFFFF) + 1:x}:{secrets.randbelow(0xFFFF) + 1:x}"
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,12 @@ class IssueTokenOperation(Operation):
     """Token issuance is guarded exactly like lgt-all, so its body is read the same way."""
 
     def __post_init__(self) -> None:
-        device = Schema(type=OpenAPIType.STRING, max_length=255, description="Device label")
+        device = Schema(
+            type=OpenAPIType.STRING,
+            max_length=255,
+            pattern="^[^\\u0000-\\u001f\\u007f-\\u009f]*$",  # no control characters
+            description="Device label, shown in the sessions list: no control characters",
+        )
         self.request_body = _json_body(
             {"user_id": _USER_ID, "app_id": _STRING, "app_key": _STRING, "device": device},
             ["user_id", "app_id", "app_key"],
