@@ -15,7 +15,7 @@ run: install  ## the service on the embedded default: SQLite file + in-process b
 	REVOCATION_ENV=development $(VENV)/bin/revocation migrate
 	REVOCATION_ENV=development $(VENV)/bin/revocation serve
 
-CODE := src tests $(wildcard bench examples)
+CODE := src tests $(wildcard bench examples) piccolo_conf.py
 
 lint: install
 	$(VENV)/bin/ruff check $(CODE)

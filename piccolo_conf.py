@@ -10,8 +10,8 @@ import os
 
 from piccolo.conf.apps import AppRegistry
 
-from adapters.piccolo.engines import build_engine
+from revocation.adapters.piccolo.engines import build_engine
 
 DB = build_engine(os.environ.get("DATABASE_URL", "sqlite:///revocation.sqlite3"))
 
-APP_REGISTRY = AppRegistry(apps=["adapters.piccolo.piccolo_app"])
+APP_REGISTRY = AppRegistry(apps=["revocation.adapters.piccolo.piccolo_app"])

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from adapters.mirror_marker import MARKER_KEY
-from adapters.redis_blacklist import MIRROR_DONE
 from bench.infra import App
 from bench.load import Load, run_wrk
 from bench.reference_app import HELLO_PATH
-from entrypoints.containers import FULL_MIRROR_MARKER_KEY
-from entrypoints.http.verify import VERIFY_PATH
+from revocation.adapters.mirror_marker import MARKER_KEY
+from revocation.adapters.redis_blacklist import MIRROR_DONE
+from revocation.entrypoints.containers import FULL_MIRROR_MARKER_KEY
+from revocation.entrypoints.http.verify import VERIFY_PATH
 
 
 @dataclass(frozen=True)

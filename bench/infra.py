@@ -88,7 +88,7 @@ def service_env(database: str, redis: str, *, cache: str | None = None) -> dict[
     """
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")]),
+        "PYTHONPATH": str(REPO),  # bench and its reference app; the service is installed
         "DATABASE_URL": database,
         "REDIS_URL": redis,
         "JWT_SECRET": JWT_SECRET,
@@ -128,7 +128,7 @@ def app_process(label: str, command: list[str], env: Mapping[str, str], port: in
 
 def service_command(port: int, server: str, workers: int) -> list[str]:
     """`revocation serve`, exactly as the README runs it."""
-    cli = [sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(port)]
+    cli = [sys.executable, "-m", "revocation.entrypoints.cli", "serve", "--port", str(port)]
     return [*cli, "--server", server, "--workers", str(workers)]
 
 
@@ -138,7 +138,7 @@ def reference_command(port: int, server: str, workers: int) -> list[str]:
 
 
 def migrate(env: Mapping[str, str]) -> None:
-    command = [sys.executable, "-m", "entrypoints.cli", "migrate"]
+    command = [sys.executable, "-m", "revocation.entrypoints.cli", "migrate"]
     subprocess.run(command, env=dict(env), cwd=REPO, check=True, capture_output=True)
 
 

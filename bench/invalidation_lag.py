@@ -25,7 +25,7 @@ from bench.infra import App
 from bench.load import Load, wrk_in_background
 from bench.logout_latency import WRK_WARM_UP_SECONDS
 from bench.report import table
-from entrypoints.http.verify import VERIFY_PATH
+from revocation.entrypoints.http.verify import VERIFY_PATH
 
 LAG_METRIC = "revocation_invalidation_lag_seconds"
 PROBE_PREFIX = "rv:probe:"

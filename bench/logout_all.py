@@ -22,10 +22,10 @@ import asyncpg
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from adapters.redis_blacklist import RedisBlacklist
 from bench.proxy import Counts, ProxyThread
 from bench.seed import user_with_tokens
-from domain.model import TokenKey
+from revocation.adapters.redis_blacklist import RedisBlacklist
+from revocation.domain.model import TokenKey
 
 _users = count(2_000_000)
 NAIVE_TIMED_UP_TO = 1000

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from bench.infra import App
 from bench.load import Load, wrk_in_background
 from bench.report import table
-from entrypoints.http.verify import VERIFY_PATH
+from revocation.entrypoints.http.verify import VERIFY_PATH
 
 LOGOUT_PATH = "/api/v2/logout"
 WRK_WARM_UP_SECONDS = 0.3

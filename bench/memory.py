@@ -7,9 +7,9 @@ import secrets
 
 from redis.asyncio import Redis
 
-from adapters.redis_blacklist import RedisBlacklist
 from bench.infra import throwaway_redis
-from domain.model import BlacklistEntry, TokenKey
+from revocation.adapters.redis_blacklist import RedisBlacklist
+from revocation.domain.model import BlacklistEntry, TokenKey
 
 _BATCH = 1000
 

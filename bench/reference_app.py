@@ -23,10 +23,10 @@ from litestar import Litestar, Request, get
 from litestar.response import Response
 from redis.asyncio import Redis
 
-from adapters.redis_blacklist import RedisBlacklist
-from domain.model import TokenKey
-from entrypoints import asgi_server
-from entrypoints.http.verify import VERIFY_PATH  # the service's protected route
+from revocation.adapters.redis_blacklist import RedisBlacklist
+from revocation.domain.model import TokenKey
+from revocation.entrypoints import asgi_server
+from revocation.entrypoints.http.verify import VERIFY_PATH  # the service's protected route
 
 HELLO_PATH = "/health/live"
 LOOKUP = """

@@ -36,7 +36,7 @@ from bench.infra import (
     throwaway_redis,
 )
 from bench.proxy import ProxyThread
-from entrypoints import asgi_server
+from revocation.entrypoints import asgi_server
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,9 +9,9 @@ from typing import TypeVar
 
 import asyncpg
 
-from adapters.piccolo.engines import start_engine, stop_engine
-from entrypoints.containers import Container
-from entrypoints.settings import Settings
+from revocation.adapters.piccolo.engines import start_engine, stop_engine
+from revocation.entrypoints.containers import Container
+from revocation.entrypoints.settings import Settings
 
 T = TypeVar("T")
 

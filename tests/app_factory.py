@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dependency_injector import providers
 from litestar import Litestar
 
-from adapters.clock import SystemClock
-from adapters.memory import InMemoryBlacklist, InMemoryTokenLog
-from entrypoints.app import create_app
-from entrypoints.containers import Container
-from entrypoints.settings import Settings
+from revocation.adapters.clock import SystemClock
+from revocation.adapters.memory import InMemoryBlacklist, InMemoryTokenLog
+from revocation.entrypoints.app import create_app
+from revocation.entrypoints.containers import Container
+from revocation.entrypoints.settings import Settings
 
 TEST_ENV = {
     "JWT_SECRET": "http-test-secret-that-is-long-enough-for-hs256",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from domain.errors import BlacklistUnavailable, TokenLogUnavailable
-from domain.model import (
+from revocation.domain.errors import BlacklistUnavailable, TokenLogUnavailable
+from revocation.domain.model import (
     BlacklistEntry,
     BlacklistState,
     LogState,
@@ -14,7 +14,7 @@ from domain.model import (
     TokenRecord,
     Watermark,
 )
-from domain.ports import Background, Blacklist, TokenLog
+from revocation.domain.ports import Background, Blacklist, TokenLog
 
 
 class DownTokenLog:

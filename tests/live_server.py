@@ -69,7 +69,7 @@ def live_server(
     """
     port = free_port()
     env = {**os.environ, **SERVER_ENV, **extra_env, "PORT": str(port)}
-    cli = [sys.executable, "-m", "entrypoints.cli"]
+    cli = [sys.executable, "-m", "revocation.entrypoints.cli"]
     if migrate:
         subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True, cwd=REPO)
     # Its own process group: granian's worker is a child that outlives a killed main process.
@@ -89,13 +89,13 @@ def live_server(
 def library_app_from_env() -> Any:
     """The library-mode example's routes and plugin, logging JSON lines at INFO as the service
     does (the example leaves logging to Litestar's defaults, whose lines drop event fields)."""
-    from examples.library_app.app import health, list_orders
     from litestar import Litestar
 
-    from entrypoints.containers import Container
-    from entrypoints.library import RevocationPlugin
-    from entrypoints.logs import configure_logging
-    from entrypoints.settings import Settings
+    from examples.library_app.app import health, list_orders
+    from revocation.entrypoints.containers import Container
+    from revocation.entrypoints.library import RevocationPlugin
+    from revocation.entrypoints.logs import configure_logging
+    from revocation.entrypoints.settings import Settings
 
     configure_logging("json", "INFO")
     container = Container(settings=Settings.from_env(os.environ))
@@ -122,8 +122,8 @@ def live_app(
     port = free_port()
     env = {**os.environ, **SERVER_ENV, **extra_env}
     serve = (
-        "import sys; from entrypoints import asgi_server; "
-        "from entrypoints.logs import logging_config; "
+        "import sys; from revocation.entrypoints import asgi_server; "
+        "from revocation.entrypoints.logs import logging_config; "
         "asgi_server.run(sys.argv[1], server='granian', host='127.0.0.1', "
         "port=int(sys.argv[2]), workers=1, log_config=logging_config('json', 'INFO'))"
     )

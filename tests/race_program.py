@@ -16,7 +16,7 @@ from typing import Literal
 import httpx
 from hypothesis import strategies as st
 
-from entrypoints.http.verify import VERIFY_PATH
+from revocation.entrypoints.http.verify import VERIFY_PATH
 
 LOGGED_OUT_EVERYWHERE = b'{"message":"Successfully Logged Out From All Device."}'
 # A revocation that is durable in the database but that Redis did not take (a fault test):

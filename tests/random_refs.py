@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import secrets
 
-from domain.model import MAX_USER_ID, TokenKey
+from revocation.domain.model import MAX_USER_ID, TokenKey
 
 
 def random_user_id() -> int:

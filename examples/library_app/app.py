@@ -14,10 +14,10 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, get
 
-from domain.model import Claims
-from entrypoints.containers import Container
-from entrypoints.library import RevocationPlugin
-from entrypoints.settings import Settings
+from revocation.domain.model import Claims
+from revocation.entrypoints.containers import Container
+from revocation.entrypoints.library import RevocationPlugin
+from revocation.entrypoints.settings import Settings
 
 
 class Order(msgspec.Struct, frozen=True):

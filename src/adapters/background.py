@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from domain.ports import Background
+from revocation.domain.ports import Background
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from jwt.algorithms import HMACAlgorithm
 from jwt.types import Options
 
-from domain.errors import InvalidToken
-from domain.model import Claims, TokenKey, parse_user_id
-from domain.ports import TokenCodec
+from revocation.domain.errors import InvalidToken
+from revocation.domain.model import Claims, TokenKey, parse_user_id
+from revocation.domain.ports import TokenCodec
 
 MAX_TEXT_CLAIM = 255  # `iss` and `jti` fit the token log's varchar(255)
 MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z: fits a datetime and a timestamp

@@ -23,10 +23,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-from adapters.redis_blacklist import PENDING, RedisBlacklist
-from domain.errors import BlacklistUnavailable
-from domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
-from domain.ports import Blacklist
+from revocation.adapters.redis_blacklist import PENDING, RedisBlacklist
+from revocation.domain.errors import BlacklistUnavailable
+from revocation.domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
+from revocation.domain.ports import Blacklist
 
 _MISSING = object()
 

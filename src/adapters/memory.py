@@ -12,7 +12,7 @@ import itertools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from domain.model import (
+from revocation.domain.model import (
     BlacklistEntry,
     BlacklistState,
     LogState,
@@ -20,7 +20,7 @@ from domain.model import (
     TokenRecord,
     Watermark,
 )
-from domain.ports import Blacklist, Clock, TokenLog
+from revocation.domain.ports import Blacklist, Clock, TokenLog
 
 
 class InMemoryTokenLog:

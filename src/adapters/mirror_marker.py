@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from adapters.local_blacklist import outlive_leases
-from adapters.redis_blacklist import MIRROR_DONE as _DONE
-from adapters.redis_blacklist import REDIS_FAILURES
-from domain.errors import BlacklistUnavailable
-from domain.ports import MirrorMarker
+from revocation.adapters.local_blacklist import outlive_leases
+from revocation.adapters.redis_blacklist import MIRROR_DONE as _DONE
+from revocation.adapters.redis_blacklist import REDIS_FAILURES
+from revocation.domain.errors import BlacklistUnavailable
+from revocation.domain.ports import MirrorMarker
 
 # Versioned with the blacklist's key layout: a marker left by a layout this code does not read
 # must not vouch for a mirror it never wrote (version 2: blocked entries keyed by the pair).

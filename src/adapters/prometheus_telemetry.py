@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from adapters.loop_metrics import LoopCounterFamily, LoopHistogramFamily
-from domain.ports import Telemetry
+from revocation.adapters.loop_metrics import LoopCounterFamily, LoopHistogramFamily
+from revocation.domain.ports import Telemetry
 
 # Seconds: a Redis hit takes well under a millisecond, a database check a few.
 CHECK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

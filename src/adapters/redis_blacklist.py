@@ -27,9 +27,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 
-from domain.errors import BlacklistUnavailable
-from domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
-from domain.ports import Blacklist
+from revocation.domain.errors import BlacklistUnavailable
+from revocation.domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
+from revocation.domain.ports import Blacklist
 
 MIRROR_DONE = b"done"  # the mirror marker's value once a full repair has finished
 BLOCKED = b"1"

@@ -16,10 +16,10 @@ import secrets
 
 from redis.exceptions import RedisError
 
-from adapters.redis_blacklist import REDIS_FAILURES, RedisClient
-from adapters.throttle import InMemoryFailureThrottle, NoAttempt, busy_polls
-from domain.errors import Throttled
-from domain.ports import Attempt, FailureThrottle
+from revocation.adapters.redis_blacklist import REDIS_FAILURES, RedisClient
+from revocation.adapters.throttle import InMemoryFailureThrottle, NoAttempt, busy_polls
+from revocation.domain.errors import Throttled
+from revocation.domain.ports import Attempt, FailureThrottle
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from adapters.log_context import request_id_var
-from domain.ports import Telemetry
+from revocation.adapters.log_context import request_id_var
+from revocation.domain.ports import Telemetry
 
 logger = logging.getLogger("revocation.events")
 

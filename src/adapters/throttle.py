@@ -8,8 +8,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from domain.errors import Throttled
-from domain.ports import Attempt, Clock, FailureThrottle
+from revocation.domain.errors import Throttled
+from revocation.domain.ports import Attempt, Clock, FailureThrottle
 
 # While attempts in flight could still fill a peer's window, a new one waits for them: each
 # resolves within a compare and a round trip. Past this, something is stuck; the caller is

@@ -13,8 +13,8 @@ import hashlib
 from collections import OrderedDict
 from typing import NamedTuple
 
-from domain.model import Claims
-from domain.ports import Clock, TokenCodec
+from revocation.domain.model import Claims
+from revocation.domain.ports import Clock, TokenCodec
 
 
 class _Verified(NamedTuple):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from domain.errors import BlacklistUnavailable
-from domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
-from domain.ports import Blacklist
+from revocation.domain.errors import BlacklistUnavailable
+from revocation.domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
+from revocation.domain.ports import Blacklist
 
 
 class WatchedBlacklist:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TypeGuard
 
-from domain.errors import (
+from revocation.domain.errors import (
     InvalidAppCredentials,
     MissingAppCredentials,
     MissingUserId,
     Throttled,
 )
-from domain.model import parse_user_id
-from domain.ports import AppCredentials, FailureThrottle, Telemetry
+from revocation.domain.model import parse_user_id
+from revocation.domain.ports import AppCredentials, FailureThrottle, Telemetry
 
 
 class AppGate:

@@ -7,7 +7,7 @@ are never remembered here (the fast layer's complete mirror answers for them).
 
 from __future__ import annotations
 
-from domain.model import TokenKey, TokenRecord
+from revocation.domain.model import TokenKey, TokenRecord
 
 
 class LoggedTokens:

@@ -9,7 +9,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from domain.errors import InvalidDevice
+from revocation.domain.errors import InvalidDevice
 
 MAX_USER_ID = 2**63 - 1  # a Postgres BIGINT and a PHP int both stop here
 _DECIMAL = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() would accept "٣"

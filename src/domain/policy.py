@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from domain.model import Claims
+from revocation.domain.model import Claims
 
 
 @dataclass(frozen=True, slots=True)

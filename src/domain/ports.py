@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from domain.model import (
+from revocation.domain.model import (
     BlacklistEntry,
     BlacklistState,
     Claims,

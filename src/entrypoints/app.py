@@ -14,22 +14,22 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from adapters.piccolo.engines import start_engine_even_if_down, stop_engine
-from adapters.watched_blacklist import WatchedBlacklist
-from entrypoints.blacklist_repair import blacklist_repair
-from entrypoints.containers import Container, blacklist_kind
-from entrypoints.http.auth import revocation_middleware
-from entrypoints.http.controllers import InternalController, LogoutController
-from entrypoints.http.cors import WithoutCors, cors_config
-from entrypoints.http.errors import EXCEPTION_HANDLERS
-from entrypoints.http.openapi import BEARER_COMPONENTS
-from entrypoints.http.operations import authenticator, instrumented, operations_routes
-from entrypoints.http.peer import TrustedProxies
-from entrypoints.http.sessions import SessionsController
-from entrypoints.http.verify import VERIFY_PATH, verify_router
-from entrypoints.logs import configure_logging
-from entrypoints.periodic import periodic_purge, refusal_summaries
-from entrypoints.settings import Settings
+from revocation.adapters.piccolo.engines import start_engine_even_if_down, stop_engine
+from revocation.adapters.watched_blacklist import WatchedBlacklist
+from revocation.entrypoints.blacklist_repair import blacklist_repair
+from revocation.entrypoints.containers import Container, blacklist_kind
+from revocation.entrypoints.http.auth import revocation_middleware
+from revocation.entrypoints.http.controllers import InternalController, LogoutController
+from revocation.entrypoints.http.cors import WithoutCors, cors_config
+from revocation.entrypoints.http.errors import EXCEPTION_HANDLERS
+from revocation.entrypoints.http.openapi import BEARER_COMPONENTS
+from revocation.entrypoints.http.operations import authenticator, instrumented, operations_routes
+from revocation.entrypoints.http.peer import TrustedProxies
+from revocation.entrypoints.http.sessions import SessionsController
+from revocation.entrypoints.http.verify import VERIFY_PATH, verify_router
+from revocation.entrypoints.logs import configure_logging
+from revocation.entrypoints.periodic import periodic_purge, refusal_summaries
+from revocation.entrypoints.settings import Settings
 
 T = TypeVar("T")
 

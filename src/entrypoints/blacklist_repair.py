@@ -16,12 +16,12 @@ from contextlib import AbstractAsyncContextManager
 
 from litestar import Litestar
 
-from adapters.watched_blacklist import WatchedBlacklist
-from domain.errors import StorageUnavailable
-from domain.ports import MirrorMarker
-from domain.use_cases.repair_blacklist import RepairBlacklist
-from entrypoints.containers import Container
-from entrypoints.serving_task import task_while_serving
+from revocation.adapters.watched_blacklist import WatchedBlacklist
+from revocation.domain.errors import StorageUnavailable
+from revocation.domain.ports import MirrorMarker
+from revocation.domain.use_cases.repair_blacklist import RepairBlacklist
+from revocation.entrypoints.containers import Container
+from revocation.entrypoints.serving_task import task_while_serving
 
 logger = logging.getLogger(__name__)
 

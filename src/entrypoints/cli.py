@@ -9,14 +9,14 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from adapters.piccolo.engines import start_engine, stop_engine
-from adapters.piccolo.migrate import migrate
-from domain.model import parse_user_id
-from entrypoints import asgi_server
-from entrypoints.containers import Container
-from entrypoints.logs import logging_config
-from entrypoints.periodic import purge_once
-from entrypoints.settings import Settings, SettingsError
+from revocation.adapters.piccolo.engines import start_engine, stop_engine
+from revocation.adapters.piccolo.migrate import migrate
+from revocation.domain.model import parse_user_id
+from revocation.entrypoints import asgi_server
+from revocation.entrypoints.containers import Container
+from revocation.entrypoints.logs import logging_config
+from revocation.entrypoints.periodic import purge_once
+from revocation.entrypoints.settings import Settings, SettingsError
 
 logger = logging.getLogger("revocation")
 
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     asgi_server.run(
-        "entrypoints.app:app_from_env",
+        "revocation.entrypoints.app:app_from_env",
         server=args.server,
         host=args.host or settings.host,
         port=args.port or settings.port,

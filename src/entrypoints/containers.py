@@ -4,28 +4,28 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from adapters.app_credentials import StaticAppCredentials
-from adapters.background import AsyncioBackground
-from adapters.clock import SystemClock
-from adapters.jwt_codec import PyJWTCodec
-from adapters.local_blacklist import LocallyCachedBlacklist
-from adapters.memory import InMemoryBlacklist
-from adapters.mirror_marker import MARKER_KEY, RedisMirrorMarker
-from adapters.piccolo.engines import build_engine
-from adapters.piccolo.token_log import PiccoloTokenLog
-from adapters.prometheus_telemetry import PrometheusTelemetry
-from adapters.redis_blacklist import RedisBlacklist, RedisOptions, build_redis_client
-from adapters.redis_throttle import RedisFailureThrottle
-from adapters.redis_tracking import TrackingListener
-from adapters.telemetry import LoggingTelemetry, RefusalSummary
-from adapters.throttle import InMemoryFailureThrottle
-from adapters.verified_tokens import VerifiedTokenCache
-from adapters.watched_blacklist import WatchedBlacklist
-from domain.app_gate import AppGate
-from domain.logged_tokens import LoggedTokens
-from domain.policy import BlacklistPolicy
-from domain.ports import Clock, TokenCodec
-from domain.use_cases import (
+from revocation.adapters.app_credentials import StaticAppCredentials
+from revocation.adapters.background import AsyncioBackground
+from revocation.adapters.clock import SystemClock
+from revocation.adapters.jwt_codec import PyJWTCodec
+from revocation.adapters.local_blacklist import LocallyCachedBlacklist
+from revocation.adapters.memory import InMemoryBlacklist
+from revocation.adapters.mirror_marker import MARKER_KEY, RedisMirrorMarker
+from revocation.adapters.piccolo.engines import build_engine
+from revocation.adapters.piccolo.token_log import PiccoloTokenLog
+from revocation.adapters.prometheus_telemetry import PrometheusTelemetry
+from revocation.adapters.redis_blacklist import RedisBlacklist, RedisOptions, build_redis_client
+from revocation.adapters.redis_throttle import RedisFailureThrottle
+from revocation.adapters.redis_tracking import TrackingListener
+from revocation.adapters.telemetry import LoggingTelemetry, RefusalSummary
+from revocation.adapters.throttle import InMemoryFailureThrottle
+from revocation.adapters.verified_tokens import VerifiedTokenCache
+from revocation.adapters.watched_blacklist import WatchedBlacklist
+from revocation.domain.app_gate import AppGate
+from revocation.domain.logged_tokens import LoggedTokens
+from revocation.domain.policy import BlacklistPolicy
+from revocation.domain.ports import Clock, TokenCodec
+from revocation.domain.use_cases import (
     AuthenticateToken,
     InternalIssueToken,
     InternalLogoutAll,
@@ -35,8 +35,8 @@ from domain.use_cases import (
     LogoutToken,
     RevokeSession,
 )
-from domain.use_cases.repair_blacklist import RepairBlacklist
-from entrypoints.settings import Settings
+from revocation.domain.use_cases.repair_blacklist import RepairBlacklist
+from revocation.entrypoints.settings import Settings
 
 # Separate from the spec flow's marker: a repair in a mode that answers from Redis alone
 # re-pushes entries with their full lifetime, and only such a repair may vouch for that mode.

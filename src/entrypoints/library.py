@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 
-from domain.errors import RevocationError
-from entrypoints.app import connections
-from entrypoints.containers import Container
-from entrypoints.http.auth import revocation_middleware
-from entrypoints.http.errors import domain_error_to_response
-from entrypoints.periodic import refusal_summaries
+from revocation.domain.errors import RevocationError
+from revocation.entrypoints.app import connections
+from revocation.entrypoints.containers import Container
+from revocation.entrypoints.http.auth import revocation_middleware
+from revocation.entrypoints.http.errors import domain_error_to_response
+from revocation.entrypoints.periodic import refusal_summaries
 
 
 class RevocationPlugin(InitPluginProtocol):

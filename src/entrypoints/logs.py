@@ -8,7 +8,7 @@ import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.log_context import request_id_var
+from revocation.adapters.log_context import request_id_var
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` (event fields).
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}

@@ -9,10 +9,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar
 
-from domain.errors import StorageUnavailable
-from domain.ports import Clock, TokenLog
-from entrypoints.containers import Container
-from entrypoints.serving_task import task_while_serving
+from revocation.domain.errors import StorageUnavailable
+from revocation.domain.ports import Clock, TokenLog
+from revocation.entrypoints.containers import Container
+from revocation.entrypoints.serving_task import task_while_serving
 
 logger = logging.getLogger(__name__)
 

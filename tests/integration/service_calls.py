@@ -8,8 +8,8 @@ from collections.abc import Callable
 import httpx
 import jwt
 
-from adapters.redis_blacklist import RedisBlacklist
-from domain.model import TokenKey
+from revocation.adapters.redis_blacklist import RedisBlacklist
+from revocation.domain.model import TokenKey
 from tests.live_server import SERVER_ENV
 
 UNAVAILABLE = {"title": "Service Unavailable"}

@@ -18,16 +18,16 @@ import pytest
 from redis.asyncio import Connection, Redis
 from redis.crc import key_slot
 
-from adapters.clock import ManualClock
-from adapters.local_blacklist import LocallyCachedBlacklist
-from adapters.memory import InMemoryBlacklist
-from adapters.redis_blacklist import RedisBlacklist, RedisClient, build_redis_client
-from adapters.redis_tracking import TrackingListener
-from adapters.watched_blacklist import WatchedBlacklist
-from domain.errors import BlacklistUnavailable
-from domain.model import BlacklistEntry, TokenKey, Watermark
-from domain.ports import Blacklist
-from entrypoints.containers import TRACKED_PREFIXES
+from revocation.adapters.clock import ManualClock
+from revocation.adapters.local_blacklist import LocallyCachedBlacklist
+from revocation.adapters.memory import InMemoryBlacklist
+from revocation.adapters.redis_blacklist import RedisBlacklist, RedisClient, build_redis_client
+from revocation.adapters.redis_tracking import TrackingListener
+from revocation.adapters.watched_blacklist import WatchedBlacklist
+from revocation.domain.errors import BlacklistUnavailable
+from revocation.domain.model import BlacklistEntry, TokenKey, Watermark
+from revocation.domain.ports import Blacklist
+from revocation.entrypoints.containers import TRACKED_PREFIXES
 from tests.integration.servers import redis_options
 from tests.random_refs import random_key, random_user_id
 

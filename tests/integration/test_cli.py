@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.jwt_codec import PyJWTCodec
+from revocation.adapters.jwt_codec import PyJWTCodec
 from tests.live_server import REPO, SERVER_ENV
 
-CLI = [sys.executable, "-m", "entrypoints.cli"]
+CLI = [sys.executable, "-m", "revocation.entrypoints.cli"]
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

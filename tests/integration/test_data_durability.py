@@ -124,7 +124,7 @@ async def after_purge(database_url: str) -> tuple[list[str], tuple[int, int]]:
 def test_purge_expired_keeps_every_presentable_row_and_deletes_in_batches() -> None:
     with throwaway_postgres("shared_preload_libraries=pg_stat_statements") as cluster:
         env = {**os.environ, **SERVER_ENV, "DATABASE_URL": cluster.url, "JWT_LEEWAY_SECONDS": "10"}
-        cli = [sys.executable, "-m", "entrypoints.cli"]
+        cli = [sys.executable, "-m", "revocation.entrypoints.cli"]
         subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True, cwd=REPO)
         asyncio.run(seed(cluster.url))
 

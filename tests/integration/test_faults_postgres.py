@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from entrypoints.containers import FULL_MIRROR_MARKER_KEY
+from revocation.entrypoints.containers import FULL_MIRROR_MARKER_KEY
 from tests.integration.service_calls import (
     UNAUTHORIZED,
     UNAVAILABLE,
@@ -132,7 +132,7 @@ def test_starts_while_postgres_is_down_and_serves_once_it_is_back(
     cluster: ThrowawayPostgres, redis_url: str
 ) -> None:
     env = service_env(cluster, redis_url)
-    migrate = [sys.executable, "-m", "entrypoints.cli", "migrate"]
+    migrate = [sys.executable, "-m", "revocation.entrypoints.cli", "migrate"]
     subprocess.run(
         migrate, env={**os.environ, **SERVER_ENV, **env}, check=True, capture_output=True, cwd=REPO
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from examples.library_app.app import create_orders_app
 from litestar.testing import AsyncTestClient
 
-from entrypoints.containers import Container
-from entrypoints.settings import Settings
+from examples.library_app.app import create_orders_app
+from revocation.entrypoints.containers import Container
+from revocation.entrypoints.settings import Settings
 from tests.live_server import SERVER_ENV, live_server
 from tests.random_refs import random_user_id
 

@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import pytest
 from redis.asyncio import Redis
 
-from adapters.local_blacklist import LocallyCachedBlacklist
-from adapters.mirror_marker import RedisMirrorMarker
-from adapters.redis_blacklist import RedisBlacklist
-from adapters.redis_tracking import TrackingListener
-from domain.errors import BlacklistUnavailable, TokenLogUnavailable
-from domain.model import BlacklistEntry, TokenKey, Watermark
-from entrypoints.containers import FULL_MIRROR_MARKER_KEY, TRACKED_PREFIXES
+from revocation.adapters.local_blacklist import LocallyCachedBlacklist
+from revocation.adapters.mirror_marker import RedisMirrorMarker
+from revocation.adapters.redis_blacklist import RedisBlacklist
+from revocation.adapters.redis_tracking import TrackingListener
+from revocation.domain.errors import BlacklistUnavailable, TokenLogUnavailable
+from revocation.domain.model import BlacklistEntry, TokenKey, Watermark
+from revocation.entrypoints.containers import FULL_MIRROR_MARKER_KEY, TRACKED_PREFIXES
 from tests.integration.throwaway import throwaway_redis
 from tests.random_refs import random_key, random_user_id
 

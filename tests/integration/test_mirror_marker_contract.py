@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pytest
 from redis.asyncio import Redis
 
-from adapters.mirror_marker import InMemoryMirrorMarker, RedisMirrorMarker
-from domain.errors import BlacklistUnavailable
-from domain.ports import MirrorMarker
+from revocation.adapters.mirror_marker import InMemoryMirrorMarker, RedisMirrorMarker
+from revocation.domain.errors import BlacklistUnavailable
+from revocation.domain.ports import MirrorMarker
 
 
 @dataclass

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.jwt_codec import PyJWTCodec
-from domain.model import Claims, TokenKey
+from revocation.adapters.jwt_codec import PyJWTCodec
+from revocation.domain.model import Claims, TokenKey
 from tests.integration.nginx_gateway import EchoUpstream, echo_upstream, nginx
 from tests.live_server import SERVER_ENV, LiveServer, free_port, live_server
 from tests.random_refs import random_user_id

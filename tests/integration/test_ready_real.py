@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from litestar.testing import AsyncTestClient
 
-from entrypoints.app import create_app
-from entrypoints.containers import Container
-from entrypoints.settings import Settings
+from revocation.entrypoints.app import create_app
+from revocation.entrypoints.containers import Container
+from revocation.entrypoints.settings import Settings
 from tests.app_factory import TEST_ENV
 from tests.live_server import free_port
 

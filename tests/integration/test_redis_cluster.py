@@ -19,9 +19,9 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import MovedError
 
-from adapters.redis_blacklist import RedisBlacklist, build_redis_client
-from domain.errors import BlacklistUnavailable
-from domain.model import BlacklistEntry, TokenKey, Watermark
+from revocation.adapters.redis_blacklist import RedisBlacklist, build_redis_client
+from revocation.domain.errors import BlacklistUnavailable
+from revocation.domain.model import BlacklistEntry, TokenKey, Watermark
 from tests.integration.redis_cluster import three_master_cluster
 from tests.integration.servers import redis_options
 from tests.random_refs import random_key, random_user_id

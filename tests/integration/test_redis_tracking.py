@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from redis.asyncio import Redis
 
-from adapters.redis_tracking import CLIENT_NAME, Resp3Parser, TrackingListener
+from revocation.adapters.redis_tracking import CLIENT_NAME, Resp3Parser, TrackingListener
 from tests.integration.throwaway import ThrowawayRedis, throwaway_redis
 
 pytestmark = pytest.mark.redis
@@ -254,7 +254,7 @@ class TestReconnect:
         # One per outage; a loaded machine may stall a PONG past the dead-connection cutoff
         # and cause a second one, so only the first is pinned.
         assert warnings
-        assert warnings[0].name == "adapters.redis_tracking"
+        assert warnings[0].name == "revocation.adapters.redis_tracking"
         assert "connection lost" in warnings[0].getMessage()
 
     async def test_after_redis_restarts(self, tracked: Tracked) -> None:

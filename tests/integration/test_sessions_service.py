@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.redis_blacklist import RedisBlacklist, build_redis_client
-from domain.model import TokenKey
+from revocation.adapters.redis_blacklist import RedisBlacklist, build_redis_client
+from revocation.domain.model import TokenKey
 from tests.integration.servers import redis_options
 from tests.integration.token_logs import fetch_column
 from tests.live_server import LiveServer, live_server

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.clock import SystemClock
-from adapters.redis_blacklist import RedisClient, build_redis_client
-from adapters.redis_throttle import RedisFailureThrottle
-from adapters.throttle import InMemoryFailureThrottle
-from domain.errors import Throttled
-from domain.ports import FailureThrottle
+from revocation.adapters.clock import SystemClock
+from revocation.adapters.redis_blacklist import RedisClient, build_redis_client
+from revocation.adapters.redis_throttle import RedisFailureThrottle
+from revocation.adapters.throttle import InMemoryFailureThrottle
+from revocation.domain.errors import Throttled
+from revocation.domain.ports import FailureThrottle
 from tests.integration.servers import redis_options
 from tests.live_server import free_port
 

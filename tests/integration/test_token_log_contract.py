@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters.memory import InMemoryTokenLog
-from adapters.piccolo.engines import build_engine, start_engine
-from adapters.piccolo.migrate import committed_migrations, migrate
-from adapters.piccolo.tables import UserTokenLog
-from adapters.piccolo.token_log import PiccoloTokenLog
-from domain.errors import TokenLogUnavailable
-from domain.model import TokenRecord, Watermark
-from domain.ports import TokenLog
+from revocation.adapters.memory import InMemoryTokenLog
+from revocation.adapters.piccolo.engines import build_engine, start_engine
+from revocation.adapters.piccolo.migrate import committed_migrations, migrate
+from revocation.adapters.piccolo.tables import UserTokenLog
+from revocation.adapters.piccolo.token_log import PiccoloTokenLog
+from revocation.domain.errors import TokenLogUnavailable
+from revocation.domain.model import TokenRecord, Watermark
+from revocation.domain.ports import TokenLog
 from tests.integration.token_logs import (
     HOUR,
     MICROSECOND,

@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from adapters.piccolo.engines import build_engine, start_engine, stop_engine
-from adapters.piccolo.migrate import migrate
-from adapters.piccolo.token_log import PiccoloTokenLog
-from domain.model import TokenKey, TokenRecord
+from revocation.adapters.piccolo.engines import build_engine, start_engine, stop_engine
+from revocation.adapters.piccolo.migrate import migrate
+from revocation.adapters.piccolo.token_log import PiccoloTokenLog
+from revocation.domain.model import TokenKey, TokenRecord
 from tests.random_refs import random_key, random_user_id
 
 # Times are data here, not a clock: a fixed instant keeps every expectation exact. Each value

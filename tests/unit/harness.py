@@ -5,17 +5,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from adapters.app_credentials import StaticAppCredentials
-from adapters.clock import ManualClock
-from adapters.jwt_codec import PyJWTCodec
-from adapters.memory import InMemoryBlacklist, InMemoryTokenLog
-from adapters.telemetry import RecordingTelemetry
-from adapters.throttle import InMemoryFailureThrottle
-from domain.app_gate import AppGate
-from domain.logged_tokens import LoggedTokens
-from domain.policy import BlacklistPolicy
-from domain.ports import Background, Blacklist, TokenLog
-from domain.use_cases import (
+from revocation.adapters.app_credentials import StaticAppCredentials
+from revocation.adapters.clock import ManualClock
+from revocation.adapters.jwt_codec import PyJWTCodec
+from revocation.adapters.memory import InMemoryBlacklist, InMemoryTokenLog
+from revocation.adapters.telemetry import RecordingTelemetry
+from revocation.adapters.throttle import InMemoryFailureThrottle
+from revocation.domain.app_gate import AppGate
+from revocation.domain.logged_tokens import LoggedTokens
+from revocation.domain.policy import BlacklistPolicy
+from revocation.domain.ports import Background, Blacklist, TokenLog
+from revocation.domain.use_cases import (
     AuthenticateToken,
     InternalLogoutAll,
     IssueToken,

@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from litestar.testing import AsyncTestClient
 
-from entrypoints.app import create_app
+from revocation.entrypoints.app import create_app
 from tests.app_factory import TEST_ENV, in_memory_container
 
 

@@ -14,9 +14,9 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain.model import Claims
-from entrypoints.app import create_app
-from entrypoints.http.auth import ANSWER_OPT_KEY, _skips_nothing, revocation_middleware
+from revocation.domain.model import Claims
+from revocation.entrypoints.app import create_app
+from revocation.entrypoints.http.auth import ANSWER_OPT_KEY, _skips_nothing, revocation_middleware
 from tests.app_factory import in_memory_container
 
 

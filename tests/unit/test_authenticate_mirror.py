@@ -7,16 +7,16 @@ import time
 
 import pytest
 
-from adapters.memory import InMemoryBlacklist
-from domain.errors import (
+from revocation.adapters.memory import InMemoryBlacklist
+from revocation.domain.errors import (
     RevocationNotMirrored,
     TokenLogUnavailable,
     TokenNotLogged,
     TokenRevoked,
 )
-from domain.logged_tokens import LoggedTokens
-from domain.model import BlacklistState, Claims, TokenKey, TokenRecord, Watermark
-from domain.policy import BlacklistPolicy
+from revocation.domain.logged_tokens import LoggedTokens
+from revocation.domain.model import BlacklistState, Claims, TokenKey, TokenRecord, Watermark
+from revocation.domain.policy import BlacklistPolicy
 from tests.fakes import DownBlacklist, DownTokenLog, ManualBackground
 from tests.unit.harness import LEEWAY, MAX_BLACKLIST_TTL, TTL, Harness, bearer
 

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from adapters.jwt_codec import PyJWTCodec
-from domain.errors import InvalidToken, TokenLogUnavailable, TokenNotLogged, TokenRevoked
-from domain.model import BlacklistEntry, Claims, TokenKey
-from domain.use_cases import bearer_token
+from revocation.adapters.jwt_codec import PyJWTCodec
+from revocation.domain.errors import InvalidToken, TokenLogUnavailable, TokenNotLogged, TokenRevoked
+from revocation.domain.model import BlacklistEntry, Claims, TokenKey
+from revocation.domain.use_cases import bearer_token
 from tests.fakes import DownBlacklist, DownTokenLog
 from tests.unit.harness import Harness, bearer
 

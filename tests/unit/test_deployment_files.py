@@ -7,8 +7,8 @@ from pathlib import Path
 
 from litestar.testing import AsyncTestClient
 
-from entrypoints.app import create_app
-from entrypoints.cli import _parser
+from revocation.entrypoints.app import create_app
+from revocation.entrypoints.cli import _parser
 from tests.app_factory import in_memory_container
 
 REPO = Path(__file__).parents[2]

@@ -7,12 +7,12 @@ import asyncio
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
-from adapters.clock import SystemClock
-from adapters.memory import InMemoryBlacklist
-from domain.model import LogState, TokenKey
-from entrypoints.app import create_app
-from entrypoints.http import operations
-from entrypoints.http.health import ReadinessProbe
+from revocation.adapters.clock import SystemClock
+from revocation.adapters.memory import InMemoryBlacklist
+from revocation.domain.model import LogState, TokenKey
+from revocation.entrypoints.app import create_app
+from revocation.entrypoints.http import operations
+from revocation.entrypoints.http.health import ReadinessProbe
 from tests.app_factory import in_memory_container
 from tests.fakes import DownBlacklist, DownTokenLog
 

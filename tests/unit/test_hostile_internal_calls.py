@@ -13,7 +13,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from entrypoints.app import create_app
+from revocation.entrypoints.app import create_app
 from tests.app_factory import TEST_ENV, in_memory_container
 
 NO_USER = b'{"title":"Kindly Provide User ID"}'

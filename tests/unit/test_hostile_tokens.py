@@ -15,8 +15,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from entrypoints.app import create_app
-from entrypoints.http.verify import VERIFY_PATH
+from revocation.entrypoints.app import create_app
+from revocation.entrypoints.http.verify import VERIFY_PATH
 from tests.app_factory import TEST_ENV, in_memory_container
 from tests.forged_tokens import flip_last_char, hs256, payload_of, unsigned
 from tests.unit.test_asymmetric_keys import pem_pair

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import (
+from revocation.domain.errors import (
     InvalidAppCredentials,
     MissingAppCredentials,
     MissingUserId,

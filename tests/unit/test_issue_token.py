@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import TokenLogUnavailable
+from revocation.domain.errors import TokenLogUnavailable
 from tests.fakes import DownTokenLog
 from tests.unit.harness import TTL, Harness
 

@@ -17,9 +17,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from adapters.jwt_codec import PyJWTCodec
-from domain.errors import InvalidToken
-from domain.model import MAX_USER_ID, Claims, TokenKey
+from revocation.adapters.jwt_codec import PyJWTCodec
+from revocation.domain.errors import InvalidToken
+from revocation.domain.model import MAX_USER_ID, Claims, TokenKey
 
 SECRET = "unit-test-secret-of-at-least-32-bytes"
 OTHER_SECRET = "another-secret-of-at-least-32-bytes!"

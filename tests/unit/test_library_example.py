@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from dependency_injector import providers
-from examples.library_app.app import create_orders_app
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from entrypoints.containers import Container
+from examples.library_app.app import create_orders_app
+from revocation.entrypoints.containers import Container
 from tests.app_factory import in_memory_container
 from tests.fakes import DownTokenLog
 

@@ -8,10 +8,10 @@ import math
 
 import pytest
 
-from adapters.background import AsyncioBackground
-from adapters.memory import InMemoryTokenLog
-from domain.errors import TokenLogUnavailable, TokenRevoked
-from domain.model import Watermark
+from revocation.adapters.background import AsyncioBackground
+from revocation.adapters.memory import InMemoryTokenLog
+from revocation.domain.errors import TokenLogUnavailable, TokenRevoked
+from revocation.domain.model import Watermark
 from tests.fakes import DownBlacklist, DownTokenLog, ManualBackground
 from tests.unit.harness import Harness, bearer
 

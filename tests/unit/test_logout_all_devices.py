@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from domain.errors import TokenLogUnavailable, TokenRevoked
-from domain.model import Claims, TokenKey
+from revocation.domain.errors import TokenLogUnavailable, TokenRevoked
+from revocation.domain.model import Claims, TokenKey
 from tests.fakes import DownBlacklist, DownTokenLog
 from tests.unit.harness import Harness, bearer
 

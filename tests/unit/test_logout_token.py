@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.memory import InMemoryTokenLog
-from domain.errors import TokenLogUnavailable, TokenRevoked
+from revocation.adapters.memory import InMemoryTokenLog
+from revocation.domain.errors import TokenLogUnavailable, TokenRevoked
 from tests.fakes import DownBlacklist, DownTokenLog
 from tests.unit.harness import LEEWAY, MAX_BLACKLIST_TTL, Harness, bearer
 

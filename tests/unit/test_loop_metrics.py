@@ -7,7 +7,7 @@ import random
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from adapters.loop_metrics import LoopCounterFamily, LoopHistogramFamily
+from revocation.adapters.loop_metrics import LoopCounterFamily, LoopHistogramFamily
 
 BUCKETS = (0.001, 0.01, 0.1, 1.0)
 

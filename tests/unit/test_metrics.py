@@ -11,8 +11,8 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from adapters.telemetry import RecordingTelemetry
-from entrypoints.app import create_app
+from revocation.adapters.telemetry import RecordingTelemetry
+from revocation.entrypoints.app import create_app
 from tests.app_factory import TEST_ENV, in_memory_container
 
 Client = AsyncTestClient[Litestar]

@@ -10,8 +10,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from entrypoints.app import create_app
-from entrypoints.logs import JsonFormatter
+from revocation.entrypoints.app import create_app
+from revocation.entrypoints.logs import JsonFormatter
 from tests.app_factory import TEST_ENV, in_memory_container
 
 CREDENTIALS = {"app_id": TEST_ENV["APP_ID"], "app_key": TEST_ENV["APP_KEY"]}

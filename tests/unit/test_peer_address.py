@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from litestar.connection import ASGIConnection
 
-from entrypoints.http.peer import TrustedProxies, peer_address
+from revocation.entrypoints.http.peer import TrustedProxies, peer_address
 
 PROXIES = TrustedProxies(["10.0.0.2", "10.1.0.0/16", "2001:db8:f::/48"])
 

@@ -11,12 +11,12 @@ import pytest
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
-from adapters.clock import ManualClock, SystemClock
-from adapters.memory import InMemoryTokenLog
-from domain.errors import TokenLogUnavailable
-from domain.model import TokenRecord
-from entrypoints.app import create_app
-from entrypoints.periodic import periodic_purge, purge_forever, purge_once
+from revocation.adapters.clock import ManualClock, SystemClock
+from revocation.adapters.memory import InMemoryTokenLog
+from revocation.domain.errors import TokenLogUnavailable
+from revocation.domain.model import TokenRecord
+from revocation.entrypoints.app import create_app
+from revocation.entrypoints.periodic import periodic_purge, purge_forever, purge_once
 from tests.app_factory import in_memory_container
 from tests.random_refs import random_key
 
@@ -98,7 +98,7 @@ class TestServerRunsIt:
         container.token_log.override(providers.Object(token_log))
         expired = await log_tokens(token_log, *[time.time() - 3600] * 3)
         live = await log_tokens(token_log, time.time() + 3600)
-        with caplog.at_level(logging.INFO, logger="entrypoints.periodic"):
+        with caplog.at_level(logging.INFO, logger="revocation.entrypoints.periodic"):
             async with AsyncTestClient(app=create_app(container)):
                 await eventually(lambda: still_logged(token_log, expired), [False] * 3, seconds=5)
         assert await still_logged(token_log, live) == [True]

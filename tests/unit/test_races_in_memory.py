@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack
 from hypothesis import HealthCheck, Phase, given, settings
 from litestar.testing import AsyncTestClient
 
-from entrypoints.app import create_app
+from revocation.entrypoints.app import create_app
 from tests.app_factory import TEST_ENV, in_memory_container
 from tests.race_model import judge
 from tests.race_program import Op, Run, programs

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.redis_blacklist import RedisBlacklist
-from domain.errors import BlacklistUnavailable
-from domain.model import TokenKey
+from revocation.adapters.redis_blacklist import RedisBlacklist
+from revocation.domain.errors import BlacklistUnavailable
+from revocation.domain.model import TokenKey
 
 
 class OutOfStepClient:

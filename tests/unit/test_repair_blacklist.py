@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.memory import InMemoryBlacklist
-from adapters.mirror_marker import InMemoryMirrorMarker
-from domain.model import BlacklistEntry, TokenRecord, Watermark
-from domain.use_cases.repair_blacklist import RepairBlacklist, RepairReport
+from revocation.adapters.memory import InMemoryBlacklist
+from revocation.adapters.mirror_marker import InMemoryMirrorMarker
+from revocation.domain.model import BlacklistEntry, TokenRecord, Watermark
+from revocation.domain.use_cases.repair_blacklist import RepairBlacklist, RepairReport
 from tests.fakes import DownBlacklist
 from tests.random_refs import random_key, random_user_id
 from tests.unit.harness import LEEWAY, MAX_BLACKLIST_TTL, Harness

@@ -6,14 +6,14 @@ import logging
 
 import pytest
 
-from adapters.memory import InMemoryBlacklist, InMemoryTokenLog
-from adapters.mirror_marker import InMemoryMirrorMarker
-from adapters.watched_blacklist import WatchedBlacklist
-from domain.errors import BlacklistUnavailable
-from domain.model import BlacklistState, TokenKey, TokenRecord
-from domain.ports import TokenLog
-from domain.use_cases.repair_blacklist import RepairBlacklist
-from entrypoints.blacklist_repair import RepairLoop
+from revocation.adapters.memory import InMemoryBlacklist, InMemoryTokenLog
+from revocation.adapters.mirror_marker import InMemoryMirrorMarker
+from revocation.adapters.watched_blacklist import WatchedBlacklist
+from revocation.domain.errors import BlacklistUnavailable
+from revocation.domain.model import BlacklistState, TokenKey, TokenRecord
+from revocation.domain.ports import TokenLog
+from revocation.domain.use_cases.repair_blacklist import RepairBlacklist
+from revocation.entrypoints.blacklist_repair import RepairLoop
 from tests.fakes import DownTokenLog
 from tests.random_refs import random_key, random_user_id
 from tests.unit.harness import Harness
@@ -107,7 +107,7 @@ class TestRepairLoop:
     ) -> None:
         setup = Setup(token_log=token_log)
 
-        with caplog.at_level(logging.WARNING, logger="entrypoints.blacklist_repair"):
+        with caplog.at_level(logging.WARNING, logger="revocation.entrypoints.blacklist_repair"):
             await setup.loop.tick()
             await setup.loop.tick()
 
@@ -116,7 +116,7 @@ class TestRepairLoop:
 
 
 def test_a_lost_tracking_connection_counts_as_a_failure_an_invalidation_does_not() -> None:
-    from adapters.clock import SystemClock
+    from revocation.adapters.clock import SystemClock
 
     watched = WatchedBlacklist(InMemoryBlacklist(SystemClock()))
     watched.connection_lost([b"rv{1}w"])

@@ -13,10 +13,10 @@ import pytest
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
-from adapters.log_context import request_id_var
-from entrypoints.app import create_app
-from entrypoints.http.request_id import request_id_from
-from entrypoints.logs import JsonFormatter, RequestIdFilter, TextFormatter
+from revocation.adapters.log_context import request_id_var
+from revocation.entrypoints.app import create_app
+from revocation.entrypoints.http.request_id import request_id_from
+from revocation.entrypoints.logs import JsonFormatter, RequestIdFilter, TextFormatter
 from tests.app_factory import TEST_ENV, in_memory_container
 from tests.fakes import DownBlacklist
 

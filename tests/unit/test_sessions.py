@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import SessionNotFound, TokenLogUnavailable, TokenRevoked
-from domain.model import Claims, Session
-from domain.use_cases import ListSessions, RevokeSession
+from revocation.domain.errors import SessionNotFound, TokenLogUnavailable, TokenRevoked
+from revocation.domain.model import Claims, Session
+from revocation.domain.use_cases import ListSessions, RevokeSession
 from tests.fakes import DownBlacklist, DownTokenLog
 from tests.unit.harness import MAX_BLACKLIST_TTL, TTL, Harness, bearer
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoints.settings import DEV_APP_KEY, DEV_JWT_SECRET, Settings, SettingsError
+from revocation.entrypoints.settings import DEV_APP_KEY, DEV_JWT_SECRET, Settings, SettingsError
 
 PRODUCTION = {"JWT_SECRET": "p" * 40, "APP_ID": "laravel", "APP_KEY": "k" * 24}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoints.containers import Container
-from entrypoints.settings import Settings, SettingsError
+from revocation.entrypoints.containers import Container
+from revocation.entrypoints.settings import Settings, SettingsError
 
 PRODUCTION = {"JWT_SECRET": "p" * 40, "APP_ID": "laravel", "APP_KEY": "k" * 24}
 

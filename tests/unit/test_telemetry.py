@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from adapters.clock import ManualClock
-from adapters.log_context import request_id_var
-from adapters.telemetry import LoggingTelemetry, RefusalSummary
-from domain.errors import InvalidAppCredentials, TokenRevoked, Unauthorized
+from revocation.adapters.clock import ManualClock
+from revocation.adapters.log_context import request_id_var
+from revocation.adapters.telemetry import LoggingTelemetry, RefusalSummary
+from revocation.domain.errors import InvalidAppCredentials, TokenRevoked, Unauthorized
 from tests.fakes import DownBlacklist
 from tests.unit.harness import APP_ID, Harness, bearer
 

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.clock import ManualClock
-from adapters.jwt_codec import PyJWTCodec
-from adapters.memory import InMemoryBlacklist
-from domain.errors import InvalidToken
-from domain.model import BlacklistEntry, Claims, TokenKey
+from revocation.adapters.clock import ManualClock
+from revocation.adapters.jwt_codec import PyJWTCodec
+from revocation.adapters.memory import InMemoryBlacklist
+from revocation.domain.errors import InvalidToken
+from revocation.domain.model import BlacklistEntry, Claims, TokenKey
 
 SECRET = "spelling-test-secret-of-at-least-32-bytes"
 ALPHABET = string.ascii_letters + string.digits + "-_" + "=."

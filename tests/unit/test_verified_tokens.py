@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.clock import ManualClock
-from adapters.jwt_codec import PyJWTCodec
-from adapters.verified_tokens import VerifiedTokenCache
-from domain.errors import InvalidToken
-from domain.model import Claims, TokenKey
-from domain.ports import TokenCodec
+from revocation.adapters.clock import ManualClock
+from revocation.adapters.jwt_codec import PyJWTCodec
+from revocation.adapters.verified_tokens import VerifiedTokenCache
+from revocation.domain.errors import InvalidToken
+from revocation.domain.model import Claims, TokenKey
+from revocation.domain.ports import TokenCodec
 from tests.forged_tokens import hs256
 
 SECRET = "unit-test-secret-of-at-least-32-bytes"

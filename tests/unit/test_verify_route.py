@@ -10,8 +10,8 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from domain.model import Claims, TokenKey
-from entrypoints.app import create_app
+from revocation.domain.model import Claims, TokenKey
+from revocation.entrypoints.app import create_app
 from tests.app_factory import TEST_ENV, in_memory_container
 from tests.fakes import DownTokenLog
 

@@ -19,7 +19,7 @@ from piccolo.engine.exceptions import TransactionError
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from domain.errors import TokenLogUnavailable
+from revocation.domain.errors import TokenLogUnavailable
 
 logger = logging.getLogger(__name__)
 

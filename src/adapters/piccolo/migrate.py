@@ -13,9 +13,9 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 
-from adapters.piccolo import piccolo_migrations
-from adapters.piccolo.engines import DatabaseEngine, database_errors
-from adapters.piccolo.piccolo_app import APP_NAME
+from revocation.adapters.piccolo import piccolo_migrations
+from revocation.adapters.piccolo.engines import DatabaseEngine, database_errors
+from revocation.adapters.piccolo.piccolo_app import APP_NAME
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from adapters.piccolo.tables import UserRevocationWatermark, UserTokenLog
+from revocation.adapters.piccolo.tables import UserRevocationWatermark, UserTokenLog
 
 APP_NAME = "token_log"
 MIGRATIONS_FOLDER = Path(__file__).parent / "piccolo_migrations"

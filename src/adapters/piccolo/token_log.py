@@ -19,10 +19,10 @@ from typing import Any
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 
-from adapters.piccolo import queries
-from adapters.piccolo.engines import DatabaseEngine, database_errors
-from domain.model import LogState, TokenKey, TokenRecord, Watermark
-from domain.ports import TokenLog
+from revocation.adapters.piccolo import queries
+from revocation.adapters.piccolo.engines import DatabaseEngine, database_errors
+from revocation.domain.model import LogState, TokenKey, TokenRecord, Watermark
+from revocation.domain.ports import TokenLog
 
 Row = Mapping[str, Any]
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import re
 
-from domain.errors import (
+from revocation.domain.errors import (
     BlacklistUnavailable,
     InvalidToken,
     TokenNotLogged,
     TokenRevoked,
     Unauthorized,
 )
-from domain.logged_tokens import LoggedTokens
-from domain.model import BlacklistEntry, BlacklistState, Claims, LogState
-from domain.policy import BlacklistPolicy
-from domain.ports import Blacklist, Clock, Telemetry, TokenCodec, TokenLog
+from revocation.domain.logged_tokens import LoggedTokens
+from revocation.domain.model import BlacklistEntry, BlacklistState, Claims, LogState
+from revocation.domain.policy import BlacklistPolicy
+from revocation.domain.ports import Blacklist, Clock, Telemetry, TokenCodec, TokenLog
 
 MAX_TOKEN_LENGTH = 8192  # far above any real JWT; refuses megabyte headers before decoding
 _B64_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token

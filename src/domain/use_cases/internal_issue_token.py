@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from domain.app_gate import AppGate
-from domain.model import IssuedToken
-from domain.use_cases.issue_token import IssueToken
+from revocation.domain.app_gate import AppGate
+from revocation.domain.model import IssuedToken
+from revocation.domain.use_cases.issue_token import IssueToken
 
 
 class InternalIssueToken:

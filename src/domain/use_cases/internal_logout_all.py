@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from domain.app_gate import AppGate
-from domain.use_cases.logout_all_devices import LogoutAllDevices
+from revocation.domain.app_gate import AppGate
+from revocation.domain.use_cases.logout_all_devices import LogoutAllDevices
 
 
 class InternalLogoutAll:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import secrets
 
-from domain.model import Claims, IssuedToken, TokenKey, TokenRecord, device_label
-from domain.ports import Clock, TokenCodec, TokenLog
+from revocation.domain.model import Claims, IssuedToken, TokenKey, TokenRecord, device_label
+from revocation.domain.ports import Clock, TokenCodec, TokenLog
 
 
 class IssueToken:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from domain.model import Claims, Session
-from domain.ports import Clock, TokenLog
+from revocation.domain.model import Claims, Session
+from revocation.domain.ports import Clock, TokenLog
 
 
 class ListSessions:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from domain.errors import BlacklistUnavailable, RevocationNotMirrored
-from domain.model import Watermark
-from domain.policy import BlacklistPolicy
-from domain.ports import Background, Blacklist, Clock, Telemetry, TokenLog
+from revocation.domain.errors import BlacklistUnavailable, RevocationNotMirrored
+from revocation.domain.model import Watermark
+from revocation.domain.policy import BlacklistPolicy
+from revocation.domain.ports import Background, Blacklist, Clock, Telemetry, TokenLog
 
 
 class LogoutAllDevices:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from domain.errors import BlacklistUnavailable, RevocationNotMirrored
-from domain.model import BlacklistEntry, Claims, TokenRecord
-from domain.policy import BlacklistPolicy
-from domain.ports import Blacklist, Clock, Telemetry, TokenLog
+from revocation.domain.errors import BlacklistUnavailable, RevocationNotMirrored
+from revocation.domain.model import BlacklistEntry, Claims, TokenRecord
+from revocation.domain.policy import BlacklistPolicy
+from revocation.domain.ports import Blacklist, Clock, Telemetry, TokenLog
 
 
 class LogoutToken:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from domain.model import BlacklistEntry
-from domain.policy import BlacklistPolicy
-from domain.ports import Blacklist, Clock, MirrorMarker, TokenLog
+from revocation.domain.model import BlacklistEntry
+from revocation.domain.policy import BlacklistPolicy
+from revocation.domain.ports import Blacklist, Clock, MirrorMarker, TokenLog
 
 DEFAULT_BATCH_SIZE = 500
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from domain.errors import SessionNotFound
-from domain.model import Claims
-from domain.ports import Clock, TokenLog
-from domain.use_cases.logout_token import LogoutToken
+from revocation.domain.errors import SessionNotFound
+from revocation.domain.model import Claims
+from revocation.domain.ports import Clock, TokenLog
+from revocation.domain.use_cases.logout_token import LogoutToken
 
 
 class RevokeSession:

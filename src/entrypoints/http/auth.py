@@ -11,9 +11,9 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from domain.errors import RevocationError
-from domain.model import Claims
-from entrypoints.http.errors import send_domain_error
+from revocation.domain.errors import RevocationError
+from revocation.domain.model import Claims
+from revocation.entrypoints.http.errors import send_domain_error
 
 # Anchored: Litestar searches these regexes anywhere in the path. Everything else is protected,
 # so a route added later is closed until someone opens it here on purpose.

@@ -8,9 +8,14 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 
-from domain.model import Claims
-from domain.use_cases import InternalIssueToken, InternalLogoutAll, LogoutAllDevices, LogoutToken
-from entrypoints.http.openapi import (
+from revocation.domain.model import Claims
+from revocation.domain.use_cases import (
+    InternalIssueToken,
+    InternalLogoutAll,
+    LogoutAllDevices,
+    LogoutToken,
+)
+from revocation.entrypoints.http.openapi import (
     BEARER_SECURITY,
     INTERNAL_ERRORS,
     ISSUANCE_ERRORS,
@@ -19,8 +24,13 @@ from entrypoints.http.openapi import (
     IssueTokenOperation,
     LgtAllOperation,
 )
-from entrypoints.http.peer import peer_address
-from entrypoints.http.schemas import LOGGED_OUT, LOGGED_OUT_EVERYWHERE, IssuedTokenBody, Message
+from revocation.entrypoints.http.peer import peer_address
+from revocation.entrypoints.http.schemas import (
+    LOGGED_OUT,
+    LOGGED_OUT_EVERYWHERE,
+    IssuedTokenBody,
+    Message,
+)
 
 AuthedRequest = Request[Claims, Claims, Any]
 

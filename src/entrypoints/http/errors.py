@@ -11,7 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap, HTTPResponseStartEvent, Send
 
-from domain.errors import (
+from revocation.domain.errors import (
     InvalidAppCredentials,
     InvalidDevice,
     MissingAppCredentials,
@@ -22,7 +22,7 @@ from domain.errors import (
     Throttled,
     Unauthorized,
 )
-from entrypoints.http.schemas import ErrorBody
+from revocation.entrypoints.http.schemas import ErrorBody
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from litestar import Response, Router, get
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
 
-from domain.errors import StorageUnavailable
-from domain.model import MAX_USER_ID, TokenKey
-from domain.ports import Blacklist, TokenLog
+from revocation.domain.errors import StorageUnavailable
+from revocation.domain.model import MAX_USER_ID, TokenKey
+from revocation.domain.ports import Blacklist, TokenLog
 
 logger = logging.getLogger(__name__)
 

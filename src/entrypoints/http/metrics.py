@@ -10,10 +10,10 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from adapters.loop_metrics import LoopCounter, LoopHistogram
-from adapters.prometheus_telemetry import PrometheusTelemetry
-from domain.model import Claims
-from domain.use_cases import AuthenticateToken
+from revocation.adapters.loop_metrics import LoopCounter, LoopHistogram
+from revocation.adapters.prometheus_telemetry import PrometheusTelemetry
+from revocation.domain.model import Claims
+from revocation.domain.use_cases import AuthenticateToken
 
 # Label values come from a fixed set: a client inventing methods must not invent time series.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -17,7 +17,7 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 
-from entrypoints.http.schemas import ErrorBody
+from revocation.entrypoints.http.schemas import ErrorBody
 
 BEARER_COMPONENTS = Components(
     security_schemes={

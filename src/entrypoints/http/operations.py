@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from litestar import Litestar, Router
 
-from entrypoints.containers import Container
-from entrypoints.http.auth import Authenticator
-from entrypoints.http.health import ReadinessProbe, health_router
-from entrypoints.http.metrics import RequestMetricsMiddleware, TimedAuthenticate, metrics_router
-from entrypoints.http.request_id import RequestIdMiddleware
+from revocation.entrypoints.containers import Container
+from revocation.entrypoints.http.auth import Authenticator
+from revocation.entrypoints.http.health import ReadinessProbe, health_router
+from revocation.entrypoints.http.metrics import (
+    RequestMetricsMiddleware,
+    TimedAuthenticate,
+    metrics_router,
+)
+from revocation.entrypoints.http.request_id import RequestIdMiddleware
 
 READY_TIMEOUT_SECONDS = 1.0  # a probe that waits longer than this is "not ready" anyway
 

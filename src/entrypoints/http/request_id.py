@@ -9,7 +9,7 @@ import re
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.log_context import request_id_var
+from revocation.adapters.log_context import request_id_var
 
 HEADER = "x-request-id"
 _HEADER = HEADER.encode()  # ASGI servers lower-case header names

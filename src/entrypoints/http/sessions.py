@@ -11,10 +11,10 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Operation
 from litestar.params import PathParameter
 
-from domain.model import Claims, Session
-from domain.use_cases import ListSessions, RevokeSession
-from entrypoints.http.openapi import BEARER_SECURITY, UNAUTHORIZED, UNAVAILABLE, error
-from entrypoints.http.schemas import Message
+from revocation.domain.model import Claims, Session
+from revocation.domain.use_cases import ListSessions, RevokeSession
+from revocation.entrypoints.http.openapi import BEARER_SECURITY, UNAUTHORIZED, UNAVAILABLE, error
+from revocation.entrypoints.http.schemas import Message
 
 AuthedRequest = Request[Claims, Claims, Any]
 SESSION_REVOKED = "Session Revoked."

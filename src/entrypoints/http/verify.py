@@ -18,10 +18,10 @@ from litestar.enums import HttpMethod, MediaType
 from litestar.openapi.spec import OpenAPIType, Operation, Parameter, Schema
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from domain.model import Claims
-from domain.use_cases import AuthenticateToken
-from entrypoints.http.auth import ANSWER_OPT_KEY, authorization_header
-from entrypoints.http.openapi import BEARER_SECURITY, UNAUTHORIZED, UNAVAILABLE
+from revocation.domain.model import Claims
+from revocation.domain.use_cases import AuthenticateToken
+from revocation.entrypoints.http.auth import ANSWER_OPT_KEY, authorization_header
+from revocation.entrypoints.http.openapi import BEARER_SECURITY, UNAUTHORIZED, UNAVAILABLE
 
 VERIFY_PATH = "/api/v2/auth/verify"
 VERIFY_METHODS = [
