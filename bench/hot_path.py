@@ -14,9 +14,7 @@ from redis import Redis
 from bench.infra import App
 from bench.load import Load, run_wrk
 from bench.reference_app import HELLO_PATH
-from revocation.adapters.mirror_marker import MARKER_KEY
-from revocation.adapters.redis_blacklist import MIRROR_DONE
-from revocation.entrypoints.containers import FULL_MIRROR_MARKER_KEY
+from revocation.adapters.redis.client import MIRROR_DONE, KeyLayout
 from revocation.entrypoints.http.verify import VERIFY_PATH
 
 
@@ -66,7 +64,10 @@ def wait_for_mirror(redis_url: str, modes: Sequence[str], timeout: float = 30.0)
 
     `off` reads its own marker; `redis` and `local` the full one (Redis may answer alone).
     """
-    keys = {MARKER_KEY if mode == "off" else FULL_MIRROR_MARKER_KEY for mode in modes}
+    keys = {
+        KeyLayout().marker_key(full=False) if mode == "off" else KeyLayout().marker_key(full=True)
+        for mode in modes
+    }
     client = Redis.from_url(redis_url)
     try:
         deadline = time.monotonic() + timeout

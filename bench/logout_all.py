@@ -24,7 +24,8 @@ from redis.asyncio import Redis
 
 from bench.proxy import Counts, ProxyThread
 from bench.seed import user_with_tokens
-from revocation.adapters.redis_blacklist import RedisBlacklist
+from revocation.adapters.redis.blacklist import RedisBlacklist
+from revocation.adapters.redis.client import RedisFailures
 from revocation.domain.model import TokenKey
 
 _users = count(2_000_000)
@@ -77,7 +78,7 @@ async def naive_logout_all(
     """One UPDATE and one SET per token, as a hand-written loop would; returns milliseconds."""
     connection = await asyncpg.connect(database_url)
     redis = Redis.from_url(redis_url)
-    keys = RedisBlacklist(redis)
+    keys = RedisBlacklist(redis, RedisFailures())
     try:
         await redis.ping()  # connected, handshake done: only the loop is counted
         on_connected()
@@ -91,7 +92,7 @@ async def naive_logout_all(
             await connection.execute(
                 "UPDATE user_token_logs SET blocked_at = $1 WHERE id = $2", now, row["id"]
             )
-            await redis.set(keys.token_key(TokenKey(row["iss"], row["jti"])), 1, ex=3600)
+            await redis.set(keys.keys.token_key(TokenKey(row["iss"], row["jti"])), 1, ex=3600)
         return (time.perf_counter() - started) * 1000
     finally:
         await connection.close()

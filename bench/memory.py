@@ -8,7 +8,8 @@ import secrets
 from redis.asyncio import Redis
 
 from bench.infra import throwaway_redis
-from revocation.adapters.redis_blacklist import RedisBlacklist
+from revocation.adapters.redis.blacklist import RedisBlacklist
+from revocation.adapters.redis.client import RedisFailures
 from revocation.domain.model import BlacklistEntry, TokenKey
 
 _BATCH = 1000
@@ -21,7 +22,7 @@ async def _used_memory(client: Redis) -> int:
 
 async def _fill(url: str, entries: int) -> int:
     client = Redis.from_url(url)
-    blacklist = RedisBlacklist(client)
+    blacklist = RedisBlacklist(client, RedisFailures())
     try:
         await client.ping()
         before = await _used_memory(client)

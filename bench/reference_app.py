@@ -23,7 +23,8 @@ from litestar import Litestar, Request, get
 from litestar.response import Response
 from redis.asyncio import Redis
 
-from revocation.adapters.redis_blacklist import RedisBlacklist
+from revocation.adapters.redis.blacklist import RedisBlacklist
+from revocation.adapters.redis.client import RedisFailures
 from revocation.domain.model import TokenKey
 from revocation.entrypoints import asgi_server
 from revocation.entrypoints.http.verify import VERIFY_PATH  # the service's protected route
@@ -56,7 +57,9 @@ class Checks:
         self.issuer = environ.get("JWT_ISSUER") or None
         self.database_url = environ["DATABASE_URL"]
         self.redis = Redis.from_url(environ["REDIS_URL"])
-        self.keys = RedisBlacklist(self.redis)  # only for its key layout: no I/O through it
+        self.keys = RedisBlacklist(
+            self.redis, RedisFailures()
+        )  # only for its key layout: no I/O through it
         self.pool: Any = None
 
     async def verify(self, authorization: str | None) -> Response[Any]:
@@ -72,7 +75,7 @@ class Checks:
             return _UNAUTHORIZED
         # 1. Redis: the token's entry and the user's watermark (microseconds), one MGET.
         blocked, mark = await self.redis.mget(
-            [self.keys.token_key(key), self.keys.watermark_key(user_id)]
+            [self.keys.keys.token_key(key), self.keys.keys.watermark_key(user_id)]
         )
         if blocked is not None or (mark is not None and (iat + 1) * 1_000_000 <= int(mark)):
             return _UNAUTHORIZED

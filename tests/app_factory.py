@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dependency_injector import providers
 from litestar import Litestar
 
-from revocation.adapters.clock import SystemClock
-from revocation.adapters.memory import InMemoryBlacklist, InMemoryTokenLog
 from revocation.entrypoints.app import create_app
 from revocation.entrypoints.containers import Container
 from revocation.entrypoints.settings import Settings
@@ -22,10 +19,7 @@ TEST_ENV = {
 
 
 def in_memory_container(**env: str) -> Container:
-    container = Container(settings=Settings.from_env({**TEST_ENV, **env}))
-    container.token_log.override(providers.Singleton(InMemoryTokenLog))
-    container.blacklist.override(providers.Singleton(InMemoryBlacklist, SystemClock()))
-    return container
+    return Container(settings=Settings.from_env({**TEST_ENV, **env}), in_memory=True)
 
 
 def in_memory_app(env: Mapping[str, str] | None = None) -> tuple[Litestar, Container]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from revocation.domain.ports import Background
 
@@ -27,6 +28,14 @@ class AsyncioBackground:
         loop = asyncio.get_running_loop()
         while pending := [task for task in self._tasks if task.get_loop() is loop]:
             await asyncio.gather(*pending, return_exceptions=True)
+
+    @contextlib.asynccontextmanager
+    async def draining(self) -> AsyncIterator[None]:
+        """While the app serves; at shutdown, wait for what is still running."""
+        try:
+            yield
+        finally:
+            await self.drain()
 
     @staticmethod
     async def _guarded(name: str, work: Callable[[], Awaitable[object]]) -> None:

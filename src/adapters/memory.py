@@ -1,4 +1,5 @@
-"""In-memory token log and blacklist: real fakes with the same semantics as Postgres and Redis.
+"""In-memory token log, blacklist and mirror marker: real fakes with the same semantics as
+Postgres and Redis.
 
 A product feature, not a test hack: swap them into the container to test an app that mounts
 our middleware without any server. They pass the same contract suites as the real adapters.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -20,7 +22,7 @@ from revocation.domain.model import (
     TokenRecord,
     Watermark,
 )
-from revocation.domain.ports import Blacklist, Clock, TokenLog
+from revocation.domain.ports import Blacklist, Clock, MirrorMarker, TokenLog
 
 
 class InMemoryTokenLog:
@@ -163,5 +165,29 @@ class InMemoryBlacklist:
             self._blocked = {k: t for k, t in self._blocked.items() if t > now}
 
 
+class InMemoryMirrorMarker:
+    """The mirror marker's semantics in one process; `reset()` plays a Redis restart."""
+
+    def __init__(self) -> None:
+        self.state: str | None = None
+
+    async def is_complete(self) -> bool:
+        return self.state == "done"
+
+    async def begin(self) -> str:
+        self.state = f"pending:{secrets.token_hex(8)}"
+        return self.state
+
+    async def complete(self, ticket: str) -> bool:
+        if self.state != ticket:
+            return False
+        self.state = "done"
+        return True
+
+    def reset(self) -> None:
+        self.state = None
+
+
 _: TokenLog = InMemoryTokenLog()
 __: Blacklist = InMemoryBlacklist(clock=None)  # type: ignore[arg-type]
+___: MirrorMarker = InMemoryMirrorMarker()

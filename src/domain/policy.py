@@ -1,11 +1,16 @@
-"""How long fast-layer entries live, and which tokens the fast layer may answer for alone."""
+"""How long fast-layer entries live, which tokens the fast layer may answer for alone, and what
+a revocation the fast layer did not take means."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from revocation.domain.errors import BlacklistUnavailable, RevocationNotMirrored
 from revocation.domain.model import Claims
+from revocation.domain.ports import Telemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +54,23 @@ class BlacklistPolicy:
         if self.redis_answers_alone:
             return max(self.max_ttl_seconds, self.max_token_lifetime_seconds)
         return self.max_ttl_seconds
+
+
+@contextlib.asynccontextmanager
+async def mirroring(
+    policy: BlacklistPolicy, telemetry: Telemetry, operation: str
+) -> AsyncIterator[None]:
+    """Around the fast layer's write of a revocation that is durable already.
+
+    If the fast layer fails, the failure is reported; where checks take the fast layer's word
+    alone, the caller is told the revocation is not done (RevocationNotMirrored: a 503 to
+    retry). Elsewhere every check reads the log, so the durable write is the revocation.
+    """
+    try:
+        yield
+    except BlacklistUnavailable as error:
+        telemetry.blacklist_unavailable(operation)
+        if policy.redis_answers_alone:
+            raise RevocationNotMirrored(
+                f"{operation}: durable, but not in the fast layer"
+            ) from error

@@ -1,9 +1,9 @@
 """The background task that repairs Redis from the database after start-up and after failures.
 
-Every BLACKLIST_REPAIR_INTERVAL_SECONDS it runs RepairBlacklist if none completed yet, if a
-blacklist call failed since the last one (a write may be missing), or if the "mirror complete"
-marker is gone (Redis restarted or was flushed, even while no request noticed). A failed repair
-is retried on the next tick; nothing it raises ever reaches the app.
+Every BLACKLIST_REPAIR_INTERVAL_SECONDS it runs RepairBlacklist if none completed yet, if Redis
+failed since the last one (a write may be missing, or Redis came back empty), or if the "mirror
+complete" marker is gone (Redis restarted or was flushed, even while no request noticed). A
+failed repair is retried on the next tick; nothing it raises ever reaches the app.
 """
 
 from __future__ import annotations
@@ -12,15 +12,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 
-from litestar import Litestar
-
-from revocation.adapters.watched_blacklist import WatchedBlacklist
+from revocation.adapters.redis.client import RedisFailures
 from revocation.domain.errors import StorageUnavailable
 from revocation.domain.ports import MirrorMarker
 from revocation.domain.use_cases.repair_blacklist import RepairBlacklist
-from revocation.entrypoints.containers import Container
 from revocation.entrypoints.serving_task import task_while_serving
 
 logger = logging.getLogger(__name__)
@@ -32,18 +28,18 @@ class RepairLoop:
     def __init__(
         self,
         repair: Callable[[], RepairBlacklist],
-        watched: WatchedBlacklist,
+        failures: RedisFailures,
         marker: MirrorMarker,
         interval: float,
     ) -> None:
         self._repair = repair
-        self._watched = watched
+        self._failures = failures
         self._marker = marker
         self._interval = interval
         self._repaired_at_failures: int | None = None  # None: never repaired yet
 
     async def tick(self) -> None:
-        failures = self._watched.failures
+        failures = self._failures.seen
         if failures == self._repaired_at_failures and await self._marker_intact():
             return
         try:
@@ -74,21 +70,8 @@ class RepairLoop:
             await self.tick()
             await asyncio.sleep(self._interval)
 
-
-def blacklist_repair(
-    container: Container,
-) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """A lifespan hook running the repair loop while the app serves, when Redis is watched."""
-
     @contextlib.asynccontextmanager
-    async def run(_: Litestar) -> AsyncIterator[None]:
-        interval = container.settings().blacklist_repair_interval_seconds
-        watched = None if container.blacklist.overridden else container.blacklist()
-        if interval <= 0 or not isinstance(watched, WatchedBlacklist):
-            yield  # off, or an in-process blacklist that never loses a write
-            return
-        loop = RepairLoop(container.repair_blacklist, watched, container.mirror_marker(), interval)
-        async with task_while_serving(loop.run_forever(), "blacklist-repair"):
+    async def running(self) -> AsyncIterator[None]:
+        """The loop, while the app serves."""
+        async with task_while_serving(self.run_forever(), "blacklist-repair"):
             yield
-
-    return run

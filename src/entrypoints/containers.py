@@ -1,6 +1,9 @@
-"""The composition root: which adapter implements each port, built from Settings."""
+"""The composition root: which adapter implements each port, built from Settings, and what
+starts and stops with the app (`Container.lifespan`)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from dependency_injector import containers, providers
 
@@ -8,19 +11,24 @@ from revocation.adapters.app_credentials import StaticAppCredentials
 from revocation.adapters.background import AsyncioBackground
 from revocation.adapters.clock import SystemClock
 from revocation.adapters.jwt_codec import PyJWTCodec
-from revocation.adapters.local_blacklist import LocallyCachedBlacklist
-from revocation.adapters.memory import InMemoryBlacklist
-from revocation.adapters.mirror_marker import MARKER_KEY, RedisMirrorMarker
+from revocation.adapters.memory import InMemoryBlacklist, InMemoryTokenLog
 from revocation.adapters.piccolo.engines import build_engine
 from revocation.adapters.piccolo.token_log import PiccoloTokenLog
 from revocation.adapters.prometheus_telemetry import PrometheusTelemetry
-from revocation.adapters.redis_blacklist import RedisBlacklist, RedisOptions, build_redis_client
-from revocation.adapters.redis_throttle import RedisFailureThrottle
-from revocation.adapters.redis_tracking import TrackingListener
+from revocation.adapters.redis.blacklist import RedisBlacklist
+from revocation.adapters.redis.cached_blacklist import LocallyCachedBlacklist
+from revocation.adapters.redis.client import (
+    KeyLayout,
+    RedisFailures,
+    RedisOptions,
+    build_redis_client,
+)
+from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
+from revocation.adapters.redis.throttle import RedisFailureThrottle
+from revocation.adapters.redis.tracking import TrackingListener
 from revocation.adapters.telemetry import LoggingTelemetry, RefusalSummary
 from revocation.adapters.throttle import InMemoryFailureThrottle
 from revocation.adapters.verified_tokens import VerifiedTokenCache
-from revocation.adapters.watched_blacklist import WatchedBlacklist
 from revocation.domain.app_gate import AppGate
 from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.policy import BlacklistPolicy
@@ -36,17 +44,33 @@ from revocation.domain.use_cases import (
     RevokeSession,
 )
 from revocation.domain.use_cases.repair_blacklist import RepairBlacklist
+from revocation.entrypoints.blacklist_repair import RepairLoop
+from revocation.entrypoints.lifespan import service_lifespan
 from revocation.entrypoints.settings import Settings
 
-# Separate from the spec flow's marker: a repair in a mode that answers from Redis alone
-# re-pushes entries with their full lifetime, and only such a repair may vouch for that mode.
-FULL_MIRROR_MARKER_KEY = MARKER_KEY + b":full"
-# Every key the blacklist and the marker use starts with one of these (RedisBlacklist's "rv").
-TRACKED_PREFIXES = (b"rv{", b"rv:")
+# The fast layer's wiring: the in-process blacklist (no Redis), or Redis in one of the
+# REVOCATION_CACHE modes: `off` (every check also reads the database), `redis` (Redis answers
+# alone while its mirror is complete), `local` (that, from process memory kept coherent by
+# tracking).
+Wiring = Literal["memory", "off", "redis", "local"]
+
+
+def wiring_of(settings: Settings, in_memory: bool) -> Wiring:
+    if in_memory or not settings.redis_url:
+        return "memory"
+    return settings.revocation_cache
 
 
 def build_codec(settings: Settings, clock: Clock) -> TokenCodec:
-    codec = build_jwt_codec(settings)
+    secret = settings.jwt_secret if settings.uses_hmac else None
+    codec = PyJWTCodec(
+        algorithms=settings.jwt_algorithms,
+        verification_key=secret or settings.jwt_public_key or "",
+        signing_key=secret or settings.jwt_private_key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
     if settings.verified_token_cache_size == 0:
         return codec
     return VerifiedTokenCache(
@@ -57,55 +81,38 @@ def build_codec(settings: Settings, clock: Clock) -> TokenCodec:
     )
 
 
-def build_jwt_codec(settings: Settings) -> PyJWTCodec:
-    if settings.uses_hmac:
-        secret = settings.jwt_secret or ""
-        signing_key: str | None = secret
-        verification_key = secret
-    else:
-        signing_key = settings.jwt_private_key
-        verification_key = settings.jwt_public_key or ""
-    return PyJWTCodec(
-        algorithms=settings.jwt_algorithms,
-        verification_key=verification_key,
-        signing_key=signing_key,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        leeway_seconds=settings.jwt_leeway_seconds,
+def tracking_listener(
+    settings: Settings, failures: RedisFailures, keys: KeyLayout, metrics: PrometheusTelemetry
+) -> TrackingListener:
+    """The local cache's tracking connection, reporting its probes' lag to the metrics."""
+    listener = TrackingListener(
+        settings.redis_url or "",
+        failures,
+        prefixes=keys.tracked_prefixes,
+        lease_seconds=settings.revocation_lease_seconds,
+        connect_timeout=settings.redis_connect_timeout_seconds,
     )
-
-
-def storage_kind(settings: Settings) -> str:
-    return "redis" if settings.redis_url else "memory"
-
-
-def blacklist_kind(settings: Settings) -> str:
-    """memory, redis (read on every check) or local (Redis values cached in this process)."""
-    if not settings.redis_url:
-        return "memory"
-    return "local" if settings.revocation_cache == "local" else "redis"
-
-
-def mirror_marker_key(settings: Settings) -> bytes:
-    return FULL_MIRROR_MARKER_KEY if settings.redis_answers_alone else MARKER_KEY
-
-
-def complete_marker(settings: Settings) -> bytes | None:
-    """The marker a lookup reads, when the fast layer may answer alone."""
-    return mirror_marker_key(settings) if settings.redis_answers_alone else None
+    listener.on_probe(metrics.invalidation_lagged)
+    return listener
 
 
 class Container(containers.DeclarativeContainer):
-    """Adapters are Singletons (one pool each per process); use cases are cheap Factories."""
+    """Adapters are Singletons (one pool each per process); use cases are cheap Factories.
+
+    `in_memory=True` swaps the whole storage (token log, blacklist, brake) for the in-memory
+    adapters, with no server at all: what a team's own tests use.
+    """
 
     settings = providers.Dependency(instance_of=Settings)
+    in_memory = providers.Object(False)
+    wiring = providers.Callable(wiring_of, settings, in_memory)
 
     clock = providers.Singleton(SystemClock)
-    # Metrics (per container: a registry of its own) that pass every event on to the logs.
     # Refused tokens are logged as one summary per reason per interval (a timer flushes it).
     refusal_summary = providers.Singleton(
         RefusalSummary, interval_seconds=settings.provided.refusal_log_interval_seconds
     )
+    # Metrics (per container: a registry of its own) that pass every event on to the logs.
     metrics = providers.Singleton(
         PrometheusTelemetry, inner=providers.Singleton(LoggingTelemetry, refusal_summary)
     )
@@ -116,7 +123,7 @@ class Container(containers.DeclarativeContainer):
         BlacklistPolicy,
         max_ttl_seconds=settings.provided.blacklist_expiry_seconds,
         leeway_seconds=settings.provided.jwt_leeway_seconds,
-        redis_answers_alone=settings.provided.redis_answers_alone,
+        redis_answers_alone=providers.Callable(lambda w: w in ("redis", "local"), wiring),
         max_token_lifetime_seconds=settings.provided.access_token_ttl_seconds,
     )
 
@@ -126,8 +133,15 @@ class Container(containers.DeclarativeContainer):
         command_timeout=settings.provided.database_timeout_seconds,
         pool_max_size=settings.provided.database_pool_size,
     )
-    token_log = providers.Singleton(PiccoloTokenLog, database)
+    token_log = providers.Selector(
+        providers.Callable(lambda memory: "memory" if memory else "database", in_memory),
+        memory=providers.Singleton(InMemoryTokenLog),
+        database=providers.Singleton(PiccoloTokenLog, database),
+    )
 
+    # Redis: built only by the wirings that use it.
+    keys = providers.Object(KeyLayout())
+    redis_failures = providers.Singleton(RedisFailures)
     redis = providers.Singleton(
         build_redis_client,
         settings.provided.redis_url,
@@ -140,32 +154,43 @@ class Container(containers.DeclarativeContainer):
         ),
         cluster=settings.provided.redis_cluster,
     )
+    # Where Redis answers alone, each lookup also reads the full mirror's marker.
+    marker_key = providers.Callable(
+        lambda keys, policy: keys.marker_key(full=policy.redis_answers_alone), keys, policy
+    )
     redis_blacklist = providers.Singleton(
-        RedisBlacklist, redis, complete_marker=providers.Callable(complete_marker, settings)
-    )
-    # Only built (and started by the app's lifespan) when REVOCATION_CACHE=local.
-    tracking = providers.Singleton(
-        TrackingListener,
-        settings.provided.redis_url,
-        prefixes=TRACKED_PREFIXES,
-        lease_seconds=settings.provided.revocation_lease_seconds,
-        connect_timeout=settings.provided.redis_connect_timeout_seconds,
-    )
-    blacklist = providers.Selector(
-        providers.Callable(blacklist_kind, settings),
-        # Watched: the repair task re-pushes from the database after any Redis failure.
-        redis=providers.Singleton(WatchedBlacklist, redis_blacklist),
-        local=providers.Singleton(
-            WatchedBlacklist,
-            providers.Singleton(
-                LocallyCachedBlacklist,
-                redis_blacklist,
-                tracking,
-                lease_seconds=settings.provided.revocation_lease_seconds,
-                max_entries=settings.provided.revocation_cache_size,
-            ),
+        RedisBlacklist,
+        redis,
+        redis_failures,
+        keys=keys,
+        complete_marker=providers.Callable(
+            lambda key, policy: key if policy.redis_answers_alone else None, marker_key, policy
         ),
+    )
+    tracking = providers.Singleton(tracking_listener, settings, redis_failures, keys, metrics)
+    blacklist = providers.Selector(
+        wiring,
         memory=providers.Singleton(InMemoryBlacklist, clock),
+        off=redis_blacklist,
+        redis=redis_blacklist,
+        local=providers.Singleton(
+            LocallyCachedBlacklist,
+            redis_blacklist,
+            tracking,
+            lease_seconds=settings.provided.revocation_lease_seconds,
+            max_entries=settings.provided.revocation_cache_size,
+        ),
+    )
+    mirror_marker = providers.Singleton(
+        RedisMirrorMarker,
+        redis,
+        redis_failures,
+        key=marker_key,
+        # With local caches, the repair's writes must reach every cache before any of them
+        # trusts Redis alone: the marker waits one lease before saying "done".
+        settle_seconds=providers.Callable(
+            lambda w, s: s.revocation_lease_seconds if w == "local" else 0, wiring, settings
+        ),
     )
 
     local_throttle = providers.Singleton(
@@ -174,12 +199,13 @@ class Container(containers.DeclarativeContainer):
         max_failures=settings.provided.lgt_all_max_failures,
         window_seconds=settings.provided.lgt_all_failure_window_seconds,
     )
-    # With Redis, every instance counts the same failures; without it, each process its own.
+    # With Redis, every instance shares the windows; without it, each process has its own.
     throttle = providers.Selector(
-        providers.Callable(storage_kind, settings),
+        providers.Callable(lambda w: "memory" if w == "memory" else "redis", wiring),
         redis=providers.Singleton(
             RedisFailureThrottle,
             redis,
+            redis_failures,
             max_failures=settings.provided.lgt_all_max_failures,
             window_seconds=settings.provided.lgt_all_failure_window_seconds,
             fallback=local_throttle,
@@ -207,10 +233,10 @@ class Container(containers.DeclarativeContainer):
         blacklist=blacklist,
         token_log=token_log,
         telemetry=telemetry,
-        require_logged=settings.provided.requires_logged_tokens,
         policy=policy,
         clock=clock,
         logged_tokens=logged_tokens,
+        require_logged=settings.provided.requires_logged_tokens,
         unlogged_iat_skew_seconds=settings.provided.unlogged_iat_skew_seconds,
     )
     logout_token = providers.Factory(
@@ -221,7 +247,7 @@ class Container(containers.DeclarativeContainer):
         policy=policy,
         telemetry=telemetry,
     )
-    # Blocks a logged-out-everywhere user's rows after the response; the app drains it.
+    # Blocks a logged-out-everywhere user's rows after the response; drained at shutdown.
     background = providers.Singleton(AsyncioBackground)
     logout_all_devices = providers.Factory(
         LogoutAllDevices,
@@ -248,27 +274,36 @@ class Container(containers.DeclarativeContainer):
     revoke_session = providers.Factory(
         RevokeSession, token_log=token_log, clock=clock, logout_token=logout_token
     )
-    mirror_marker = providers.Singleton(  # only built with Redis
-        RedisMirrorMarker,
-        redis,
-        key=providers.Callable(mirror_marker_key, settings),
-        settle_seconds=providers.Callable(
-            lambda s: s.revocation_lease_seconds if blacklist_kind(s) == "local" else 0, settings
-        ),
-    )
     # The repair writes straight to Redis: a lease wait after each of its writes would make a
     # repair of 10,000 watermarks take minutes; the marker waits once, before saying "done".
-    repair_target = providers.Selector(
-        providers.Callable(blacklist_kind, settings),
-        redis=redis_blacklist,
-        local=redis_blacklist,
-        memory=blacklist,
-    )
     repair_blacklist = providers.Factory(
         RepairBlacklist,
         token_log=token_log,
-        blacklist=repair_target,
+        blacklist=redis_blacklist,
         marker=mirror_marker,
         clock=clock,
         policy=policy,
+    )
+    repair_loop = providers.Singleton(
+        RepairLoop,
+        repair_blacklist.provider,
+        redis_failures,
+        mirror_marker,
+        settings.provided.blacklist_repair_interval_seconds,
+    )
+
+    # Start-up and shutdown of what the wiring above uses, in order: one per app start.
+    lifespan = providers.Factory(
+        service_lifespan,
+        settings,
+        wiring,
+        in_memory,
+        database=database.provider,
+        token_log=token_log.provider,
+        redis=redis.provider,
+        tracking=tracking.provider,
+        repair_loop=repair_loop.provider,
+        background=background.provider,
+        refusals=refusal_summary.provider,
+        clock=clock.provider,
     )

@@ -8,11 +8,9 @@ from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 
 from revocation.domain.errors import RevocationError
-from revocation.entrypoints.app import connections
 from revocation.entrypoints.containers import Container
 from revocation.entrypoints.http.auth import revocation_middleware
 from revocation.entrypoints.http.errors import domain_error_to_response
-from revocation.entrypoints.periodic import refusal_summaries
 
 
 class RevocationPlugin(InitPluginProtocol):
@@ -20,8 +18,8 @@ class RevocationPlugin(InitPluginProtocol):
 
     It adds three things: our middleware (`request.user` is the verified `Claims`; it answers a
     refused token itself: 401 `{"title": "Unauthorized"}`, 503 when the database can't decide),
-    the same answers for our errors raised elsewhere, and the lifespan that opens and closes
-    the container's database and Redis pools.
+    the same answers for our errors raised elsewhere, and the container's lifespan (its pools
+    opened and closed, and the background work its wiring needs).
     """
 
     def __init__(self, container: Container, *, public_paths: Sequence[str] = ()) -> None:
@@ -37,5 +35,5 @@ class RevocationPlugin(InitPluginProtocol):
             RevocationError: domain_error_to_response,
             **app_config.exception_handlers,
         }
-        app_config.lifespan += [connections(self._container), refusal_summaries(self._container)]
+        app_config.lifespan.append(lambda _: self._container.lifespan())
         return app_config

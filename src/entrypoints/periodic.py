@@ -1,17 +1,15 @@
-"""The server's own cleanup: every PURGE_INTERVAL_SECONDS, delete expired token-log rows."""
+"""The server's own periodic work: deleting expired token-log rows, summarising refusals."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
 
-from litestar import Litestar
-
+from revocation.adapters.telemetry import RefusalSummary
 from revocation.domain.errors import StorageUnavailable
 from revocation.domain.ports import Clock, TokenLog
-from revocation.entrypoints.containers import Container
 from revocation.entrypoints.serving_task import task_while_serving
 
 logger = logging.getLogger(__name__)
@@ -28,13 +26,13 @@ async def purge_once(token_log: TokenLog, clock: Clock, *, leeway: float, batch_
 
 
 async def purge_forever(
-    token_log: Callable[[], TokenLog], clock: Clock, *, interval: float, leeway: float, batch: int
+    token_log: TokenLog, clock: Clock, *, interval: float, leeway: float, batch: int
 ) -> None:
     """Purge after each interval; a failed round is logged and the next one tries again."""
     while True:
         await asyncio.sleep(interval)
         try:
-            removed = await purge_once(token_log(), clock, leeway=leeway, batch_size=batch)
+            removed = await purge_once(token_log, clock, leeway=leeway, batch_size=batch)
         except StorageUnavailable as error:
             logger.warning("periodic purge skipped: %s", type(error).__name__)
         except Exception:
@@ -44,48 +42,28 @@ async def purge_forever(
             logger.info("expired token logs purged", extra={"event": "purge", "rows": removed})
 
 
-def refusal_summaries(
-    container: Container,
-) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """A lifespan hook writing the refused-token summary every interval, and once at shutdown,
-    so a quiet process still reports the last interval's refusals."""
+@contextlib.asynccontextmanager
+async def purging(
+    token_log: TokenLog, clock: Clock, *, interval: float, leeway: float, batch: int
+) -> AsyncIterator[None]:
+    """The periodic purge, while the app serves (PURGE_INTERVAL_SECONDS > 0)."""
+    loop = purge_forever(token_log, clock, interval=interval, leeway=leeway, batch=batch)
+    async with task_while_serving(loop, "periodic-purge"):
+        yield
 
-    @asynccontextmanager
-    async def run(_: Litestar) -> AsyncIterator[None]:
-        summary = container.refusal_summary()
-        interval = container.settings().refusal_log_interval_seconds
 
-        async def flush_forever() -> None:
-            while True:
-                await asyncio.sleep(interval)
-                summary.flush()
+@contextlib.asynccontextmanager
+async def summarising(summary: RefusalSummary, *, interval: float) -> AsyncIterator[None]:
+    """The refused-token summary written every interval while the app serves, and once at
+    shutdown, so a quiet process still reports its last interval's refusals."""
 
-        try:
-            async with task_while_serving(flush_forever(), "refusal-summaries"):
-                yield
-        finally:
+    async def flush_forever() -> None:
+        while True:
+            await asyncio.sleep(interval)
             summary.flush()
 
-    return run
-
-
-def periodic_purge(container: Container) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """A lifespan hook running `purge_forever` while the app serves, when enabled."""
-
-    @asynccontextmanager
-    async def run(_: Litestar) -> AsyncIterator[None]:
-        settings = container.settings()
-        if settings.purge_interval_seconds <= 0:
+    try:
+        async with task_while_serving(flush_forever(), "refusal-summaries"):
             yield
-            return
-        purge = purge_forever(
-            container.token_log,
-            container.clock(),
-            interval=settings.purge_interval_seconds,
-            leeway=settings.jwt_leeway_seconds,
-            batch=settings.purge_batch_size,
-        )
-        async with task_while_serving(purge, "periodic-purge"):
-            yield
-
-    return run
+    finally:
+        summary.flush()

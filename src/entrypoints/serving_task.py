@@ -10,7 +10,7 @@ from typing import Any
 
 @contextlib.asynccontextmanager
 async def task_while_serving(work: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
-    """Run `work` as a task inside a lifespan hook; cancel it and wait for it at shutdown."""
+    """Run `work` as a task while inside; cancel it and wait for it at shutdown."""
     task = asyncio.create_task(work, name=name)
     try:
         yield

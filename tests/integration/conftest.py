@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from revocation.adapters.redis_blacklist import build_redis_client
+from revocation.adapters.redis.client import build_redis_client
 from tests.integration.redis_cluster import three_master_cluster
 from tests.integration.servers import (
     POSTGRES_URL_VAR,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from revocation.adapters.redis_blacklist import RedisOptions
+from revocation.adapters.redis.client import RedisOptions
 
 POSTGRES_URL_VAR = "TEST_POSTGRES_URL"
 REDIS_URL_VAR = "TEST_REDIS_URL"

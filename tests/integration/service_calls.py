@@ -8,13 +8,13 @@ from collections.abc import Callable
 import httpx
 import jwt
 
-from revocation.adapters.redis_blacklist import RedisBlacklist
+from revocation.adapters.redis.client import KeyLayout
 from revocation.domain.model import TokenKey
 from tests.live_server import SERVER_ENV
 
 UNAVAILABLE = {"title": "Service Unavailable"}
 UNAUTHORIZED = {"title": "Unauthorized"}
-_KEYS = RedisBlacklist(client=None)  # type: ignore[arg-type]  # only names keys: no I/O
+_KEYS = KeyLayout()  # the key layout alone
 
 
 def issue(client: httpx.Client, user_id: int) -> httpx.Response:

@@ -1,6 +1,5 @@
 """The Blacklist contract, run alike against every implementation: InMemoryBlacklist,
-RedisBlacklist (one Redis and a Cluster), LocallyCachedBlacklist (real tracking) and the
-WatchedBlacklist around Redis.
+RedisBlacklist (one Redis and a Cluster) and LocallyCachedBlacklist (real tracking).
 
 Time-to-live is checked on the fake by moving its clock and on Redis through a side door (PTTL),
 so nothing sleeps. Random user ids keep tests apart on the shared Redis; nothing is flushed.
@@ -19,15 +18,19 @@ from redis.asyncio import Connection, Redis
 from redis.crc import key_slot
 
 from revocation.adapters.clock import ManualClock
-from revocation.adapters.local_blacklist import LocallyCachedBlacklist
 from revocation.adapters.memory import InMemoryBlacklist
-from revocation.adapters.redis_blacklist import RedisBlacklist, RedisClient, build_redis_client
-from revocation.adapters.redis_tracking import TrackingListener
-from revocation.adapters.watched_blacklist import WatchedBlacklist
+from revocation.adapters.redis.blacklist import RedisBlacklist
+from revocation.adapters.redis.cached_blacklist import LocallyCachedBlacklist
+from revocation.adapters.redis.client import (
+    KeyLayout,
+    RedisClient,
+    RedisFailures,
+    build_redis_client,
+)
+from revocation.adapters.redis.tracking import TrackingListener
 from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.model import BlacklistEntry, TokenKey, Watermark
 from revocation.domain.ports import Blacklist
-from revocation.entrypoints.containers import TRACKED_PREFIXES
 from tests.integration.servers import redis_options
 from tests.random_refs import random_key, random_user_id
 
@@ -67,14 +70,14 @@ class MemoryHarness:
 class RedisHarness:
     def __init__(self, client: RedisClient, blacklist: Blacklist | None = None) -> None:
         self.raw = client
-        self.keys = RedisBlacklist(client)
+        self.keys = RedisBlacklist(client, RedisFailures())
         self.blacklist = blacklist or self.keys
 
     async def assert_token_lives(self, key: TokenKey, user_id: int, seconds: int) -> None:
-        await self._assert_pttl(self.keys.token_key(key), seconds)
+        await self._assert_pttl(self.keys.keys.token_key(key), seconds)
 
     async def assert_watermark_lives(self, user_id: int, seconds: int) -> None:
-        await self._assert_pttl(self.keys.watermark_key(user_id), seconds)
+        await self._assert_pttl(self.keys.keys.watermark_key(user_id), seconds)
 
     async def _assert_pttl(self, key: bytes, seconds: int) -> None:
         assert seconds * 1000 - 2000 < await self.raw.pttl(key) <= seconds * 1000
@@ -91,8 +94,12 @@ async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
 async def tracked_redis(redis_url: str) -> AsyncIterator[tuple[Redis, LocallyCachedBlacklist]]:
     """The local cache on the shared Redis, its tracking connection up and its lease valid."""
     client = build_redis_client(redis_url, redis_options(2))
-    listener = TrackingListener(redis_url, prefixes=TRACKED_PREFIXES, lease_seconds=LEASE)
-    cached = LocallyCachedBlacklist(RedisBlacklist(client), listener, lease_seconds=LEASE)
+    listener = TrackingListener(
+        redis_url, RedisFailures(), prefixes=KeyLayout().tracked_prefixes, lease_seconds=LEASE
+    )
+    cached = LocallyCachedBlacklist(
+        RedisBlacklist(client, RedisFailures()), listener, lease_seconds=LEASE
+    )
     await listener.start()
     try:
         async with asyncio.timeout(5):
@@ -110,7 +117,6 @@ async def tracked_redis(redis_url: str) -> AsyncIterator[tuple[Redis, LocallyCac
         pytest.param("redis", marks=pytest.mark.redis),
         pytest.param("redis_cluster", marks=pytest.mark.redis),  # three masters, see conftest
         pytest.param("local", marks=pytest.mark.redis),  # the default with one Redis
-        pytest.param("watched", marks=pytest.mark.redis),
     ]
 )
 def harness(request: pytest.FixtureRequest) -> Harness:
@@ -120,9 +126,6 @@ def harness(request: pytest.FixtureRequest) -> Harness:
     if request.param == "local":
         client, cached = request.getfixturevalue("tracked_redis")
         return RedisHarness(client, cached)
-    if request.param == "watched":
-        client = request.getfixturevalue("redis_client")
-        return RedisHarness(client, WatchedBlacklist(RedisBlacklist(client)))
     client = request.getfixturevalue(f"{request.param}_client")
     return RedisHarness(client)
 
@@ -328,7 +331,7 @@ async def counted(redis_url: str) -> AsyncIterator[tuple[RedisBlacklist, RoundTr
     counter.install(client)
     await client.ping()  # the connection's handshake is not the adapter's business
     counter.reset()
-    yield RedisBlacklist(client), counter
+    yield RedisBlacklist(client, RedisFailures()), counter
     await client.aclose()
 
 
@@ -348,7 +351,7 @@ class TestRedisBlacklist:
         self, redis_client: Redis
     ) -> None:
         blacklist, user, pending, blocked = (
-            RedisBlacklist(redis_client),
+            RedisBlacklist(redis_client, RedisFailures()),
             random_user_id(),
             random_key(),
             random_key(),
@@ -360,7 +363,7 @@ class TestRedisBlacklist:
 
         state = await blacklist.lookup(pending, user)
         assert (state.token_pending, state.token_blocked) == (True, False)
-        assert 0 < await redis_client.ttl(blacklist.token_key(pending)) <= 90
+        assert 0 < await redis_client.ttl(blacklist.keys.token_key(pending)) <= 90
         state = await blacklist.lookup(blocked, user)
         assert (state.token_pending, state.token_blocked) == (False, True)
 
@@ -368,14 +371,14 @@ class TestRedisBlacklist:
         self, redis_client: Redis
     ) -> None:
         blacklist, user, kept, lost = (
-            RedisBlacklist(redis_client),
+            RedisBlacklist(redis_client, RedisFailures()),
             random_user_id(),
             random_key(),
             random_key(),
         )
         for key in (kept, lost):
             assert await blacklist.mark_pending([entry(key, user)], b"?mine")
-        await redis_client.delete(blacklist.token_key(lost))  # as a flush would
+        await redis_client.delete(blacklist.keys.token_key(lost))  # as a flush would
 
         assert await blacklist.replace_marks([entry(kept, user)], b"?mine")
         assert not await blacklist.replace_marks([entry(lost, user)], b"?mine")
@@ -396,7 +399,7 @@ class TestRedisBlacklist:
 
         assert (counter.writes, counter.replies) == (1, 1000)
         assert await set_calls(redis_client) - sets_before >= 1000
-        keys = [blacklist.token_key(added.key) for added in entries]
+        keys = [blacklist.keys.token_key(added.key) for added in entries]
         assert len(await stored(redis_client, keys)) == 1000
 
     async def test_lookup_and_raise_watermark_are_one_round_trip_each(
@@ -412,12 +415,12 @@ class TestRedisBlacklist:
         assert (counter.writes, counter.replies) == (1, 1)
 
     async def test_keys_hold_no_token_text_and_all_expire(self, redis_client: Redis) -> None:
-        blacklist, user = RedisBlacklist(redis_client), random_user_id()
+        blacklist, user = RedisBlacklist(redis_client, RedisFailures()), random_user_id()
         key = TokenKey("https://issuer.example", "jti-" + secrets.token_hex(8))
         await blacklist.raise_watermark(Watermark(user, 1.0), DAY)
         await blacklist.add([entry(key, user)])
 
-        keys = [blacklist.token_key(key), blacklist.watermark_key(user)]
+        keys = [blacklist.keys.token_key(key), blacklist.keys.watermark_key(user)]
 
         assert await stored(redis_client, keys) == keys
         for raw in keys:
@@ -427,15 +430,17 @@ class TestRedisBlacklist:
             assert await redis_client.ttl(raw) > 0
 
     def test_blocked_pairs_spread_over_the_cluster_slots(self) -> None:
-        blacklist = RedisBlacklist(Redis())  # builds no connection until used
-        slots = {key_slot(blacklist.token_key(random_key())) for _ in range(20)}
+        blacklist = RedisBlacklist(Redis(), RedisFailures())  # builds no connection until used
+        slots = {key_slot(blacklist.keys.token_key(random_key())) for _ in range(20)}
         assert len(slots) > 10  # no hash tag: no slot takes every user's entries
 
 
 class TestUnreachableRedis:
-    async def test_dead_redis_is_unavailable_within_a_second(self) -> None:
+    async def test_dead_redis_is_unavailable_within_a_second_and_counted(self) -> None:
         client = build_redis_client("redis://127.0.0.1:1/0", redis_options(0.5))
-        await self._assert_fails_fast(RedisBlacklist(client), within=1.0)
+        failures = RedisFailures()
+        await self._assert_fails_fast(RedisBlacklist(client, failures), within=1.0)
+        assert failures.seen == 3  # each may have lost a write: the repair loop will see it
         await client.aclose()
 
     async def test_silent_redis_is_unavailable_after_one_socket_timeout(self) -> None:
@@ -446,7 +451,7 @@ class TestUnreachableRedis:
         server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         client = build_redis_client(f"redis://127.0.0.1:{port}/0", redis_options(0.2))
-        await self._assert_fails_fast(RedisBlacklist(client), within=0.5)
+        await self._assert_fails_fast(RedisBlacklist(client, RedisFailures()), within=0.5)
         await client.aclose()
         server.close()
         await server.wait_closed()

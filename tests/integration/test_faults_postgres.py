@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from revocation.entrypoints.containers import FULL_MIRROR_MARKER_KEY
+from revocation.adapters.redis.client import KeyLayout
 from tests.integration.service_calls import (
     UNAUTHORIZED,
     UNAVAILABLE,
@@ -111,7 +111,9 @@ def test_postgres_down_while_redis_answers_alone(
         revoked, known, unseen = (issue_token(client, random_user_id()) for _ in range(3))
         assert logout(client, revoked).status_code == 200
         assert verify(client, known).status_code == 200  # this process learns it is logged
-        eventually(lambda: side_door.get(FULL_MIRROR_MARKER_KEY) == b"done", "a full repair")
+        eventually(
+            lambda: side_door.get(KeyLayout().marker_key(full=True)) == b"done", "a full repair"
+        )
         cluster.stop()
         try:
             assert verify(client, revoked).status_code == 401
@@ -119,7 +121,9 @@ def test_postgres_down_while_redis_answers_alone(
             assert_unavailable(verify(client, unseen))  # is it logged? only the log knows
             assert_unavailable(logout(client, known))
             assert_unavailable(logout_all(client, known))
-            side_door.delete(FULL_MIRROR_MARKER_KEY)  # what a Redis restart or flush does
+            side_door.delete(
+                KeyLayout().marker_key(full=True)
+            )  # what a Redis restart or flush does
             eventually(lambda: verify(client, known).status_code == 503, "the mirror distrusted")
         finally:
             cluster.start()

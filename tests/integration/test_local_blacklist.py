@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import pytest
 from redis.asyncio import Redis
 
-from revocation.adapters.local_blacklist import LocallyCachedBlacklist
-from revocation.adapters.mirror_marker import RedisMirrorMarker
-from revocation.adapters.redis_blacklist import RedisBlacklist
-from revocation.adapters.redis_tracking import TrackingListener
+from revocation.adapters.redis.blacklist import RedisBlacklist
+from revocation.adapters.redis.cached_blacklist import LocallyCachedBlacklist
+from revocation.adapters.redis.client import KeyLayout, RedisFailures
+from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
+from revocation.adapters.redis.tracking import TrackingListener
 from revocation.domain.errors import BlacklistUnavailable, TokenLogUnavailable
 from revocation.domain.model import BlacklistEntry, TokenKey, Watermark
-from revocation.entrypoints.containers import FULL_MIRROR_MARKER_KEY, TRACKED_PREFIXES
 from tests.integration.throwaway import throwaway_redis
 from tests.random_refs import random_key, random_user_id
 
@@ -53,7 +53,7 @@ class OvertakenRedisBlacklist(RedisBlacklist):
     """Its reads return, then the invalidation of a write made meanwhile is handled first."""
 
     def __init__(self, client: Redis, feed: ScriptedFeed) -> None:
-        super().__init__(client, complete_marker=FULL_MIRROR_MARKER_KEY)
+        super().__init__(client, RedisFailures(), complete_marker=KeyLayout().marker_key(full=True))
         self.feed = feed
         self.write_during_next_read: tuple[bytes, bytes] | None = None
 
@@ -75,7 +75,9 @@ async def client(redis_url: str) -> AsyncIterator[Redis]:
 
 
 def cached(client: Redis, feed: ScriptedFeed, **options: int) -> LocallyCachedBlacklist:
-    inner = RedisBlacklist(client, complete_marker=FULL_MIRROR_MARKER_KEY)
+    inner = RedisBlacklist(
+        client, RedisFailures(), complete_marker=KeyLayout().marker_key(full=True)
+    )
     return LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE, **options)
 
 
@@ -84,7 +86,7 @@ async def test_a_cached_answer_is_served_until_redis_says_it_changed(client: Red
     feed, user = ScriptedFeed(), random_user_id()
     blacklist = cached(client, feed)
     assert not (await blacklist.lookup(key, user)).token_blocked
-    token_key = RedisBlacklist(client).token_key(key)
+    token_key = KeyLayout().token_key(key)
     await client.set(token_key, 1, ex=60)  # no invalidation yet: the cache may not know
     assert not (await blacklist.lookup(key, user)).token_blocked
     feed.invalidate([token_key])
@@ -97,7 +99,7 @@ async def test_without_a_lease_every_lookup_reads_redis(client: Redis) -> None:
     blacklist = cached(client, feed)
     await blacklist.lookup(key, user)
     feed.lease = False
-    await client.set(RedisBlacklist(client).token_key(key), 1, ex=60)
+    await client.set(KeyLayout().token_key(key), 1, ex=60)
     assert (await blacklist.lookup(key, user)).token_blocked
 
 
@@ -106,7 +108,7 @@ async def test_an_invalidation_overtaking_the_reply_leaves_nothing_stale(client:
     feed, user = ScriptedFeed(), random_user_id()
     inner = OvertakenRedisBlacklist(client, feed)
     blacklist = LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE)
-    inner.write_during_next_read = (inner.token_key(key), b"1")
+    inner.write_during_next_read = (inner.keys.token_key(key), b"1")
     assert not (await blacklist.lookup(key, user)).token_blocked  # the reply predates the write
     assert (await blacklist.lookup(key, user)).token_blocked  # ...and was not kept
     assert len(blacklist) == 3  # kept now: this read saw no invalidation
@@ -143,19 +145,22 @@ async def test_writes_answer_only_after_the_lease(client: Redis) -> None:
 
 async def test_revoking_marks_pending_around_the_durable_write_then_blocks(client: Redis) -> None:
     key = random_key("local-cache-tests")
-    user, inner = random_user_id(), RedisBlacklist(client, complete_marker=FULL_MIRROR_MARKER_KEY)
+    user, inner = (
+        random_user_id(),
+        RedisBlacklist(client, RedisFailures(), complete_marker=KeyLayout().marker_key(full=True)),
+    )
     blacklist = LocallyCachedBlacklist(inner, ScriptedFeed(), lease_seconds=LEASE)
     async with blacklist.revoking([BlacklistEntry(key, 60)]):
         state = await inner.lookup(key, user)  # what any other instance reads meanwhile
         assert (state.token_pending, state.token_blocked) == (True, False)
     state = await inner.lookup(key, user)
     assert (state.token_pending, state.token_blocked) == (False, True)
-    assert 0 < await client.ttl(inner.token_key(key)) <= 60
+    assert 0 < await client.ttl(inner.keys.token_key(key)) <= 60
 
 
 async def test_a_failed_durable_write_leaves_pending_and_writes_no_entry(client: Redis) -> None:
     key = random_key("local-cache-tests")
-    user, inner = random_user_id(), RedisBlacklist(client)
+    user, inner = random_user_id(), RedisBlacklist(client, RedisFailures())
     blacklist = LocallyCachedBlacklist(inner, ScriptedFeed(), lease_seconds=LEASE)
     with pytest.raises(TokenLogUnavailable):
         async with blacklist.revoking([BlacklistEntry(key, 60)]):
@@ -167,7 +172,9 @@ async def test_a_failed_durable_write_leaves_pending_and_writes_no_entry(client:
 async def test_redis_down_still_runs_the_durable_write_then_fails() -> None:
     key = random_key("local-cache-tests")
     client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
-    blacklist = LocallyCachedBlacklist(RedisBlacklist(client), ScriptedFeed(), lease_seconds=LEASE)
+    blacklist = LocallyCachedBlacklist(
+        RedisBlacklist(client, RedisFailures()), ScriptedFeed(), lease_seconds=LEASE
+    )
     committed = False
     with pytest.raises(BlacklistUnavailable):
         async with blacklist.revoking([BlacklistEntry(key, 60)]):
@@ -187,7 +194,7 @@ async def test_stays_within_its_bound(client: Redis) -> None:
 async def test_the_mirror_marker_is_cached_and_invalidated_like_the_rest(client: Redis) -> None:
     key = random_key("local-cache-tests")
     feed, marker = ScriptedFeed(), b"rv:test-marker:%d" % random_user_id()
-    inner = RedisBlacklist(client, complete_marker=marker)
+    inner = RedisBlacklist(client, RedisFailures(), complete_marker=marker)
     blacklist = LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE)
     await client.set(marker, b"done", ex=60)
     assert (await blacklist.lookup(key, random_user_id())).complete
@@ -210,14 +217,18 @@ async def test_with_real_tracking_a_write_acknowledged_then_waited_is_always_see
     """The whole loop: another client writes; after ack + lease every cached read sees it."""
     key = random_key("local-cache-tests")
     with throwaway_redis() as server:
-        listener = TrackingListener(server.url, prefixes=TRACKED_PREFIXES, lease_seconds=LEASE)
+        listener = TrackingListener(
+            server.url, RedisFailures(), prefixes=KeyLayout().tracked_prefixes, lease_seconds=LEASE
+        )
         reader = Redis.from_url(server.url)
         writer = Redis.from_url(server.url)
-        inner = CountingRedisBlacklist(reader, complete_marker=FULL_MIRROR_MARKER_KEY)
+        inner = CountingRedisBlacklist(
+            reader, RedisFailures(), complete_marker=KeyLayout().marker_key(full=True)
+        )
         blacklist = LocallyCachedBlacklist(inner, listener, lease_seconds=LEASE)
         await listener.start()
         try:
-            await writer.set(FULL_MIRROR_MARKER_KEY, b"done")
+            await writer.set(KeyLayout().marker_key(full=True), b"done")
             users = [random_user_id() for _ in range(200)]
             served_from_memory = 0
 
@@ -229,7 +240,7 @@ async def test_with_real_tracking_a_write_acknowledged_then_waited_is_always_see
             stop = asyncio.Event()
             background = asyncio.create_task(hammer(stop))
             for user in users:
-                await writer.set(inner.token_key(key), 1, ex=60)
+                await writer.set(inner.keys.token_key(key), 1, ex=60)
                 await asyncio.sleep(LEASE)  # what a logout does before it answers
                 reads_before = inner.reads
                 state = await blacklist.lookup(key, user)
@@ -315,18 +326,24 @@ async def two_instances(
 ) -> tuple[TrackingListener, LocallyCachedBlacklist, LocallyCachedBlacklist, list[Redis]]:
     """A reader whose tracking runs through the proxy, and a writer on another connection."""
     clients = [Redis.from_url(direct_url), Redis.from_url(direct_url)]
-    listener = TrackingListener(proxy_url, prefixes=TRACKED_PREFIXES, lease_seconds=LEASE)
+    listener = TrackingListener(
+        proxy_url, RedisFailures(), prefixes=KeyLayout().tracked_prefixes, lease_seconds=LEASE
+    )
     reader = LocallyCachedBlacklist(
-        RedisBlacklist(clients[0], complete_marker=FULL_MIRROR_MARKER_KEY),
+        RedisBlacklist(
+            clients[0], RedisFailures(), complete_marker=KeyLayout().marker_key(full=True)
+        ),
         listener,
         lease_seconds=LEASE,
     )
     writer = LocallyCachedBlacklist(
-        RedisBlacklist(clients[1], complete_marker=FULL_MIRROR_MARKER_KEY),
+        RedisBlacklist(
+            clients[1], RedisFailures(), complete_marker=KeyLayout().marker_key(full=True)
+        ),
         ScriptedFeed(),  # the writing instance's own cache plays no part here
         lease_seconds=LEASE,
     )
-    await clients[1].set(FULL_MIRROR_MARKER_KEY, b"done")
+    await clients[1].set(KeyLayout().marker_key(full=True), b"done")
     await listener.start()
     deadline = time.monotonic() + 5
     while not listener.lease_valid():
@@ -397,7 +414,7 @@ async def test_a_flush_during_the_commit_makes_the_lease_run_from_the_entry() ->
                 for user in [random_user_id() for _ in range(10)]:
                     async with writer.revoking([BlacklistEntry(key, 60)]):
                         await clients[1].flushall()
-                        await clients[1].set(FULL_MIRROR_MARKER_KEY, b"done")
+                        await clients[1].set(KeyLayout().marker_key(full=True), b"done")
                         await asyncio.sleep(LEASE)  # the flush has reached the reader
                         state = await reader.lookup(key, user)  # cached: absent, mirror done
                         assert (state.token_blocked, state.token_pending) == (False, False)
@@ -412,7 +429,7 @@ async def test_a_flush_during_the_commit_makes_the_lease_run_from_the_entry() ->
 
 async def test_the_marker_says_done_only_a_lease_after_the_repairs_writes(client: Redis) -> None:
     marker = RedisMirrorMarker(
-        client, key=b"rv:test-marker:%d" % random_user_id(), settle_seconds=LEASE
+        client, RedisFailures(), key=b"rv:test-marker:%d" % random_user_id(), settle_seconds=LEASE
     )
     ticket = await marker.begin()
     started = time.monotonic()

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import pytest
 from redis.asyncio import Redis
 
-from revocation.adapters.mirror_marker import InMemoryMirrorMarker, RedisMirrorMarker
+from revocation.adapters.memory import InMemoryMirrorMarker
+from revocation.adapters.redis.client import RedisFailures
+from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
 from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.ports import MirrorMarker
 
@@ -33,7 +35,9 @@ async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     client = Redis.from_url(request.getfixturevalue("redis_url"))
     key = f"test:mirror:{secrets.token_hex(8)}".encode()  # the shared Redis: a key of its own
     try:
-        yield Subject(RedisMirrorMarker(client, key=key), lambda: client.delete(key))
+        yield Subject(
+            RedisMirrorMarker(client, RedisFailures(), key=key), lambda: client.delete(key)
+        )
     finally:
         await client.delete(key)
         await client.aclose()
@@ -75,6 +79,6 @@ async def test_an_unreachable_redis_is_unavailable() -> None:
     client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
     try:
         with pytest.raises(BlacklistUnavailable):
-            await RedisMirrorMarker(client).is_complete()
+            await RedisMirrorMarker(client, RedisFailures(), key=b"rv:mirror:x").is_complete()
     finally:
         await client.aclose()

@@ -26,7 +26,7 @@ import pytest
 import redis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from revocation.adapters.redis_tracking import CLIENT_NAME
+from revocation.adapters.redis.tracking import CLIENT_NAME
 from tests.integration.throwaway import ThrowawayRedis, fresh_database, throwaway_redis
 from tests.live_server import SERVER_ENV, LiveServer, live_server
 from tests.race_model import judge

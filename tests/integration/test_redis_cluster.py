@@ -19,7 +19,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import MovedError
 
-from revocation.adapters.redis_blacklist import RedisBlacklist, build_redis_client
+from revocation.adapters.redis.blacklist import RedisBlacklist
+from revocation.adapters.redis.client import RedisFailures, build_redis_client
 from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.model import BlacklistEntry, TokenKey, Watermark
 from tests.integration.redis_cluster import three_master_cluster
@@ -66,13 +67,13 @@ class TestRedisCluster:
     async def test_watermarks_and_blocked_pairs_spread_over_all_masters(
         self, cluster: RedisCluster, nodes: list[Redis]
     ) -> None:
-        blacklist = RedisBlacklist(cluster)
+        blacklist = RedisBlacklist(cluster, RedisFailures())
         users, entries = [random_user_id() for _ in range(30)], blocked(30)
         for user in users:
             await blacklist.raise_watermark(Watermark(user, 1.0), DAY)
         await blacklist.add(entries)
-        keys = [blacklist.watermark_key(user) for user in users]
-        keys += [blacklist.token_key(entry.key) for entry in entries]
+        keys = [blacklist.keys.watermark_key(user) for user in users]
+        keys += [blacklist.keys.token_key(entry.key) for entry in entries]
 
         placement = [await holders(nodes, key) for key in keys]
 
@@ -82,9 +83,11 @@ class TestRedisCluster:
     async def test_each_operation_goes_straight_to_its_nodes_without_redirects(
         self, cluster: RedisCluster, nodes: list[Redis]
     ) -> None:
-        blacklist, user = RedisBlacklist(cluster), random_user_id()
+        blacklist, user = RedisBlacklist(cluster, RedisFailures()), random_user_id()
         key = random_key()
-        assert key_slot(blacklist.token_key(key)) != key_slot(blacklist.watermark_key(user))
+        assert key_slot(blacklist.keys.token_key(key)) != key_slot(
+            blacklist.keys.watermark_key(user)
+        )
         for node in nodes:
             await node.config_resetstat()
 
@@ -107,7 +110,7 @@ class TestRedisCluster:
 
     async def test_an_unreachable_cluster_is_unavailable_within_a_second(self) -> None:
         client = build_redis_client("redis://127.0.0.1:1/0", redis_options(0.5), cluster=True)
-        blacklist, user = RedisBlacklist(client), random_user_id()
+        blacklist, user = RedisBlacklist(client, RedisFailures()), random_user_id()
         with pytest.raises(BlacklistUnavailable):
             async with asyncio.timeout(1.0):
                 await blacklist.lookup(random_key(), user)
@@ -129,7 +132,7 @@ class TestFrozenMaster:
             client = build_redis_client(
                 nodes.url, redis_options(SOCKET_TIMEOUT, connect_timeout=0.5), cluster=True
             )
-            blacklist = RedisBlacklist(client)
+            blacklist = RedisBlacklist(client, RedisFailures())
             await client.ping()
             frozen_port = nodes.ports[1]
             on_frozen, elsewhere, key_elsewhere = placed(client, blacklist, frozen_port)
@@ -152,8 +155,8 @@ def placed(client: RedisCluster, blacklist: RedisBlacklist, port: int) -> tuple[
         return int(client.nodes_manager.get_node_from_slot(key_slot(key)).port)
 
     users = [random_user_id() for _ in range(100)]
-    here = [user for user in users if node_port(blacklist.watermark_key(user)) == port]
-    there = [user for user in users if node_port(blacklist.watermark_key(user)) != port]
+    here = [user for user in users if node_port(blacklist.keys.watermark_key(user)) == port]
+    there = [user for user in users if node_port(blacklist.keys.watermark_key(user)) != port]
     keys = [random_key() for _ in range(100)]
-    key = next(key for key in keys if node_port(blacklist.token_key(key)) != port)
+    key = next(key for key in keys if node_port(blacklist.keys.token_key(key)) != port)
     return here[0], there[0], key

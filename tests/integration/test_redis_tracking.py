@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 import pytest
 from redis.asyncio import Redis
 
-from revocation.adapters.redis_tracking import CLIENT_NAME, Resp3Parser, TrackingListener
+from revocation.adapters.redis.client import RedisFailures
+from revocation.adapters.redis.resp3 import Resp3Parser
+from revocation.adapters.redis.tracking import CLIENT_NAME, TrackingListener
 from tests.integration.throwaway import ThrowawayRedis, throwaway_redis
 
 pytestmark = pytest.mark.redis
@@ -50,6 +52,7 @@ class Tracked:
     seen: Seen
     side_door: Redis
     server: ThrowawayRedis
+    failures: RedisFailures
 
 
 async def eventually(check: Callable[[], bool], what: str, within: float = 5.0) -> None:
@@ -72,14 +75,15 @@ def server() -> Iterator[ThrowawayRedis]:
 
 @pytest.fixture
 async def tracked(server: ThrowawayRedis) -> AsyncIterator[Tracked]:
-    listener = TrackingListener(server.url, prefixes=PREFIXES, lease_seconds=LEASE)
+    failures = RedisFailures()
+    listener = TrackingListener(server.url, failures, prefixes=PREFIXES, lease_seconds=LEASE)
     seen = Seen()
     listener.subscribe(seen)
     side_door = Redis(port=server.port)
     await listener.start()
     await eventually(listener.lease_valid, "the first lease")
     try:
-        yield Tracked(listener, seen, side_door, server)
+        yield Tracked(listener, seen, side_door, server, failures)
     finally:
         await listener.stop()
         await side_door.aclose()
@@ -137,12 +141,16 @@ class TestInvalidations:
         assert tracked.seen.keys.isdisjoint(outside)
         assert tracked.seen.drops == 1  # the connect's, nothing since
 
-    async def test_flushall_drops_everything(self, tracked: Tracked) -> None:
-        generation = tracked.listener.generation
+    async def test_flushall_drops_everything_and_counts_as_a_redis_failure(
+        self, tracked: Tracked
+    ) -> None:
+        generation, failures = tracked.listener.generation, tracked.failures.seen
+        await tracked.side_door.set(random_key(), 1)  # a key's invalidation is no failure
         await tracked.side_door.flushall()
         await eventually(lambda: tracked.seen.drops == 2, "the flush")
         assert tracked.listener.generation > generation
         assert tracked.listener.connected
+        assert tracked.failures.seen == failures + 1  # the repair loop will re-fill Redis
 
     async def test_a_failing_subscriber_does_not_stop_the_others(self, tracked: Tracked) -> None:
         def broken(keys: Sequence[bytes] | None) -> None:
@@ -184,7 +192,11 @@ class TestProbe:
         self, server: ThrowawayRedis
     ) -> None:
         listener = TrackingListener(
-            server.url, prefixes=PREFIXES, lease_seconds=LEASE, probe_prefix=b"lag:"
+            server.url,
+            RedisFailures(),
+            prefixes=PREFIXES,
+            lease_seconds=LEASE,
+            probe_prefix=b"lag:",
         )
         lags: list[float] = []
         listener.on_probe(lags.append)
@@ -228,8 +240,8 @@ class TestLease:
             await side_door.config_set("requirepass", "s3cret")
         url = f"redis://:s3cret@127.0.0.1:{server.port}/0"
         wrong = url.replace("s3cret", "wrong")
-        refused = TrackingListener(wrong, prefixes=PREFIXES, lease_seconds=LEASE)
-        accepted = TrackingListener(url, prefixes=PREFIXES, lease_seconds=LEASE)
+        refused = TrackingListener(wrong, RedisFailures(), prefixes=PREFIXES, lease_seconds=LEASE)
+        accepted = TrackingListener(url, RedisFailures(), prefixes=PREFIXES, lease_seconds=LEASE)
         for listener in (refused, accepted):
             await listener.start()
         try:
@@ -246,15 +258,17 @@ class TestReconnect:
         self, tracked: Tracked, caplog: pytest.LogCaptureFixture
     ) -> None:
         killed = await tracking_client_id(tracked.side_door)
+        failures = tracked.failures.seen
         await tracked.side_door.client_kill_filter(_id=str(killed))
         await eventually(lambda: tracked.seen.drops >= 2, "the drop")
         await works_again(tracked)
+        assert tracked.failures.seen >= failures + 2  # the drop and the reconnection
         assert await tracking_client_id(tracked.side_door) != killed
         warnings = [r for r in caplog.records if r.levelname == "WARNING"]
         # One per outage; a loaded machine may stall a PONG past the dead-connection cutoff
         # and cause a second one, so only the first is pinned.
         assert warnings
-        assert warnings[0].name == "revocation.adapters.redis_tracking"
+        assert warnings[0].name == "revocation.adapters.redis.tracking"
         assert "connection lost" in warnings[0].getMessage()
 
     async def test_after_redis_restarts(self, tracked: Tracked) -> None:
@@ -332,7 +346,9 @@ async def scripted() -> AsyncIterator[Scripted]:
     listening = await asyncio.start_server(server.serve, "127.0.0.1", 0)
     port = listening.sockets[0].getsockname()[1]
     url = f"redis://127.0.0.1:{port}"
-    listener = TrackingListener(url, prefixes=PREFIXES, lease_seconds=1.0, monotonic=clock)
+    listener = TrackingListener(
+        url, RedisFailures(), prefixes=PREFIXES, lease_seconds=1.0, monotonic=clock
+    )
     listener.subscribe(seen)
     await listener.start()
     await eventually(lambda: server.unanswered_pings > 0, "the first PING")

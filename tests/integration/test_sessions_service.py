@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from revocation.adapters.redis_blacklist import RedisBlacklist, build_redis_client
+from revocation.adapters.redis.client import KeyLayout, build_redis_client
 from revocation.domain.model import TokenKey
 from tests.integration.servers import redis_options
 from tests.integration.token_logs import fetch_column
@@ -72,6 +72,6 @@ async def blocked_in_redis(service: LiveServer, key: TokenKey, user_id: int) -> 
         cluster=service.env.get("REDIS_CLUSTER") == "true",
     )
     try:
-        return int(await client.ttl(RedisBlacklist(client).token_key(key))) > 0
+        return int(await client.ttl(KeyLayout().token_key(key))) > 0
     finally:
         await client.aclose()

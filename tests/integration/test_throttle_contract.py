@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from revocation.adapters.clock import SystemClock
-from revocation.adapters.redis_blacklist import RedisClient, build_redis_client
-from revocation.adapters.redis_throttle import RedisFailureThrottle
+from revocation.adapters.redis.client import RedisClient, RedisFailures, build_redis_client
+from revocation.adapters.redis.throttle import RedisFailureThrottle
 from revocation.adapters.throttle import InMemoryFailureThrottle
 from revocation.domain.errors import Throttled
 from revocation.domain.ports import FailureThrottle
@@ -32,6 +32,7 @@ def shared(
 ) -> RedisFailureThrottle:
     return RedisFailureThrottle(
         client,
+        RedisFailures(),
         max_failures=max_failures,
         window_seconds=window,
         fallback=local(max_failures, window),

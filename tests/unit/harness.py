@@ -22,6 +22,7 @@ from revocation.domain.use_cases import (
     LogoutAllDevices,
     LogoutToken,
 )
+from tests.fakes import ManualBackground
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 APP_ID = "laravel"
@@ -43,6 +44,7 @@ class Harness:
     max_failures: int = 3
     skew: int = 0  # UNLOGGED_IAT_SKEW_SECONDS
     telemetry: RecordingTelemetry = field(default_factory=RecordingTelemetry)
+    background: ManualBackground = field(default_factory=ManualBackground)
 
     def __post_init__(self) -> None:
         if self.blacklist is None:
@@ -103,13 +105,15 @@ class Harness:
         )
 
     def logout_all(self, background: Background | None = None) -> LogoutAllDevices:
+        """With this harness's `background` unless given another: rows are blocked once the
+        test runs it (`await harness.background.finish()`), as after a response."""
         return LogoutAllDevices(
             token_log=self.token_log,
             blacklist=self.fast,
             clock=self.clock,
             policy=self.policy,
             telemetry=self.telemetry,
-            background=background,
+            background=background or self.background,
         )
 
     def internal_logout_all(self) -> InternalLogoutAll:

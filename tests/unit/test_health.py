@@ -11,8 +11,7 @@ from revocation.adapters.clock import SystemClock
 from revocation.adapters.memory import InMemoryBlacklist
 from revocation.domain.model import LogState, TokenKey
 from revocation.entrypoints.app import create_app
-from revocation.entrypoints.http import operations
-from revocation.entrypoints.http.health import ReadinessProbe
+from revocation.entrypoints.http.health import READY_TIMEOUT_SECONDS, ReadinessProbe
 from tests.app_factory import in_memory_container
 from tests.fakes import DownBlacklist, DownTokenLog
 
@@ -76,4 +75,4 @@ class TestHealth:
         assert asyncio.get_running_loop().time() - started < 1.0
 
     def test_the_app_gives_each_probe_a_short_timeout(self) -> None:
-        assert 0 < operations.READY_TIMEOUT_SECONDS <= 2
+        assert 0 < READY_TIMEOUT_SECONDS <= 2

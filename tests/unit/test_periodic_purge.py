@@ -16,7 +16,7 @@ from revocation.adapters.memory import InMemoryTokenLog
 from revocation.domain.errors import TokenLogUnavailable
 from revocation.domain.model import TokenRecord
 from revocation.entrypoints.app import create_app
-from revocation.entrypoints.periodic import periodic_purge, purge_forever, purge_once
+from revocation.entrypoints.periodic import purge_forever, purge_once
 from tests.app_factory import in_memory_container
 from tests.random_refs import random_key
 
@@ -79,7 +79,7 @@ class TestPurgeForever:
         token_log = FlakyTokenLog([TokenLogUnavailable("down"), RuntimeError("bug")])
         records = await log_tokens(token_log, 1.0)
         task = asyncio.create_task(
-            purge_forever(lambda: token_log, SystemClock(), interval=0.01, leeway=0, batch=10)
+            purge_forever(token_log, SystemClock(), interval=0.01, leeway=0, batch=10)
         )
         try:
             await eventually(lambda: still_logged(token_log, records), [False], seconds=2)
@@ -110,7 +110,6 @@ class TestServerRunsIt:
         self, interval: str, tasks: int
     ) -> None:
         container = in_memory_container(PURGE_INTERVAL_SECONDS=interval)
-        app = create_app(container)
-        async with periodic_purge(container)(app):
+        async with container.lifespan():
             assert len(purge_tasks()) == tasks
         assert purge_tasks() == []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from revocation.adapters.redis_blacklist import RedisBlacklist
+from revocation.adapters.redis.blacklist import RedisBlacklist
+from revocation.adapters.redis.client import RedisFailures
 from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.model import TokenKey
 
@@ -21,13 +22,13 @@ class OutOfStepClient:
 
 @pytest.mark.parametrize("reply", [b"OK", 1, [b"1"], [b"1", None, None, None], [[b"x"], None]])
 async def test_a_reply_of_another_shape_is_unavailable_not_a_crash(reply: object) -> None:
-    blacklist = RedisBlacklist(OutOfStepClient(reply))  # type: ignore[arg-type]
+    blacklist = RedisBlacklist(OutOfStepClient(reply), RedisFailures())  # type: ignore[arg-type]
     with pytest.raises(BlacklistUnavailable):
         await blacklist.lookup(TokenKey("i", "j"), 7)
 
 
 async def test_a_well_formed_reply_is_read() -> None:
-    blacklist = RedisBlacklist(OutOfStepClient([b"1", None]))  # type: ignore[arg-type]
+    blacklist = RedisBlacklist(OutOfStepClient([b"1", None]), RedisFailures())  # type: ignore[arg-type]
     assert (await blacklist.lookup(TokenKey("i", "j"), 7)).token_blocked
 
 
@@ -39,6 +40,6 @@ class ClosedTransportClient:
 
 
 async def test_a_closed_transport_is_unavailable_not_a_crash() -> None:
-    blacklist = RedisBlacklist(ClosedTransportClient())  # type: ignore[arg-type]
+    blacklist = RedisBlacklist(ClosedTransportClient(), RedisFailures())  # type: ignore[arg-type]
     with pytest.raises(BlacklistUnavailable):
         await blacklist.lookup(TokenKey("i", "j"), 7)

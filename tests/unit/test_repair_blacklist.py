@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from revocation.adapters.memory import InMemoryBlacklist
-from revocation.adapters.mirror_marker import InMemoryMirrorMarker
+from revocation.adapters.memory import InMemoryBlacklist, InMemoryMirrorMarker
 from revocation.domain.model import BlacklistEntry, TokenRecord, Watermark
 from revocation.domain.use_cases.repair_blacklist import RepairBlacklist, RepairReport
 from tests.fakes import DownBlacklist

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from revocation.adapters.redis_tracking import ErrorReply, Frame, ProtocolError, Push, Resp3Parser
+from revocation.adapters.redis.resp3 import ErrorReply, Frame, ProtocolError, Push, Resp3Parser
 
 # One stream holding every frame type Redis can send us, with the frames it decodes to.
 STREAM: list[tuple[bytes, Frame]] = [

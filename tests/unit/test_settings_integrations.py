@@ -43,6 +43,35 @@ class TestRedisCluster:
         await container.redis().aclose()  # nothing was connected: building does no I/O
 
 
+REDIS = "redis://127.0.0.1:7000/0"
+WITH_REDIS = ["database pool", "redis client", "background work", "blacklist repair"]
+SUMMARIES = "refusal summaries"
+
+
+class TestLifespan:
+    @pytest.mark.parametrize(
+        ("env", "in_memory", "steps"),
+        [
+            ({}, True, ["background work", SUMMARIES]),
+            ({}, False, ["database pool", "background work", SUMMARIES]),
+            ({"REDIS_URL": REDIS, "REVOCATION_CACHE": "off"}, False, [*WITH_REDIS, SUMMARIES]),
+            ({"REDIS_URL": REDIS, "REVOCATION_CACHE": "redis"}, False, [*WITH_REDIS, SUMMARIES]),
+            (
+                {"REDIS_URL": REDIS, "PURGE_INTERVAL_SECONDS": "60"},
+                False,
+                [*WITH_REDIS[:2], "tracking", *WITH_REDIS[2:], "purge", SUMMARIES],
+            ),
+            ({"REDIS_URL": REDIS}, True, ["background work", SUMMARIES]),
+        ],
+    )
+    def test_starts_what_the_wiring_uses_in_order(
+        self, env: dict[str, str], in_memory: bool, steps: list[str]
+    ) -> None:
+        settings = Settings.from_env({**PRODUCTION, **env})
+        container = Container(settings=settings, in_memory=in_memory)
+        assert container.lifespan().names == steps
+
+
 class TestRevocationCacheWiring:
     @pytest.mark.parametrize(
         ("mode", "inner", "marker"),
@@ -57,8 +86,8 @@ class TestRevocationCacheWiring:
     ) -> None:
         env = {**PRODUCTION, "REDIS_URL": "redis://127.0.0.1:7000/0", "REVOCATION_CACHE": mode}
         container = Container(settings=Settings.from_env(env))
-        blacklist = container.blacklist()
-        assert type(blacklist._inner).__name__ == inner
+        assert container.wiring() == mode
+        assert type(container.blacklist()).__name__ == inner
         assert container.redis_blacklist()._marker == marker
         assert container.policy().redis_answers_alone == (mode != "off")
         assert container.mirror_marker()._key == (marker or b"rv:mirror:2")

@@ -34,6 +34,7 @@ class TestReportedEvents:
         await harness.logout()(claims=harness.codec.verify(tokens[0].token))
         harness.clock.advance(1)
         await harness.logout_all()(user_id=1)
+        await harness.background.finish()
         revoked = [fields for name, fields in harness.telemetry.events if name == "tokens_revoked"]
         assert revoked == [{"count": 1, "scope": "token"}, {"count": 2, "scope": "user"}]
 

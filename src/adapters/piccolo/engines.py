@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -110,6 +110,17 @@ async def start_engine_even_if_down(engine: DatabaseEngine) -> None:
         logger.warning("database unreachable at start-up: serving 503s until it answers")
         options = {**getattr(engine, "pool_options", {}), "min_size": 0}  # min 0: no I/O now
         await engine.start_connection_pool(**options, reset=_keep_session_state)
+
+
+@contextlib.asynccontextmanager
+async def pool_open(engine: DatabaseEngine) -> AsyncIterator[None]:
+    """The engine's pool, open while inside (even while the database is down: see
+    start_engine_even_if_down), closed after."""
+    await start_engine_even_if_down(engine)
+    try:
+        yield
+    finally:
+        await stop_engine(engine)
 
 
 async def stop_engine(engine: DatabaseEngine) -> None:

@@ -40,10 +40,10 @@ class AuthenticateToken:
     verified: a forged token is refused as invalid whatever its victim's state, so no one
     learns from the answer, its time or its metrics whether (or when) another user logged out.
 
-    With a `policy` whose fast layer answers alone, the database step is skipped when the
-    fast layer's mirror is complete and covers the token, and this process already knows the
-    token is logged (and when it was issued, for a watermark in its second): then the log
-    could only repeat what the mirror said.
+    Where the policy lets the fast layer answer alone, the database step is skipped when its
+    mirror is complete and covers the token, and this process already knows the token is logged
+    (and when it was issued, for a watermark in its second): then the log could only repeat
+    what the mirror said.
     """
 
     def __init__(
@@ -53,23 +53,21 @@ class AuthenticateToken:
         blacklist: Blacklist,
         token_log: TokenLog,
         telemetry: Telemetry,
+        policy: BlacklistPolicy,
+        clock: Clock,
+        logged_tokens: LoggedTokens,
         require_logged: bool = True,
-        policy: BlacklistPolicy | None = None,
-        clock: Clock | None = None,
-        logged_tokens: LoggedTokens | None = None,
         unlogged_iat_skew_seconds: int = 0,
     ) -> None:
         self._codec = codec
         self._telemetry = telemetry
         self._blacklist = blacklist
         self._token_log = token_log
-        self._require_logged = require_logged
         self._policy = policy
         self._clock = clock
-        self._logged = logged_tokens if logged_tokens is not None else LoggedTokens()
+        self._logged = logged_tokens
+        self._require_logged = require_logged
         self._skew = unlogged_iat_skew_seconds
-        if policy is not None and policy.redis_answers_alone and clock is None:
-            raise ValueError("a fast layer that answers alone needs a clock")
 
     async def __call__(self, *, authorization: str | None) -> Claims:
         try:
@@ -80,12 +78,19 @@ class AuthenticateToken:
 
     async def _check(self, authorization: str | None) -> Claims:
         token = bearer_token(authorization)
+        # 1. Redis: the pair's entry and the user's watermark (answered once step 2 passed).
         fast = await self._fast_layer(self._codec.peek(token))
+        # 2. The JWT: signature, algorithm and claims.
         claims = self._codec.verify(token)
         if fast is not None:
             _reject_if_revoked_in(fast, claims)
             if self._answered_by_mirror(claims, fast):
                 return claims
+        # 3. The database: the token is logged (or, in not-blocked mode, not blocked) and live.
+        await self._database_step(claims, fast)
+        return claims  # 4. Allow.
+
+    async def _database_step(self, claims: Claims, fast: BlacklistState | None) -> None:
         state = await self._token_log.lookup(claims.key, claims.user_id)
         if state.record is not None and state.record.user_id == claims.user_id:
             self._logged.remember(state.record)
@@ -95,13 +100,10 @@ class AuthenticateToken:
             if fast is not None and fast.complete:
                 await self._mirror_missed_revocation(claims, state)
             raise
-        return claims
 
     async def _mirror_missed_revocation(self, claims: Claims, state: LogState) -> None:
         """The log knows a revocation the complete mirror doesn't (a logout answered 503, or is
         still writing): put it in the fast layer now, so instances that trust it alone see it."""
-        if self._policy is None or self._clock is None:
-            return
         now = self._clock.now()
         try:
             if state.record is not None and state.record.is_blocked:
@@ -125,7 +127,7 @@ class AuthenticateToken:
         """True when the complete mirror, and what this process knows, show the token live."""
         if fast.token_pending:  # a logout of it is committing: only the log knows
             return False
-        if not (fast.complete and self._policy and self._policy.mirror_covers(claims)):
+        if not (fast.complete and self._policy.mirror_covers(claims)):
             return False
         watermark = fast.watermark
         if not self._require_logged:
@@ -134,7 +136,6 @@ class AuthenticateToken:
             return watermark is None or not watermark.kills_unlogged_iat(
                 claims.issued_at, self._skew
             )
-        assert self._clock is not None  # noqa: S101 - checked in __init__
         issued_at = self._logged.issued_at(claims.key, claims.user_id, self._clock.now())
         if issued_at is None:
             return False  # never seen in the log by this process: ask it once

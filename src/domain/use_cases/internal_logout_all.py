@@ -13,9 +13,10 @@ class InternalLogoutAll:
         self._gate = gate
         self._logout_all_devices = logout_all_devices
 
-    async def __call__(self, *, user_id: object, app_id: object, app_key: object, peer: str) -> int:
-        """Returns how many logged tokens it blocked."""
+    async def __call__(
+        self, *, user_id: object, app_id: object, app_key: object, peer: str
+    ) -> None:
         admitted = await self._gate.admit(
             user_id=user_id, app_id=app_id, app_key=app_key, peer=peer
         )
-        return await self._logout_all_devices(user_id=admitted)
+        await self._logout_all_devices(user_id=admitted)

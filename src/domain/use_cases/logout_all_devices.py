@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from revocation.domain.errors import BlacklistUnavailable, RevocationNotMirrored
 from revocation.domain.model import Watermark
-from revocation.domain.policy import BlacklistPolicy
+from revocation.domain.policy import BlacklistPolicy, mirroring
 from revocation.domain.ports import Background, Blacklist, Clock, Telemetry, TokenLog
 
 
 class LogoutAllDevices:
-    """Raise the user's watermark durably and in Redis, and block their logged rows.
+    """Raise the user's watermark durably and in Redis; block their logged rows afterwards.
 
     The watermark is the revocation, in both layers: every check reads the token's entry and
     its user's watermark together, and where Redis answers alone, its watermark outlives every
     token it covers (BlacklistPolicy). So the blocked tokens get no entries of their own: N of
     them would cost N Redis writes and, for a user with thousands of tokens, hundreds of
     milliseconds of this process's event loop (building and parsing the pipeline), during which
-    every other request waits.
-
-    With a `background`, it answers once the watermark is committed and in Redis and blocks the
-    rows after the response: O(1) round trips and time on the response path, whatever the N.
+    every other request waits. It answers once the watermark is committed and in Redis, and
+    blocks the rows after the response: O(1) round trips and time, whatever the N.
     """
 
     def __init__(
@@ -30,7 +27,7 @@ class LogoutAllDevices:
         clock: Clock,
         policy: BlacklistPolicy,
         telemetry: Telemetry,
-        background: Background | None = None,
+        background: Background,
     ) -> None:
         self._token_log = token_log
         self._telemetry = telemetry
@@ -39,31 +36,15 @@ class LogoutAllDevices:
         self._policy = policy
         self._background = background
 
-    async def __call__(self, *, user_id: int) -> int:
-        """Returns how many logged tokens it blocked (0 when a background blocks them later)."""
+    async def __call__(self, *, user_id: int) -> None:
         watermark = Watermark(user_id=user_id, revoked_before=self._clock.now())
-        if self._background is None:
-            blocked = await self._block_rows(watermark)
-            await self._mirror(watermark)
-            return blocked
         await self._token_log.raise_watermark(watermark)
         try:
-            await self._mirror(watermark)
+            async with mirroring(self._policy, self._telemetry, "logout_all"):
+                await self._blacklist.raise_watermark(watermark, self._policy.watermark_ttl_seconds)
         finally:  # after the answer's work, not competing with it; even when it is a 503
             self._background.run("block revoked tokens", lambda: self._block_rows(watermark))
-        return 0
 
-    async def _block_rows(self, watermark: Watermark) -> int:
+    async def _block_rows(self, watermark: Watermark) -> None:
         blocked = await self._token_log.revoke_all(watermark)
         self._telemetry.tokens_revoked(blocked, scope="user")
-        return blocked
-
-    async def _mirror(self, watermark: Watermark) -> None:
-        try:
-            await self._blacklist.raise_watermark(watermark, self._policy.watermark_ttl_seconds)
-        except BlacklistUnavailable as error:
-            self._telemetry.blacklist_unavailable("logout_all")
-            if self._policy.redis_answers_alone:
-                # Checks may take the fast layer's word without the log: the caller must retry.
-                raise RevocationNotMirrored("the watermark is durable but not in Redis") from error
-            # The watermark is committed and every check reads the log: the tokens are dead.

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from revocation.domain.errors import BlacklistUnavailable, RevocationNotMirrored
 from revocation.domain.model import BlacklistEntry, Claims, TokenRecord
-from revocation.domain.policy import BlacklistPolicy
+from revocation.domain.policy import BlacklistPolicy, mirroring
 from revocation.domain.ports import Blacklist, Clock, Telemetry, TokenLog
 
 
@@ -42,15 +41,11 @@ class LogoutToken:
         if ttl == 0:  # expired past the leeway: the log keeps the block, Redis has no use for it
             await self._block(record, now)
             return
-        try:
-            async with self._blacklist.revoking([BlacklistEntry(claims.key, ttl)]):
-                await self._block(record, now)
-        except BlacklistUnavailable as error:
-            self._telemetry.blacklist_unavailable("logout")
-            if self._policy.redis_answers_alone:
-                # Checks may take the fast layer's word without the log: the caller must retry.
-                raise RevocationNotMirrored("the block is durable but not in Redis") from error
-            # The block is committed and every check reads the log, so the token is dead already.
+        async with (
+            mirroring(self._policy, self._telemetry, "logout"),
+            self._blacklist.revoking([BlacklistEntry(claims.key, ttl)]),
+        ):
+            await self._block(record, now)
 
     async def _block(self, record: TokenRecord, now: float) -> None:
         await self._token_log.block(record, blocked_at=now)

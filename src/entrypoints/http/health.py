@@ -17,6 +17,7 @@ from revocation.domain.ports import Blacklist, TokenLog
 
 logger = logging.getLogger(__name__)
 
+READY_TIMEOUT_SECONDS = 1.0  # a probe that waits longer than this is "not ready" anyway
 # A key no token carries: reading it exercises the same query as a real check, changes nothing.
 PROBE_KEY = TokenKey(issuer="health-probe", jti="readiness-probe")
 OK, UNAVAILABLE = "ok", "unavailable"
@@ -40,7 +41,7 @@ class ReadinessProbe:
         *,
         token_log: Callable[[], TokenLog],
         blacklist: Callable[[], Blacklist],
-        timeout_seconds: float = 1.0,
+        timeout_seconds: float = READY_TIMEOUT_SECONDS,
     ) -> None:
         self._token_log = token_log  # providers, called per check: engines are built at start-up
         self._blacklist = blacklist

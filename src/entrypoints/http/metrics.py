@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from revocation.adapters.loop_metrics import LoopCounter, LoopHistogram
 from revocation.adapters.prometheus_telemetry import PrometheusTelemetry
 from revocation.domain.model import Claims
-from revocation.domain.use_cases import AuthenticateToken
+from revocation.entrypoints.http.auth import Authenticator
 
 # Label values come from a fixed set: a client inventing methods must not invent time series.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -67,7 +67,7 @@ class RequestMetricsMiddleware:
 class TimedAuthenticate:
     """AuthenticateToken, timed into the check-latency histogram, accepted or refused."""
 
-    def __init__(self, authenticate: AuthenticateToken, metrics: PrometheusTelemetry) -> None:
+    def __init__(self, authenticate: Authenticator, metrics: PrometheusTelemetry) -> None:
         self._authenticate = authenticate
         self._seconds = metrics.check_seconds
 

@@ -16,7 +16,7 @@ import secrets
 
 from redis.exceptions import RedisError
 
-from revocation.adapters.redis_blacklist import REDIS_FAILURES, RedisClient
+from revocation.adapters.redis.client import REDIS_FAILURES, RedisClient, RedisFailures
 from revocation.adapters.throttle import InMemoryFailureThrottle, NoAttempt, busy_polls
 from revocation.domain.errors import Throttled
 from revocation.domain.ports import Attempt, FailureThrottle
@@ -58,10 +58,13 @@ _RESERVED, _THROTTLED = 1, 0
 
 
 class _SharedAttempt:
-    __slots__ = ("_client", "_key", "_window")
+    __slots__ = ("_client", "_failures", "_key", "_window")
 
-    def __init__(self, client: RedisClient, key: str, window: bytes) -> None:
+    def __init__(
+        self, client: RedisClient, failures: RedisFailures, key: str, window: bytes
+    ) -> None:
         self._client = client
+        self._failures = failures
         self._key = key
         self._window = window
 
@@ -75,6 +78,7 @@ class _SharedAttempt:
         try:
             await self._client.eval(_RESOLVE, 1, self._key, self._window, int(failed))
         except REDIS_FAILURES as error:
+            self._failures.note()
             # The reservation stays counted in Redis until its window ends: the safe side.
             logger.warning("throttle could not resolve an attempt: %s", type(error).__name__)
 
@@ -88,6 +92,7 @@ class RedisFailureThrottle:
     def __init__(
         self,
         client: RedisClient,
+        failures: RedisFailures,
         *,
         max_failures: int,
         window_seconds: int,
@@ -95,6 +100,7 @@ class RedisFailureThrottle:
         prefix: str = "thr:",
     ) -> None:
         self._client = client
+        self._failures = failures
         self._max_failures = max_failures
         self._window_ms = window_seconds * 1000
         self._fallback = fallback
@@ -108,10 +114,11 @@ class RedisFailureThrottle:
             try:
                 verdict, detail = await self._reserve_once(key)
             except REDIS_FAILURES as error:
+                self._failures.note()
                 logger.warning("throttle counts in this process: Redis failed (%r)", error)
                 return await self._fallback.reserve(peer)
             if verdict == _RESERVED and isinstance(detail, bytes):
-                return _SharedAttempt(self._client, key, detail)
+                return _SharedAttempt(self._client, self._failures, key, detail)
             if verdict == _THROTTLED and isinstance(detail, int):
                 raise Throttled(max(1, math.ceil(detail / 1000)))
             await asyncio.sleep(delay)

@@ -7,7 +7,7 @@ kept here until Redis says it changed. Two rules make a cached answer as good as
   PING it reads after that write, so every write acknowledged before that PING was sent has
   reached this cache. A writer waits `lease_seconds` after Redis acknowledged its write before
   answering, so a request that starts after a logout returned can only be served from a cache
-  whose lease began after the write (CONTRACT, "Hot path"). Every instance must use the same L.
+  whose lease began after the write (docs/decisions.md). Every instance must use the same L.
   A logout waits less in all: it first marks its token pending ("ask the log"), and its lease
   runs from that mark while the log commits.
 - Generation: a value read from Redis is kept only if no invalidation, flush or reconnection
@@ -16,14 +16,13 @@ kept here until Redis says it changed. Two rules make a cached answer as good as
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-from revocation.adapters.redis_blacklist import PENDING, RedisBlacklist
+from revocation.adapters.redis.client import PENDING, KeyLayout, outlive_leases
 from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
 from revocation.domain.ports import Blacklist
@@ -32,7 +31,7 @@ _MISSING = object()
 
 
 class InvalidationFeed(Protocol):
-    """What the cache needs of the tracking listener (adapters.redis_tracking)."""
+    """What the cache needs of the tracking listener (`tracking.TrackingListener`)."""
 
     @property
     def generation(self) -> int: ...
@@ -42,12 +41,33 @@ class InvalidationFeed(Protocol):
     def subscribe(self, on_invalidate: Callable[[Sequence[bytes] | None], None]) -> None: ...
 
 
+class RedisReads(Protocol):
+    """What the cache needs of the blacklist in Redis (`blacklist.RedisBlacklist`)."""
+
+    def lookup_keys(self, key: TokenKey, user_id: int) -> list[bytes]: ...
+
+    async def read(self, keys: list[bytes]) -> list[bytes | None]: ...
+
+    def state_from(self, user_id: int, values: Sequence[bytes | None]) -> BlacklistState: ...
+
+    async def add(self, entries: Sequence[BlacklistEntry]) -> None: ...
+
+    async def mark_pending(self, entries: Sequence[BlacklistEntry], mark: bytes) -> bool: ...
+
+    async def replace_marks(self, entries: Sequence[BlacklistEntry], mark: bytes) -> bool: ...
+
+    async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None: ...
+
+    @property
+    def keys(self) -> KeyLayout: ...
+
+
 class LocallyCachedBlacklist:
     """The `Blacklist` port: RedisBlacklist's answers, cached while the lease holds."""
 
     def __init__(
         self,
-        redis: RedisBlacklist,
+        redis: RedisReads,
         feed: InvalidationFeed,
         *,
         lease_seconds: float,
@@ -75,7 +95,7 @@ class LocallyCachedBlacklist:
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
         await self._redis.add(entries)
         acknowledged = time.monotonic()
-        self._forget([self._redis.token_key(entry.key) for entry in entries])
+        self._forget([self._redis.keys.token_key(entry.key) for entry in entries])
         await outlive_leases(acknowledged, self._lease)
 
     @asynccontextmanager
@@ -90,7 +110,7 @@ class LocallyCachedBlacklist:
         following it. If the mark was refused, or gone by then (a flush or restart let a cache
         read the key's absence meanwhile), the lease runs from the entries' write instead.
         """
-        keys = [self._redis.token_key(entry.key) for entry in entries]
+        keys = [self._redis.keys.token_key(entry.key) for entry in entries]
         mark = PENDING + secrets.token_hex(8).encode()  # no one else ever writes this value
         try:
             marked = time.monotonic() if await self._redis.mark_pending(entries, mark) else None
@@ -107,7 +127,7 @@ class LocallyCachedBlacklist:
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
         await self._redis.raise_watermark(watermark, ttl_seconds)
         acknowledged = time.monotonic()
-        self._forget([self._redis.watermark_key(watermark.user_id)])
+        self._forget([self._redis.keys.watermark_key(watermark.user_id)])
         await outlive_leases(acknowledged, self._lease)
 
     def __len__(self) -> int:
@@ -129,16 +149,4 @@ class LocallyCachedBlacklist:
             self._forget(keys)
 
 
-async def outlive_leases(acknowledged: float, lease_seconds: float) -> None:
-    """Return once every instance's lease postdates a write Redis acknowledged at `acknowledged`.
-
-    By the monotonic clock the readers use, plus a margin: uvloop's timers round to whole
-    milliseconds and may fire up to one early.
-    """
-    deadline = acknowledged + lease_seconds + _TIMER_MARGIN_SECONDS
-    while (remaining := deadline - time.monotonic()) > 0:  # noqa: ASYNC110 - a deadline, no event
-        await asyncio.sleep(remaining)
-
-
-_TIMER_MARGIN_SECONDS = 0.002
 _: type[Blacklist] = LocallyCachedBlacklist

@@ -5,7 +5,12 @@ beforeSleep), so a PING sent after the write was acknowledged is answered after 
 was queued; a PING queued earlier may be answered first. So the lease runs from the ping's send
 time, never from the pong's arrival: the pong proves every write acknowledged before it was sent.
 
-redis-py's asyncio client has no client-side caching, hence a small RESP3 parser and one socket.
+redis-py's asyncio client has no client-side caching, and no public way to read the keys of
+an `invalidate` push (see `resp3`), hence one socket of our own, read by `resp3`.
+
+Each time this connection (re)connects, drops, or sees a flush, whatever happened meanwhile is
+unknown: the cache drops everything, and it counts as a Redis failure, so the repair loop
+re-fills Redis from the database.
 """
 
 from __future__ import annotations
@@ -16,10 +21,18 @@ import logging
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from collections.abc import AsyncIterator, Callable, Sequence
 from urllib.parse import unquote, urlsplit
+
+from revocation.adapters.redis.client import RedisFailures
+from revocation.adapters.redis.resp3 import (
+    ErrorReply,
+    Frame,
+    ProtocolError,
+    Push,
+    Resp3Parser,
+    encode_command,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,127 +44,6 @@ _READ_BYTES = 65536
 Invalidation = Sequence[bytes] | None  # None: drop everything
 
 
-class ProtocolError(Exception):
-    """The byte stream is not RESP3, or not the reply we expected."""
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorReply:
-    """A `-` or `!` frame: Redis refused a command."""
-
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Push:
-    """A `>` frame: out-of-band data, such as `invalidate`, never a reply."""
-
-    items: list[Frame]
-
-
-# Simple and bulk strings are bytes; sets are lists; attributes are read and dropped.
-Frame: TypeAlias = (
-    bytes | int | float | bool | ErrorReply | Push | list["Frame"] | dict[Any, "Frame"] | None
-)
-
-
-class _Incomplete(Exception):
-    """The buffer ends inside a frame."""
-
-
-class Resp3Parser:
-    """Incremental: feed any slice of the stream, get back the frames it completed."""
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-
-    def feed(self, data: bytes) -> list[Frame]:
-        self._buffer += data
-        frames: list[Frame] = []
-        done = 0
-        with contextlib.suppress(_Incomplete):
-            while done < len(self._buffer):
-                frame, done = self._frame(done)
-                frames.append(frame)
-        del self._buffer[:done]
-        return frames
-
-    def _frame(self, start: int) -> tuple[Frame, int]:
-        end = self._buffer.find(b"\r\n", start)
-        if end < 0:
-            raise _Incomplete
-        marker, line, at = chr(self._buffer[start]), bytes(self._buffer[start + 1 : end]), end + 2
-        if marker in "$=!":
-            return self._blob(marker, _integer(line), at)
-        if marker in "*>~%|":
-            return self._aggregate(marker, _integer(line), at)
-        return _scalar(marker, line), at
-
-    def _blob(self, marker: str, length: int, at: int) -> tuple[Frame, int]:
-        if length == -1:  # RESP2's null bulk string
-            return None, at
-        end = at + length
-        if len(self._buffer) < end + 2:
-            raise _Incomplete
-        if length < 0 or self._buffer[end : end + 2] != b"\r\n":
-            raise ProtocolError(f"bad {marker} frame length")
-        blob = bytes(self._buffer[at:end])
-        if marker == "!":
-            return ErrorReply(blob.decode("utf-8", "replace")), end + 2
-        return (blob[4:] if marker == "=" else blob), end + 2  # "=" starts with "txt:"
-
-    def _aggregate(self, marker: str, count: int, at: int) -> tuple[Frame, int]:
-        if count == -1:  # RESP2's null array
-            return None, at
-        items: list[Frame] = []
-        for _ in range(count * 2 if marker in "%|" else count):
-            item, at = self._frame(at)
-            items.append(item)
-        if marker == "|":  # attributes annotate the frame that follows
-            return self._frame(at)
-        if marker == "%":
-            pairs = zip(items[::2], items[1::2], strict=True)
-            return {_hashable(key): value for key, value in pairs}, at
-        return (Push(items) if marker == ">" else items), at
-
-
-def _integer(line: bytes) -> int:
-    try:
-        return int(line)
-    except ValueError:
-        raise ProtocolError("bad RESP3 integer") from None
-
-
-def _scalar(marker: str, line: bytes) -> Frame:
-    if marker == "+":
-        return line
-    if marker == "-":
-        return ErrorReply(line.decode("utf-8", "replace"))
-    if marker in ":(":
-        return _integer(line)
-    if marker == ",":
-        try:
-            return float(line)
-        except ValueError:
-            raise ProtocolError("bad RESP3 double") from None
-    if marker == "#" and line in (b"t", b"f"):
-        return line == b"t"
-    if marker == "_" and not line:
-        return None
-    raise ProtocolError(f"bad RESP3 frame type {marker!r}")
-
-
-def _hashable(key: Frame) -> Any:
-    return tuple(key) if isinstance(key, list) else key
-
-
-def encode_command(*args: bytes) -> bytes:
-    """A command as RESP: an array of bulk strings."""
-    parts = [b"*%d\r\n" % len(args)]
-    parts += [b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in args]
-    return b"".join(parts)
-
-
 _PING = encode_command(b"PING")
 
 
@@ -161,6 +53,7 @@ class TrackingListener:
     def __init__(
         self,
         url: str,
+        failures: RedisFailures,
         *,
         prefixes: Sequence[bytes],
         lease_seconds: float,
@@ -186,7 +79,8 @@ class TrackingListener:
         self._connected = False
         self._answered_ping_sent_at: float | None = None
         self._pings_in_flight: deque[float] = deque()  # send times, oldest first
-        self._failures = 0  # in a row
+        self._failures = failures
+        self._attempts_failed = 0  # in a row
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -222,6 +116,15 @@ class TrackingListener:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="redis-tracking")
 
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Connected (in the background) while inside, stopped after."""
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
@@ -236,7 +139,10 @@ class TrackingListener:
             except Exception as error:  # whatever broke, drop everything and reconnect
                 self._lost(error)
             await asyncio.sleep(
-                min(_FIRST_RETRY_SECONDS * 2 ** min(self._failures - 1, 10), _LAST_RETRY_SECONDS)
+                min(
+                    _FIRST_RETRY_SECONDS * 2 ** min(self._attempts_failed - 1, 10),
+                    _LAST_RETRY_SECONDS,
+                )
             )
 
     async def _session(self) -> None:
@@ -314,6 +220,8 @@ class TrackingListener:
 
     def _invalidate(self, keys: Invalidation) -> None:
         self._generation += 1
+        if keys is None:  # a flush, a (re)connection or a drop: writes may have been lost
+            self._failures.note()
         for subscriber in self._subscribers:
             try:
                 subscriber(keys)
@@ -335,18 +243,18 @@ class TrackingListener:
                     logger.exception("a probe callback failed")
 
     def _up(self) -> None:
-        if self._failures:
+        if self._attempts_failed:
             logger.info("redis tracking connection restored")
-        self._failures = 0
+        self._attempts_failed = 0
         self._connected = True
         self._invalidate(None)  # whatever happened while we were away is unknown
 
     def _lost(self, error: Exception) -> None:
         while isinstance(error, ExceptionGroup):
             error = error.exceptions[0]
-        level = logging.WARNING if self._failures == 0 else logging.DEBUG  # once per outage
+        level = logging.WARNING if self._attempts_failed == 0 else logging.DEBUG  # once per outage
         logger.log(level, "redis tracking connection lost (%r); reconnecting", error)
-        self._failures += 1
+        self._attempts_failed += 1
         self._drop()
 
     def _drop(self) -> None:

@@ -1,0 +1,13 @@
+"""The fast layer in Redis: the blacklist, its process-local cache, the tracking connection
+that keeps that cache coherent, the mirror marker, and the brute-force brake's shared windows.
+
+- `client`: the client and its bounds, what counts as Redis failing (`RedisFailures`), the key
+  layout and the writers' side of the lease. Every module here builds on it, and on nothing
+  else of this package: no adapter imports another.
+- `blacklist`: `RedisBlacklist`, the `Blacklist` port on Redis.
+- `cached_blacklist`: `LocallyCachedBlacklist`, its answers kept in process memory.
+- `tracking`: `TrackingListener`, the connection whose invalidations and PINGs make that cache
+  safe (the readers' side of the lease); `resp3` is the reader of its wire, its own.
+- `mirror_marker`: `RedisMirrorMarker`, whether Redis holds everything the log does.
+- `throttle`: `RedisFailureThrottle`, the brake's windows shared by every instance.
+"""

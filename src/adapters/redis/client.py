@@ -1,0 +1,169 @@
+"""How the service talks to Redis: the client and its bounds, what counts as Redis failing, and
+what is stored under which key. Every module of this package builds on this one alone.
+
+Layout (version 2, the marker's number):
+  `rv:t<12-byte digest of (iss, jti)>` = "1"  (a blocked pair; never the token text)
+      or "?<16 hex digits>" while a logout commits to the log (the local cache's pending
+      mark, unique to that logout: ask the log)
+  `rv{42}w` = user 42's watermark in integer microseconds (a float string would round)
+  `rv:mirror:2` (`:full` where Redis answers alone) = the repair's marker: "done", or a ticket
+A blocked pair's key names no user: a block refuses every token carrying the pair, whichever
+user it names (docs/decisions.md), also where Redis answers alone. A 16-byte key fits one
+allocation: about 118 bytes per blocked token in all (Redis 7.0, `make bench`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal, overload
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
+
+from revocation.domain.errors import BlacklistUnavailable
+from revocation.domain.model import TokenKey
+
+RedisClient = Redis | RedisCluster
+HEALTH_CHECK_INTERVAL_SECONDS = 30
+BLOCKED = b"1"
+PENDING = b"?"  # prefixes a pending mark: a logout is committing the block; ask the log
+MIRROR_DONE = b"done"  # the mirror marker's value once a full repair has finished
+_DIGEST_BYTES = 12  # 96 bits: a collision needs ~2^48 blocked tokens
+
+
+@dataclass(frozen=True, slots=True)
+class RedisOptions:
+    """Timeouts and the connection pool's bounds."""
+
+    socket_timeout: float
+    connect_timeout: float
+    # At most this many connections; a command waits up to `pool_timeout` for one (a burst
+    # queues; it is not mistaken for an outage).
+    max_connections: int
+    pool_timeout: float
+
+
+@overload
+def build_redis_client(
+    url: str, options: RedisOptions, *, cluster: Literal[False] = False
+) -> Redis: ...
+
+
+@overload
+def build_redis_client(
+    url: str, options: RedisOptions, *, cluster: Literal[True]
+) -> RedisCluster: ...
+
+
+@overload
+def build_redis_client(url: str, options: RedisOptions, *, cluster: bool) -> RedisClient: ...
+
+
+def build_redis_client(url: str, options: RedisOptions, *, cluster: bool = False) -> RedisClient:
+    """A client for `url` (with `cluster`, any node of a Redis Cluster); it connects on first
+    use. Close it with `await client.aclose()`."""
+    connection = {
+        "socket_timeout": options.socket_timeout,
+        "socket_connect_timeout": options.connect_timeout,
+        # Set explicitly, never inherited: redis-py 8's `Redis(...)` default is 10 retries with
+        # exponential backoff (its `from_url` default differs, and both have changed between
+        # releases), and a dead Redis must not stall requests the database can answer. One
+        # immediate retry on a connection error still replaces a pooled connection the server has
+        # closed (every command we send is idempotent); a timeout is not retried, since the
+        # handshake and the command would each wait again: 4 x socket_timeout, measured.
+        "retry": Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,)),
+        # A connection idle this long is PINGed before use: one extra round trip, rarely.
+        "health_check_interval": HEALTH_CHECK_INTERVAL_SECONDS,
+        # Keys are binary digests and values are "1" or integer microseconds: no decoding.
+        "decode_responses": False,
+    }
+    if cluster:
+        # redis-py's cluster client has no blocking pool: past `max_connections` per node it
+        # raises MaxConnectionsError, which counts as Redis being unavailable.
+        return RedisCluster.from_url(url, max_connections=options.max_connections, **connection)
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=options.max_connections, timeout=options.pool_timeout, **connection
+    )
+    return Redis.from_pool(pool)
+
+
+# Everything a Redis call raises when Redis is down, slow or drops the connection. OSError covers
+# socket errors and TimeoutError (asyncio.TimeoutError is its alias). RuntimeError: uvloop's
+# "unable to perform operation on <TCPTransport closed=True>", which redis-py lets through when
+# Redis closes a connection it has just accepted (maxclients reached, a restart); seen in the
+# faults race test as a 500.
+REDIS_FAILURES: tuple[type[Exception], ...] = (
+    RedisError,
+    RedisClusterException,
+    OSError,
+    RuntimeError,
+)
+
+
+class RedisFailures:
+    """How often Redis failed this process, as any adapter here or the tracking connection saw
+    it. Each failure may have lost a write (or Redis may have come back empty), so the repair
+    loop repairs whenever the count moved since its last complete repair."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def note(self) -> None:
+        self.seen += 1
+
+
+@contextlib.contextmanager
+def unavailable_on_error(failures: RedisFailures) -> Iterator[None]:
+    """Any Redis failure inside becomes BlacklistUnavailable, and is counted."""
+    try:
+        yield
+    except REDIS_FAILURES as error:
+        failures.note()
+        raise BlacklistUnavailable(f"redis: {type(error).__name__}: {error}") from error
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLayout:
+    """The keys of the layout above, under `prefix`."""
+
+    prefix: bytes = b"rv"
+
+    def token_key(self, key: TokenKey) -> bytes:
+        return self.prefix + b":t" + hashlib.sha256(key.material()).digest()[:_DIGEST_BYTES]
+
+    def watermark_key(self, user_id: int) -> bytes:
+        return b"%s{%d}w" % (self.prefix, user_id)
+
+    def marker_key(self, *, full: bool) -> bytes:
+        """The repair's marker. A full mirror (Redis answering alone) has its own: a repair for
+        the database-checked flow pushes shorter-lived entries and may not vouch for it."""
+        return self.prefix + (b":mirror:2:full" if full else b":mirror:2")
+
+    @property
+    def tracked_prefixes(self) -> tuple[bytes, ...]:
+        """Every key above starts with one of these (tracking broadcasts their changes)."""
+        return (self.prefix + b"{", self.prefix + b":")
+
+
+async def outlive_leases(acknowledged: float, lease_seconds: float) -> None:
+    """Return once every local cache's lease postdates a write Redis acknowledged at
+    `acknowledged` (the readers' side of the lease is the tracking connection's).
+
+    By the monotonic clock the readers use, plus a margin: uvloop's timers round to whole
+    milliseconds and may fire up to one early.
+    """
+    deadline = acknowledged + lease_seconds + _TIMER_MARGIN_SECONDS
+    while (remaining := deadline - time.monotonic()) > 0:  # noqa: ASYNC110 - a deadline, no event
+        await asyncio.sleep(remaining)
+
+
+_TIMER_MARGIN_SECONDS = 0.002

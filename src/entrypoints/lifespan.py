@@ -1,0 +1,92 @@
+"""Start-up and shutdown: the steps the container's wiring needs, entered in order and left in
+reverse (what a later step needs, an open pool, outlives it)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from revocation.adapters.background import AsyncioBackground
+from revocation.adapters.piccolo.engines import DatabaseEngine, pool_open
+from revocation.adapters.redis.client import RedisClient
+from revocation.adapters.redis.tracking import TrackingListener
+from revocation.adapters.telemetry import RefusalSummary
+from revocation.domain.ports import Clock, TokenLog
+from revocation.entrypoints.blacklist_repair import RepairLoop
+from revocation.entrypoints.periodic import purging, summarising
+from revocation.entrypoints.settings import Settings
+
+if TYPE_CHECKING:
+    from revocation.entrypoints.containers import Wiring
+
+Step = tuple[str, Callable[[], AbstractAsyncContextManager[Any]]]  # a name, and the step
+
+
+class Lifespan:
+    """Each step is entered in order at start-up and left in reverse at shutdown, so what a
+    later step needs (an open pool) outlives it. One per app start: an async context manager."""
+
+    def __init__(self, steps: Sequence[Step]) -> None:
+        self._steps = steps
+        self._stack = contextlib.AsyncExitStack()
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self._steps]
+
+    async def __aenter__(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            for _, step in self._steps:
+                await stack.enter_async_context(step())
+            self._stack = stack.pop_all()  # a step that failed to start unwinds the others
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._stack.__aexit__(kind, error, traceback)
+
+
+def service_lifespan(
+    settings: Settings,
+    wiring: Wiring,
+    in_memory: bool,
+    *,
+    database: Callable[[], DatabaseEngine],
+    token_log: Callable[[], TokenLog],
+    redis: Callable[[], RedisClient],
+    tracking: Callable[[], TrackingListener],
+    repair_loop: Callable[[], RepairLoop],
+    background: Callable[[], AsyncioBackground],
+    refusals: Callable[[], RefusalSummary],
+    clock: Callable[[], Clock],
+) -> Lifespan:
+    """What the app's wiring needs started, given as providers: only those used are built."""
+    steps: list[Step] = []
+    if not in_memory:
+        steps.append(("database pool", lambda: pool_open(database())))
+    if wiring != "memory":
+        steps.append(("redis client", lambda: contextlib.aclosing(redis())))
+    if wiring == "local":  # no cached answer until the tracking connection is up
+        steps.append(("tracking", lambda: tracking().running()))
+    # At shutdown: the work that followed the last answers, while the pools are still open.
+    steps.append(("background work", lambda: background().draining()))
+    if wiring != "memory" and settings.blacklist_repair_interval_seconds > 0:
+        steps.append(("blacklist repair", lambda: repair_loop().running()))
+    if settings.purge_interval_seconds > 0:
+        purge = functools.partial(
+            purging,
+            interval=settings.purge_interval_seconds,
+            leeway=settings.jwt_leeway_seconds,
+            batch=settings.purge_batch_size,
+        )
+        steps.append(("purge", lambda: purge(token_log(), clock())))
+    interval = settings.refusal_log_interval_seconds
+    steps.append(("refusal summaries", lambda: summarising(refusals(), interval=interval)))
+    return Lifespan(steps)
