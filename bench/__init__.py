@@ -1,1 +1,1 @@
-"""The reproducible benchmark of issue #4: `make bench` (or `python -m bench --help`)."""
+"""The reproducible benchmark: `make bench` (or `python -m bench --help`)."""

@@ -215,11 +215,11 @@ def _verdicts(
     result = []
     for mode in ("off", report.DEFAULT_MODE):
         if mode in modes:
-            result += verdicts.issue4(figures, mode)
+            result += verdicts.versus_reference(figures, mode)
     if report.DEFAULT_MODE in modes:
         hello = report.service_label(_hello_mode(modes))
         local = report.DEFAULT_MODE
-        result += verdicts.issue8(figures, local, hello, latencies.get(local))
+        result += verdicts.near_zero(figures, local, hello, latencies.get(local))
     return result + verdicts.logout_all_and_memory(scaling, redis_bytes)
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import httpx
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from revocation.entrypoints.http.verify import VERIFY_PATH
@@ -46,6 +47,31 @@ class Op:
     instance: int
     user: int  # index into the run's users
     recent: int  # which token: 0 is the newest issued so far
+
+
+PROGRAM_SIZE = 250
+
+
+def for_each_program(
+    operations: int, size: int = PROGRAM_SIZE
+) -> Callable[[Callable[[list[Op]], None]], Callable[[], None]]:
+    """Runs the decorated function on random programs of `size` until about `operations` ran.
+
+    Generated only: a live race does not replay, so shrinking would chase noise.
+    """
+
+    def decorate(run_one: Callable[[list[Op]], None]) -> Callable[[], None]:
+        examples = settings(
+            max_examples=max(1, operations // size),
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+        run: Callable[[], None] = examples(given(program=programs(size))(run_one))
+        return run
+
+    return decorate
 
 
 def programs(size: int, *, instances: int = 2, users: int = 3) -> st.SearchStrategy[list[Op]]:

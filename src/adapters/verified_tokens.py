@@ -63,11 +63,6 @@ class VerifiedTokenCache:
     def encode(self, claims: Claims) -> str:
         return self._inner.encode(claims)
 
-    def clear(self) -> None:
-        """Forget every verified token (after a key rotation)."""
-        self._verified.clear()
-        self._peeked.clear()
-
     def __len__(self) -> int:
         return len(self._verified)
 

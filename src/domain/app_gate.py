@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TypeGuard
 
 from revocation.domain.errors import (
@@ -12,6 +13,16 @@ from revocation.domain.errors import (
 )
 from revocation.domain.model import parse_user_id
 from revocation.domain.ports import AppCredentials, FailureThrottle, Telemetry
+
+
+@dataclass(frozen=True, slots=True)
+class InternalCall:
+    """What a service-to-service call presents, as it was sent: AppGate decides what it is."""
+
+    user_id: object
+    app_id: object
+    app_key: object
+    peer: str  # who is calling, as the HTTP edge saw it (after trusted proxies)
 
 
 class AppGate:
@@ -28,8 +39,9 @@ class AppGate:
         self._throttle = throttle
         self._telemetry = telemetry
 
-    async def admit(self, *, user_id: object, app_id: object, app_key: object, peer: str) -> int:
+    async def admit(self, call: InternalCall) -> int:
         """The validated user id, or the error the spec names for the first failed rule."""
+        user_id, app_id, app_key, peer = call.user_id, call.app_id, call.app_key, call.peer
         parsed_user_id = parse_user_id(user_id)
         if parsed_user_id is None:
             raise MissingUserId("user_id is missing or not an integer in range")

@@ -19,7 +19,7 @@ class BlacklistPolicy:
 
     With `redis_answers_alone` the fast layer is a complete mirror of the log, so an entry must
     live as long as its token can be presented (`exp` + leeway): the expiry setting can no
-    longer shorten it (CONTRACT, "Hot path"). Watermarks then live for the longest token
+    longer shorten it (docs/decisions.md). Watermarks then live for the longest token
     lifetime the mirror covers; a longer-lived token is always checked against the log.
     """
 

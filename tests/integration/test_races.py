@@ -17,15 +17,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.live_server import SERVER_ENV, LiveServer, live_server
 from tests.race_model import judge
-from tests.race_program import Op, Run, programs
+from tests.race_program import Op, Run, for_each_program
 from tests.random_refs import random_user_id
 
 OPERATIONS = int(os.environ.get("RACE_OPERATIONS", "10000"))
-PROGRAM_SIZE = 250
 CONCURRENCY = int(os.environ.get("RACE_CONCURRENCY", "16"))
 CREDENTIALS = {"app_id": SERVER_ENV["APP_ID"], "app_key": SERVER_ENV["APP_KEY"]}
 
@@ -59,14 +57,7 @@ def test_no_instance_accepts_a_revoked_token(servers: list[LiveServer]) -> None:
     totals: Counter[str] = Counter()
     started = time.monotonic()
 
-    @settings(
-        max_examples=max(1, OPERATIONS // PROGRAM_SIZE),
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],  # a live race does not replay: shrinking would chase noise
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-    @given(program=programs(PROGRAM_SIZE))
+    @for_each_program(OPERATIONS)
     def run_one(program: list[Op]) -> None:
         run = asyncio.run(run_program(servers, program, users))
         verdict = judge(run)

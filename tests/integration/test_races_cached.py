@@ -24,13 +24,12 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from hypothesis import HealthCheck, Phase, given, settings
 
 from revocation.adapters.redis.tracking import CLIENT_NAME
 from tests.integration.throwaway import ThrowawayRedis, fresh_database, throwaway_redis
 from tests.live_server import SERVER_ENV, LiveServer, live_server
 from tests.race_model import judge
-from tests.race_program import Op, Run, programs
+from tests.race_program import Op, Run, for_each_program
 from tests.random_refs import random_user_id
 
 pytestmark = [
@@ -47,7 +46,6 @@ pytestmark = [
 OPERATIONS = int(
     os.environ.get("RACE_FAULT_OPERATIONS") or os.environ.get("RACE_OPERATIONS", "10000")
 )
-PROGRAM_SIZE = 250
 CONCURRENCY = int(os.environ.get("RACE_CONCURRENCY", "16"))
 CREDENTIALS = {"app_id": SERVER_ENV["APP_ID"], "app_key": SERVER_ENV["APP_KEY"]}
 FAULT_GAP_SECONDS = (0.05, 0.6)  # between two faults
@@ -184,14 +182,7 @@ def test_no_instance_accepts_a_revoked_token_while_redis_fails(
     faults = Faults(fault_redis, traffic)
     injector = threading.Thread(target=faults.run, name="redis-faults", daemon=True)
 
-    @settings(
-        max_examples=max(1, OPERATIONS // PROGRAM_SIZE),
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],  # a live race does not replay: shrinking would chase noise
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-    @given(program=programs(PROGRAM_SIZE))
+    @for_each_program(OPERATIONS)
     def run_one(program: list[Op]) -> None:
         run = asyncio.run(run_program(servers, program, users, traffic))
         verdict = judge(run, allow_unavailable=True)

@@ -132,7 +132,7 @@ async def test_a_route_with_anything_the_answer_would_skip_is_answered_by_its_ha
 
 def test_the_services_verify_route_takes_the_fast_path() -> None:
     """A setting added to the app that the fast path would skip turns it off quietly: this
-    says so, since the verify route's speed (issue #8's benchmark) depends on it."""
+    says so, since the verify route's speed (the benchmark's protected route) depends on it."""
     app = create_app(in_memory_container())
     handlers = [
         handler

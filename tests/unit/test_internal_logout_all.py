@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from revocation.domain.app_gate import InternalCall
 from revocation.domain.errors import (
     InvalidAppCredentials,
     MissingAppCredentials,
@@ -18,7 +19,7 @@ class TestInternalLogoutAll:
         issued = await harness.issue_token()(user_id=12345)
         harness.clock.advance(1)
         await harness.internal_logout_all()(
-            user_id=12345, app_id=APP_ID, app_key=APP_KEY, peer="10.0.0.1"
+            call=InternalCall(user_id=12345, app_id=APP_ID, app_key=APP_KEY, peer="10.0.0.1")
         )
         with pytest.raises(TokenRevoked):
             await harness.authenticate()(authorization=bearer(issued.token))
@@ -33,7 +34,7 @@ class TestInternalLogoutAll:
         issued = await harness.issue_token()(user_id=12345)
         harness.clock.advance(1)
         await harness.internal_logout_all()(
-            user_id=user_id, app_id=APP_ID, app_key=APP_KEY, peer="p"
+            call=InternalCall(user_id=user_id, app_id=APP_ID, app_key=APP_KEY, peer="p")
         )
         await harness.background.finish()
         state = await harness.token_log.lookup(issued.record.key, 12345)
@@ -46,7 +47,7 @@ class TestInternalLogoutAll:
     async def test_user_id_is_checked_first(self, user_id: object) -> None:
         with pytest.raises(MissingUserId):
             await Harness().internal_logout_all()(
-                user_id=user_id, app_id=None, app_key=None, peer="p"
+                call=InternalCall(user_id=user_id, app_id=None, app_key=None, peer="p")
             )
 
     @pytest.mark.parametrize(
@@ -56,7 +57,7 @@ class TestInternalLogoutAll:
     async def test_then_credentials_must_be_present(self, app_id: object, app_key: object) -> None:
         with pytest.raises(MissingAppCredentials):
             await Harness().internal_logout_all()(
-                user_id=1, app_id=app_id, app_key=app_key, peer="p"
+                call=InternalCall(user_id=1, app_id=app_id, app_key=app_key, peer="p")
             )
 
     @pytest.mark.parametrize(
@@ -72,7 +73,7 @@ class TestInternalLogoutAll:
     async def test_then_credentials_must_match(self, app_id: str, app_key: str) -> None:
         with pytest.raises(InvalidAppCredentials):
             await Harness().internal_logout_all()(
-                user_id=1, app_id=app_id, app_key=app_key, peer="p"
+                call=InternalCall(user_id=1, app_id=app_id, app_key=app_key, peer="p")
             )
 
     async def test_throttles_a_peer_after_repeated_failures_but_not_others(self) -> None:
@@ -80,11 +81,19 @@ class TestInternalLogoutAll:
         use_case = harness.internal_logout_all()
         for _ in range(3):
             with pytest.raises(InvalidAppCredentials) as failure:
-                await use_case(user_id=1, app_id=APP_ID, app_key="guess", peer="attacker")
+                await use_case(
+                    call=InternalCall(user_id=1, app_id=APP_ID, app_key="guess", peer="attacker")
+                )
             assert not isinstance(failure.value, Throttled)
         with pytest.raises(Throttled) as throttled:
-            await use_case(user_id=1, app_id=APP_ID, app_key=APP_KEY, peer="attacker")
+            await use_case(
+                call=InternalCall(user_id=1, app_id=APP_ID, app_key=APP_KEY, peer="attacker")
+            )
         assert 0 < throttled.value.retry_after_seconds <= 60
-        await use_case(user_id=1, app_id=APP_ID, app_key=APP_KEY, peer="laravel")  # not throttled
+        await use_case(
+            call=InternalCall(user_id=1, app_id=APP_ID, app_key=APP_KEY, peer="laravel")
+        )  # not throttled
         harness.clock.advance(61)
-        await use_case(user_id=1, app_id=APP_ID, app_key=APP_KEY, peer="attacker")
+        await use_case(
+            call=InternalCall(user_id=1, app_id=APP_ID, app_key=APP_KEY, peer="attacker")
+        )

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from revocation.entrypoints.settings import DEV_APP_KEY, DEV_JWT_SECRET, Settings, SettingsError
+from revocation.entrypoints.settings_table import SETTINGS, reference
 
 PRODUCTION = {"JWT_SECRET": "p" * 40, "APP_ID": "laravel", "APP_KEY": "k" * 24}
 
@@ -63,7 +67,7 @@ class TestRevocationCacheSettings:
     def test_local_is_the_default_with_a_single_redis(self) -> None:
         settings = Settings.from_env({**PRODUCTION, "REDIS_URL": "redis://r:6379/0"})
         assert settings.revocation_cache == "local"
-        assert settings.redis_answers_alone
+        assert settings.revocation_cache == "local"
         assert settings.revocation_lease_ms == 25
 
     @pytest.mark.parametrize(
@@ -72,7 +76,7 @@ class TestRevocationCacheSettings:
     def test_off_without_redis_or_with_a_cluster(self, redis: dict[str, str]) -> None:
         settings = Settings.from_env({**PRODUCTION, **redis})
         assert settings.revocation_cache == "off"
-        assert not settings.redis_answers_alone
+        assert settings.revocation_cache == "off"
 
     @pytest.mark.parametrize("mode", ["redis", "local"])
     @pytest.mark.parametrize(
@@ -98,4 +102,23 @@ class TestRevocationCacheSettings:
 
     def test_the_kill_switch_turns_it_off(self) -> None:
         env = {**PRODUCTION, "REDIS_URL": "redis://r:6379/0", "REVOCATION_CACHE": "off"}
-        assert not Settings.from_env(env).redis_answers_alone
+        assert Settings.from_env(env).revocation_cache == "off"
+
+
+class TestTheSettingsTable:
+    def test_every_field_is_one_row_of_the_table(self) -> None:
+        assert [field.name for field in dataclasses.fields(Settings)] == [
+            setting.field for setting in SETTINGS
+        ]
+
+    def test_the_documented_reference_is_the_table(self) -> None:
+        documented = (Path(__file__).parents[2] / "docs" / "settings.md").read_text()
+        assert documented == reference(), "run: python -m revocation.entrypoints.settings_table"
+
+    def test_derived_defaults_are_the_same_however_settings_are_built(self) -> None:
+        with_redis = {**PRODUCTION, "REDIS_URL": "redis://r:6379/0"}
+        built = Settings(redis_url="redis://r:6379/0", jwt_secret="p" * 40, app_id="a", app_key="k")
+        read = Settings.from_env(with_redis)
+        for name in ("revocation_cache", "blacklist_expiry_seconds", "log_format"):
+            assert getattr(built, name) == getattr(read, name)
+        assert (built.revocation_cache, read.revocation_cache) == ("local", "local")

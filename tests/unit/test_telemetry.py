@@ -9,6 +9,7 @@ import pytest
 from revocation.adapters.clock import ManualClock
 from revocation.adapters.log_context import request_id_var
 from revocation.adapters.telemetry import LoggingTelemetry, RefusalSummary
+from revocation.domain.app_gate import InternalCall
 from revocation.domain.errors import InvalidAppCredentials, TokenRevoked, Unauthorized
 from tests.fakes import DownBlacklist
 from tests.unit.harness import APP_ID, Harness, bearer
@@ -54,7 +55,7 @@ class TestReportedEvents:
         for _ in range(3):
             with pytest.raises(InvalidAppCredentials):
                 await harness.internal_logout_all()(
-                    user_id=1, app_id=APP_ID, app_key="x", peer="p1"
+                    call=InternalCall(user_id=1, app_id=APP_ID, app_key="x", peer="p1")
                 )
         failures = [f for n, f in harness.telemetry.events if n == "internal_auth_failed"]
         assert failures == [

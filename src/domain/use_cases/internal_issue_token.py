@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revocation.domain.app_gate import AppGate
+from revocation.domain.app_gate import AppGate, InternalCall
 from revocation.domain.model import IssuedToken
 from revocation.domain.use_cases.issue_token import IssueToken
 
@@ -14,10 +14,5 @@ class InternalIssueToken:
         self._gate = gate
         self._issue_token = issue_token
 
-    async def __call__(
-        self, *, user_id: object, app_id: object, app_key: object, device: object, peer: str
-    ) -> IssuedToken:
-        admitted = await self._gate.admit(
-            user_id=user_id, app_id=app_id, app_key=app_key, peer=peer
-        )
-        return await self._issue_token(user_id=admitted, device=device)
+    async def __call__(self, *, call: InternalCall, device: object) -> IssuedToken:
+        return await self._issue_token(user_id=await self._gate.admit(call), device=device)

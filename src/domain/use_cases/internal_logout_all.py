@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revocation.domain.app_gate import AppGate
+from revocation.domain.app_gate import AppGate, InternalCall
 from revocation.domain.use_cases.logout_all_devices import LogoutAllDevices
 
 
@@ -13,10 +13,5 @@ class InternalLogoutAll:
         self._gate = gate
         self._logout_all_devices = logout_all_devices
 
-    async def __call__(
-        self, *, user_id: object, app_id: object, app_key: object, peer: str
-    ) -> None:
-        admitted = await self._gate.admit(
-            user_id=user_id, app_id=app_id, app_key=app_key, peer=peer
-        )
-        await self._logout_all_devices(user_id=admitted)
+    async def __call__(self, *, call: InternalCall) -> None:
+        await self._logout_all_devices(user_id=await self._gate.admit(call))

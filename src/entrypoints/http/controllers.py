@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 
+from revocation.domain.app_gate import InternalCall
 from revocation.domain.model import Claims
 from revocation.domain.use_cases import (
     InternalIssueToken,
@@ -72,13 +73,8 @@ class InternalController(Controller):
         internal_logout_all: NamedDependency[InternalLogoutAll],
     ) -> Message:
         """Log a user out of every device. Internal use only."""
-        fields = await json_object(request)
-        await internal_logout_all(
-            user_id=fields.get("user_id"),
-            app_id=fields.get("app_id"),
-            app_key=fields.get("app_key"),
-            peer=peer_address(request, request.app.state.trusted_proxies),
-        )
+        call, _ = await internal_call(request)
+        await internal_logout_all(call=call)
         return Message(message=LOGGED_OUT_EVERYWHERE)
 
     @post(
@@ -93,20 +89,26 @@ class InternalController(Controller):
         internal_issue_token: NamedDependency[InternalIssueToken],
     ) -> IssuedTokenBody:
         """Issue (and log) an access token for a user. Internal use only."""
-        fields = await json_object(request)
-        issued = await internal_issue_token(
-            user_id=fields.get("user_id"),
-            app_id=fields.get("app_id"),
-            app_key=fields.get("app_key"),
-            device=fields.get("device"),
-            peer=peer_address(request, request.app.state.trusted_proxies),
-        )
+        call, fields = await internal_call(request)
+        issued = await internal_issue_token(call=call, device=fields.get("device"))
         return IssuedTokenBody(
             token=issued.token,
             token_type="Bearer",  # noqa: S106 - the scheme name, not a secret
             expires_at=int(issued.record.expires_at),
             jti=issued.record.key.jti,
         )
+
+
+async def internal_call(request: Request[Any, Any, Any]) -> tuple[InternalCall, dict[str, object]]:
+    """The internal caller's credentials and user id as sent, and the whole body."""
+    fields = await json_object(request)
+    call = InternalCall(
+        user_id=fields.get("user_id"),
+        app_id=fields.get("app_id"),
+        app_key=fields.get("app_key"),
+        peer=peer_address(request, request.app.state.trusted_proxies),
+    )
+    return call, fields
 
 
 async def json_object(request: Request[Any, Any, Any]) -> dict[str, object]:

@@ -76,7 +76,7 @@ def _raw_answer(error: RevocationError) -> RawAnswer:
     raw = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     raw += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
     answer = (status, tuple(raw), body)
-    # Not kept: a 5xx (`_answer` logs each one) and a 429 (its Retry-After varies).
+    # Not kept: a 5xx (`_answer` logs each one) and a throttled 401 (its Retry-After varies).
     if status < 500 and not isinstance(error, Throttled):
         _RAW_ANSWERS[type(error)] = answer
     return answer
