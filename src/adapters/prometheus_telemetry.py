@@ -93,7 +93,7 @@ class PrometheusTelemetry:
             self._inner.internal_auth_failed(peer, throttled=throttled)
 
     def invalidation_lagged(self, seconds: float) -> None:
-        """One probe's lag (adapters.redis_tracking's on_probe); not a domain event."""
+        """One probe's lag (the tracking listener's `on_probe`); not a domain event."""
         self.invalidation_lag.observe(seconds)
 
     def exposition(self) -> bytes:

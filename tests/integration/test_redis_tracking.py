@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 
 from revocation.adapters.redis.client import RedisFailures
 from revocation.adapters.redis.resp3 import Resp3Parser
@@ -412,3 +413,24 @@ class TestAgainstAScriptedServer:
         scripted.server.send(garbage)
         await eventually(lambda: len(scripted.server.connections) == 2, "a new connection")
         await eventually(lambda: scripted.listener.connected, "the new handshake")
+
+
+async def test_redis_pys_public_api_still_loses_the_invalidated_keys(
+    server: ThrowawayRedis,
+) -> None:
+    """Why the tracking connection reads its wire itself (`resp3`): through redis-py's public
+    API, an `invalidate` push reaches the reader as None, its keys gone (a handler can only be
+    set on the connection's private parser). When this fails, redis-py can carry the tracking
+    connection: move it there."""
+    connection = Connection(host="127.0.0.1", port=server.port, protocol=3)
+    await connection.connect()  # type: ignore[no-untyped-call]  # untyped in redis-py
+    try:
+        await connection.send_command("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "rv:")
+        assert await connection.read_response() == b"OK"
+        async with Redis(port=server.port) as writer:
+            await writer.set(random_key(), 1)
+        async with asyncio.timeout(2):
+            push = await connection.read_response(push_request=True)
+        assert push is None
+    finally:
+        await connection.disconnect()
