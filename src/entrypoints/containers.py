@@ -3,8 +3,6 @@ starts and stops with the app (`Container.lifespan`)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from dependency_injector import containers, providers
 
 from revocation.adapters.app_credentials import StaticAppCredentials
@@ -45,14 +43,8 @@ from revocation.domain.use_cases import (
 )
 from revocation.domain.use_cases.repair_blacklist import RepairBlacklist
 from revocation.entrypoints.blacklist_repair import RepairLoop
-from revocation.entrypoints.lifespan import service_lifespan
+from revocation.entrypoints.lifespan import Wiring, service_lifespan
 from revocation.entrypoints.settings import Settings
-
-# The fast layer's wiring: the in-process blacklist (no Redis), or Redis in one of the
-# REVOCATION_CACHE modes: `off` (every check also reads the database), `redis` (Redis answers
-# alone while its mirror is complete), `local` (that, from process memory kept coherent by
-# tracking).
-Wiring = Literal["memory", "off", "redis", "local"]
 
 
 def wiring_of(settings: Settings, in_memory: bool) -> Wiring:

@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 from revocation.adapters.background import AsyncioBackground
 from revocation.adapters.piccolo.engines import DatabaseEngine, pool_open
@@ -20,8 +20,11 @@ from revocation.entrypoints.blacklist_repair import RepairLoop
 from revocation.entrypoints.periodic import purging, summarising
 from revocation.entrypoints.settings import Settings
 
-if TYPE_CHECKING:
-    from revocation.entrypoints.containers import Wiring
+# The fast layer's wiring, as the container chooses it: the in-process blacklist (no Redis), or
+# Redis in one of the REVOCATION_CACHE modes: `off` (every check also reads the database),
+# `redis` (Redis answers alone while its mirror is complete), `local` (that, from process memory
+# kept coherent by tracking).
+Wiring = Literal["memory", "off", "redis", "local"]
 
 Step = tuple[str, Callable[[], AbstractAsyncContextManager[Any]]]  # a name, and the step
 
