@@ -14,7 +14,7 @@ from redis import Redis
 from bench.infra import App
 from bench.load import Load, run_wrk
 from bench.reference_app import HELLO_PATH
-from revocation.adapters.redis.client import MIRROR_DONE, KeyLayout
+from revocation.adapters.redis.client import KeyLayout, vouched
 from revocation.entrypoints.http.verify import VERIFY_PATH
 
 
@@ -64,14 +64,11 @@ def wait_for_mirror(redis_url: str, modes: Sequence[str], timeout: float = 30.0)
 
     `off` reads its own marker; `redis` and `local` the full one (Redis may answer alone).
     """
-    keys = {
-        KeyLayout().marker_key(full=False) if mode == "off" else KeyLayout().marker_key(full=True)
-        for mode in modes
-    }
+    keys = [marker for mode in modes for marker in KeyLayout().markers(full=mode != "off")]
     client = Redis.from_url(redis_url)
     try:
         deadline = time.monotonic() + timeout
-        while any(client.get(key) != MIRROR_DONE for key in keys):
+        while not all(isinstance(v, bytes) and vouched(v) for v in client.mget(keys)):
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.1)

@@ -23,7 +23,7 @@ from revocation.adapters.redis.client import (
 )
 from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
 from revocation.adapters.redis.throttle import RedisFailureThrottle
-from revocation.adapters.redis.tracking import TrackingListener
+from revocation.adapters.redis.tracking import FixedPrimary, TrackingListener
 from revocation.adapters.telemetry import LoggingTelemetry, RefusalSummary
 from revocation.adapters.throttle import InMemoryFailureThrottle
 from revocation.adapters.verified_tokens import VerifiedTokenCache
@@ -80,6 +80,7 @@ def tracking_listener(
     listener = TrackingListener(
         settings.redis_url or "",
         failures,
+        primary=FixedPrimary(settings.redis_url or ""),
         prefixes=keys.tracked_prefixes,
         lease_seconds=settings.revocation_lease_seconds,
         connect_timeout=settings.redis_connect_timeout_seconds,
@@ -146,18 +147,13 @@ class Container(containers.DeclarativeContainer):
         ),
         cluster=settings.provided.redis_cluster,
     )
-    # Where Redis answers alone, each lookup also reads the full mirror's marker.
-    marker_key = providers.Callable(
-        lambda keys, policy: keys.marker_key(full=policy.redis_answers_alone), keys, policy
-    )
+    # Where Redis answers alone, each lookup also reads the full mirror's markers.
     redis_blacklist = providers.Singleton(
         RedisBlacklist,
         redis,
         redis_failures,
         keys=keys,
-        complete_marker=providers.Callable(
-            lambda key, policy: key if policy.redis_answers_alone else None, marker_key, policy
-        ),
+        full_mirror=policy.provided.redis_answers_alone,
     )
     tracking = providers.Singleton(tracking_listener, settings, redis_failures, keys, metrics)
     blacklist = providers.Selector(
@@ -177,7 +173,9 @@ class Container(containers.DeclarativeContainer):
         RedisMirrorMarker,
         redis,
         redis_failures,
-        key=marker_key,
+        markers=providers.Callable(
+            lambda keys, policy: keys.markers(full=policy.redis_answers_alone), keys, policy
+        ),
         # With local caches, the repair's writes must reach every cache before any of them
         # trusts Redis alone: the marker waits one lease before saying "done".
         settle_seconds=providers.Callable(

@@ -22,12 +22,13 @@ from revocation.adapters.memory import InMemoryBlacklist
 from revocation.adapters.redis.blacklist import RedisBlacklist
 from revocation.adapters.redis.cached_blacklist import LocallyCachedBlacklist
 from revocation.adapters.redis.client import (
+    BLOCKED,
     KeyLayout,
     RedisClient,
     RedisFailures,
     build_redis_client,
 )
-from revocation.adapters.redis.tracking import TrackingListener
+from revocation.adapters.redis.tracking import FixedPrimary, TrackingListener
 from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.model import BlacklistEntry, TokenKey, Watermark
 from revocation.domain.ports import Blacklist
@@ -95,7 +96,11 @@ async def tracked_redis(redis_url: str) -> AsyncIterator[tuple[Redis, LocallyCac
     """The local cache on the shared Redis, its tracking connection up and its lease valid."""
     client = build_redis_client(redis_url, redis_options(2))
     listener = TrackingListener(
-        redis_url, RedisFailures(), prefixes=KeyLayout().tracked_prefixes, lease_seconds=LEASE
+        redis_url,
+        RedisFailures(),
+        primary=FixedPrimary(redis_url),
+        prefixes=KeyLayout().tracked_prefixes,
+        lease_seconds=LEASE,
     )
     cached = LocallyCachedBlacklist(
         RedisBlacklist(client, RedisFailures()), listener, lease_seconds=LEASE
@@ -380,9 +385,9 @@ class TestRedisBlacklist:
             assert await blacklist.mark_pending([entry(key, user)], b"?mine")
         await redis_client.delete(blacklist.keys.token_key(lost))  # as a flush would
 
-        assert await blacklist.replace_marks([entry(kept, user)], b"?mine")
-        assert not await blacklist.replace_marks([entry(lost, user)], b"?mine")
-        assert not await blacklist.replace_marks([entry(kept, user)], b"?mine")  # "1" by now
+        assert (await blacklist.replace_marks([entry(kept, user)], b"?mine"))[0]
+        assert not (await blacklist.replace_marks([entry(lost, user)], b"?mine"))[0]
+        assert not (await blacklist.replace_marks([entry(kept, user)], b"?mine"))[0]  # "1" now
 
         for key in (kept, lost):
             assert (await blacklist.lookup(key, user)).token_blocked
@@ -413,6 +418,22 @@ class TestRedisBlacklist:
         counter.reset()
         await blacklist.lookup(random_key(), user)
         assert (counter.writes, counter.replies) == (1, 1)
+
+    async def test_identified_reads_and_writes_name_the_node_in_one_round_trip_each(
+        self, counted: tuple[RedisBlacklist, RoundTripCounter], redis_client: Redis
+    ) -> None:
+        blacklist, counter = counted
+        user, entries = random_user_id(), [entry(random_key(), 0) for _ in range(300)]
+        run_id = (await redis_client.info("server"))["run_id"].encode()
+
+        served = await blacklist.add_identified(entries)
+        assert (counter.writes, set(served.values())) == (1, {run_id})
+        assert len(served) == 300  # every key, over several scripts (a script holds the node)
+        counter.reset()
+        keys = blacklist.lookup_keys(entries[0].key, user)
+        values, read_by = await blacklist.read_identified(keys)
+        assert (counter.writes, counter.replies) == (1, 1)
+        assert (values, read_by) == ([BLOCKED, None], dict.fromkeys(keys, run_id))
 
     async def test_keys_hold_no_token_text_and_all_expire(self, redis_client: Redis) -> None:
         blacklist, user = RedisBlacklist(redis_client, RedisFailures()), random_user_id()

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from revocation.adapters.redis.client import KeyLayout
+from revocation.adapters.redis.client import KeyLayout, vouched
 from tests.integration.service_calls import (
     UNAUTHORIZED,
     UNAVAILABLE,
@@ -111,9 +111,8 @@ def test_postgres_down_while_redis_answers_alone(
         revoked, known, unseen = (issue_token(client, random_user_id()) for _ in range(3))
         assert logout(client, revoked).status_code == 200
         assert verify(client, known).status_code == 200  # this process learns it is logged
-        eventually(
-            lambda: side_door.get(KeyLayout().marker_key(full=True)) == b"done", "a full repair"
-        )
+        markers = KeyLayout().markers(full=True)
+        eventually(lambda: all(vouched(v) for v in side_door.mget(markers)), "a full repair")
         cluster.stop()
         try:
             assert verify(client, revoked).status_code == 401
@@ -121,9 +120,7 @@ def test_postgres_down_while_redis_answers_alone(
             assert_unavailable(verify(client, unseen))  # is it logged? only the log knows
             assert_unavailable(logout(client, known))
             assert_unavailable(logout_all(client, known))
-            side_door.delete(
-                KeyLayout().marker_key(full=True)
-            )  # what a Redis restart or flush does
+            side_door.delete(*markers)  # what a Redis restart or flush does
             eventually(lambda: verify(client, known).status_code == 503, "the mirror distrusted")
         finally:
             cluster.start()

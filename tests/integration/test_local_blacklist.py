@@ -16,9 +16,9 @@ from redis.asyncio import Redis
 
 from revocation.adapters.redis.blacklist import RedisBlacklist
 from revocation.adapters.redis.cached_blacklist import LocallyCachedBlacklist
-from revocation.adapters.redis.client import KeyLayout, RedisFailures
+from revocation.adapters.redis.client import Identities, KeyLayout, RedisFailures
 from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
-from revocation.adapters.redis.tracking import TrackingListener
+from revocation.adapters.redis.tracking import FixedPrimary, TrackingListener
 from revocation.domain.errors import BlacklistUnavailable, TokenLogUnavailable
 from revocation.domain.model import BlacklistEntry, TokenKey, Watermark
 from tests.integration.throwaway import throwaway_redis
@@ -29,16 +29,40 @@ pytestmark = pytest.mark.redis
 LEASE = 0.025
 
 
+def private_layout() -> KeyLayout:
+    """Keys of a prefix no one else uses: these tests set mirror markers on a shared Redis."""
+    return KeyLayout(prefix=b"t%d" % random_user_id())
+
+
+async def run_id_of(client: Redis) -> bytes:
+    info = await client.info("server")
+    return str(info["run_id"]).encode()
+
+
+async def vouch_everywhere(client: Redis, keys: KeyLayout) -> None:
+    """What a completed full repair leaves: every bucket's marker stamped with the node."""
+    done = b"done:" + await run_id_of(client)
+    await client.mset({marker: done for marker in keys.markers(full=True)})
+
+
 class ScriptedFeed:
     """The tracking listener's side, moved by the test."""
 
-    def __init__(self) -> None:
+    def __init__(self, node: bytes) -> None:
         self.generation = 0
+        self.node = node  # the run id of the node tracked
         self.lease = True
+        self.confirmed = True  # the deployment still names the node its primary
         self._subscribers: list[Callable[[Sequence[bytes] | None], None]] = []
 
-    def lease_valid(self) -> bool:
-        return self.lease
+    def node_of(self, key: bytes) -> bytes | None:
+        return self.node
+
+    def trusted_node(self, key: bytes) -> bytes | None:
+        return self.node if self.lease and self.confirmed else None
+
+    def accepts_write(self, key: bytes, node: bytes) -> bool:
+        return node == self.node and self.confirmed
 
     def subscribe(self, on_invalidate: Callable[[Sequence[bytes] | None], None]) -> None:
         self._subscribers.append(on_invalidate)
@@ -52,17 +76,17 @@ class ScriptedFeed:
 class OvertakenRedisBlacklist(RedisBlacklist):
     """Its reads return, then the invalidation of a write made meanwhile is handled first."""
 
-    def __init__(self, client: Redis, feed: ScriptedFeed) -> None:
-        super().__init__(client, RedisFailures(), complete_marker=KeyLayout().marker_key(full=True))
+    def __init__(self, client: Redis, feed: ScriptedFeed, keys: KeyLayout) -> None:
+        super().__init__(client, RedisFailures(), keys=keys, full_mirror=True)
         self.feed = feed
         self.write_during_next_read: tuple[bytes, bytes] | None = None
 
-    async def read(self, keys: list[bytes]) -> list[bytes | None]:
-        values = await super().read(keys)
+    async def read_identified(self, keys: list[bytes]) -> tuple[list[bytes | None], Identities]:
+        values = await super().read_identified(keys)
         if self.write_during_next_read is not None:
             key, value = self.write_during_next_read
             self.write_during_next_read = None
-            await self._client.set(key, value, ex=60)  # processed after our MGET
+            await self._client.set(key, value, ex=60)  # processed after our read
             self.feed.invalidate([key])  # ...and its push handled before our reply
         return values
 
@@ -74,60 +98,111 @@ async def client(redis_url: str) -> AsyncIterator[Redis]:
     await redis.aclose()
 
 
-def cached(client: Redis, feed: ScriptedFeed, **options: int) -> LocallyCachedBlacklist:
-    inner = RedisBlacklist(
-        client, RedisFailures(), complete_marker=KeyLayout().marker_key(full=True)
-    )
+@pytest.fixture
+async def feed(client: Redis) -> ScriptedFeed:
+    return ScriptedFeed(await run_id_of(client))
+
+
+@pytest.fixture
+async def layout(client: Redis) -> KeyLayout:
+    keys = private_layout()
+    await vouch_everywhere(client, keys)
+    return keys
+
+
+def cached(
+    client: Redis, feed: ScriptedFeed, keys: KeyLayout, **options: int
+) -> LocallyCachedBlacklist:
+    inner = RedisBlacklist(client, RedisFailures(), keys=keys, full_mirror=True)
     return LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE, **options)
 
 
-async def test_a_cached_answer_is_served_until_redis_says_it_changed(client: Redis) -> None:
-    key = random_key("local-cache-tests")
-    feed, user = ScriptedFeed(), random_user_id()
-    blacklist = cached(client, feed)
+async def test_a_cached_answer_is_served_until_redis_says_it_changed(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
+    key, user = random_key("local-cache-tests"), random_user_id()
+    blacklist = cached(client, feed, layout)
     assert not (await blacklist.lookup(key, user)).token_blocked
-    token_key = KeyLayout().token_key(key)
+    token_key = layout.token_key(key)
     await client.set(token_key, 1, ex=60)  # no invalidation yet: the cache may not know
     assert not (await blacklist.lookup(key, user)).token_blocked
     feed.invalidate([token_key])
     assert (await blacklist.lookup(key, user)).token_blocked
 
 
-async def test_without_a_lease_every_lookup_reads_redis(client: Redis) -> None:
-    key = random_key("local-cache-tests")
-    feed, user = ScriptedFeed(), random_user_id()
-    blacklist = cached(client, feed)
-    await blacklist.lookup(key, user)
+async def test_without_a_lease_every_lookup_reads_redis_and_trusts_it_for_revoked_only(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
+    key, user = random_key("local-cache-tests"), random_user_id()
+    blacklist = cached(client, feed, layout)
+    assert (await blacklist.lookup(key, user)).complete
     feed.lease = False
-    await client.set(KeyLayout().token_key(key), 1, ex=60)
+    state = await blacklist.lookup(key, user)
+    assert not state.complete  # "not revoked" is the log's to say now
+    await client.set(layout.token_key(key), 1, ex=60)
     assert (await blacklist.lookup(key, user)).token_blocked
 
 
-async def test_an_invalidation_overtaking_the_reply_leaves_nothing_stale(client: Redis) -> None:
-    key = random_key("local-cache-tests")
-    feed, user = ScriptedFeed(), random_user_id()
-    inner = OvertakenRedisBlacklist(client, feed)
+@pytest.mark.parametrize("shaken", ["unconfirmed", "another node"])
+async def test_a_primary_not_vouched_for_is_never_trusted_alone(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout, shaken: str
+) -> None:
+    key, user = random_key("local-cache-tests"), random_user_id()
+    blacklist = cached(client, feed, layout)
+    assert (await blacklist.lookup(key, user)).complete
+    if shaken == "unconfirmed":  # e.g. cut off from Sentinel's majority with its old primary
+        feed.confirmed = False
+    else:  # the markers were stamped by the node tracked; the reads now come from another
+        feed.node = b"f" * 40
+    assert not (await blacklist.lookup(key, user)).complete
+    assert not (await blacklist.lookup(key, random_user_id())).complete
+
+
+async def test_a_write_to_a_node_not_confirmed_primary_is_not_done(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
+    blacklist = cached(client, feed, layout)
+    feed.confirmed = False
+    with pytest.raises(BlacklistUnavailable):
+        await blacklist.add([BlacklistEntry(random_key(), 60)])
+    with pytest.raises(BlacklistUnavailable):
+        await blacklist.raise_watermark(Watermark(random_user_id(), time.time()), 60)
+    with pytest.raises(BlacklistUnavailable):
+        async with blacklist.revoking([BlacklistEntry(random_key(), 60)]):
+            pass
+
+
+async def test_an_invalidation_overtaking_the_reply_leaves_nothing_stale(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
+    key, user = random_key("local-cache-tests"), random_user_id()
+    inner = OvertakenRedisBlacklist(client, feed, layout)
     blacklist = LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE)
-    inner.write_during_next_read = (inner.keys.token_key(key), b"1")
+    inner.write_during_next_read = (layout.token_key(key), b"1")
     assert not (await blacklist.lookup(key, user)).token_blocked  # the reply predates the write
     assert (await blacklist.lookup(key, user)).token_blocked  # ...and was not kept
-    assert len(blacklist) == 3  # kept now: this read saw no invalidation
+    assert len(blacklist) == 4  # kept now: the two entries and their buckets' markers
 
 
-async def test_a_flush_or_reconnection_drops_everything(client: Redis) -> None:
-    feed = ScriptedFeed()
-    blacklist = cached(client, feed)
+async def test_a_flush_or_reconnection_drops_everything(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
+    blacklist = cached(client, feed, layout)
+    read: set[bytes] = set()
     for _ in range(5):
-        await blacklist.lookup(random_key(), random_user_id())
-    assert len(blacklist) == 5 * 2 + 1  # a token's key and its user's per lookup, one marker
+        key, user = random_key(), random_user_id()
+        await blacklist.lookup(key, user)
+        read.update(blacklist._redis.lookup_keys(key, user))
+    assert len(blacklist) == len(read)
     feed.invalidate(None)
     assert len(blacklist) == 0
 
 
-async def test_writes_answer_only_after_the_lease(client: Redis) -> None:
-    key = random_key("local-cache-tests")
-    feed, user = ScriptedFeed(), random_user_id()
-    blacklist = cached(client, feed)
+async def test_writes_answer_only_after_the_lease(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
+    key, user = random_key("local-cache-tests"), random_user_id()
+    blacklist = cached(client, feed, layout)
     started = time.monotonic()
     await blacklist.add([BlacklistEntry(key, 60)])
     assert time.monotonic() - started >= LEASE
@@ -135,7 +210,7 @@ async def test_writes_answer_only_after_the_lease(client: Redis) -> None:
     await blacklist.raise_watermark(Watermark(user, time.time()), 60)
     assert time.monotonic() - started >= LEASE
     started = time.monotonic()
-    async with blacklist.revoking([BlacklistEntry(TokenKey("other", "jti"), 60)]):
+    async with blacklist.revoking([BlacklistEntry(random_key(), 60)]):
         pass
     assert time.monotonic() - started >= LEASE
     state = await blacklist.lookup(key, user)  # its own writes are not served stale either
@@ -143,25 +218,26 @@ async def test_writes_answer_only_after_the_lease(client: Redis) -> None:
     assert state.watermark is not None
 
 
-async def test_revoking_marks_pending_around_the_durable_write_then_blocks(client: Redis) -> None:
-    key = random_key("local-cache-tests")
-    user, inner = (
-        random_user_id(),
-        RedisBlacklist(client, RedisFailures(), complete_marker=KeyLayout().marker_key(full=True)),
-    )
-    blacklist = LocallyCachedBlacklist(inner, ScriptedFeed(), lease_seconds=LEASE)
+async def test_revoking_marks_pending_around_the_durable_write_then_blocks(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
+    key, user = random_key("local-cache-tests"), random_user_id()
+    inner = RedisBlacklist(client, RedisFailures(), keys=layout, full_mirror=True)
+    blacklist = LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE)
     async with blacklist.revoking([BlacklistEntry(key, 60)]):
         state = await inner.lookup(key, user)  # what any other instance reads meanwhile
         assert (state.token_pending, state.token_blocked) == (True, False)
     state = await inner.lookup(key, user)
     assert (state.token_pending, state.token_blocked) == (False, True)
-    assert 0 < await client.ttl(inner.keys.token_key(key)) <= 60
+    assert 0 < await client.ttl(layout.token_key(key)) <= 60
 
 
-async def test_a_failed_durable_write_leaves_pending_and_writes_no_entry(client: Redis) -> None:
-    key = random_key("local-cache-tests")
-    user, inner = random_user_id(), RedisBlacklist(client, RedisFailures())
-    blacklist = LocallyCachedBlacklist(inner, ScriptedFeed(), lease_seconds=LEASE)
+async def test_a_failed_durable_write_leaves_pending_and_writes_no_entry(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
+    key, user = random_key("local-cache-tests"), random_user_id()
+    inner = RedisBlacklist(client, RedisFailures(), keys=layout)
+    blacklist = LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE)
     with pytest.raises(TokenLogUnavailable):
         async with blacklist.revoking([BlacklistEntry(key, 60)]):
             raise TokenLogUnavailable("the log's commit failed")
@@ -173,7 +249,7 @@ async def test_redis_down_still_runs_the_durable_write_then_fails() -> None:
     key = random_key("local-cache-tests")
     client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     blacklist = LocallyCachedBlacklist(
-        RedisBlacklist(client, RedisFailures()), ScriptedFeed(), lease_seconds=LEASE
+        RedisBlacklist(client, RedisFailures()), ScriptedFeed(b"none"), lease_seconds=LEASE
     )
     committed = False
     with pytest.raises(BlacklistUnavailable):
@@ -183,21 +259,21 @@ async def test_redis_down_still_runs_the_durable_write_then_fails() -> None:
     await client.aclose()
 
 
-async def test_stays_within_its_bound(client: Redis) -> None:
+async def test_stays_within_its_bound(client: Redis, feed: ScriptedFeed, layout: KeyLayout) -> None:
     key = random_key("local-cache-tests")
-    blacklist = cached(client, ScriptedFeed(), max_entries=30)
+    blacklist = cached(client, feed, layout, max_entries=30)
     for _ in range(40):
         await blacklist.lookup(key, random_user_id())
         assert len(blacklist) <= 30
 
 
-async def test_the_mirror_marker_is_cached_and_invalidated_like_the_rest(client: Redis) -> None:
+async def test_the_markers_are_cached_and_invalidated_like_the_rest(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
     key = random_key("local-cache-tests")
-    feed, marker = ScriptedFeed(), b"rv:test-marker:%d" % random_user_id()
-    inner = RedisBlacklist(client, RedisFailures(), complete_marker=marker)
-    blacklist = LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE)
-    await client.set(marker, b"done", ex=60)
+    blacklist = cached(client, feed, layout)
     assert (await blacklist.lookup(key, random_user_id())).complete
+    marker = layout.marker_of(layout.token_key(key), full=True)
     await client.delete(marker)  # a restart or a flush, whose push has not arrived yet
     user = random_user_id()
     await blacklist.lookup(key, user)  # its own keys are new, the marker is served cached
@@ -208,29 +284,31 @@ async def test_the_mirror_marker_is_cached_and_invalidated_like_the_rest(client:
 class CountingRedisBlacklist(RedisBlacklist):
     reads = 0
 
-    async def read(self, keys: list[bytes]) -> list[bytes | None]:
+    async def read_identified(self, keys: list[bytes]) -> tuple[list[bytes | None], Identities]:
         self.reads += 1
-        return await super().read(keys)
+        return await super().read_identified(keys)
 
 
 async def test_with_real_tracking_a_write_acknowledged_then_waited_is_always_seen() -> None:
     """The whole loop: another client writes; after ack + lease every cached read sees it."""
-    key = random_key("local-cache-tests")
+    key, keys = random_key("local-cache-tests"), KeyLayout()
     with throwaway_redis() as server:
         listener = TrackingListener(
-            server.url, RedisFailures(), prefixes=KeyLayout().tracked_prefixes, lease_seconds=LEASE
+            server.url,
+            RedisFailures(),
+            primary=FixedPrimary(server.url),
+            prefixes=keys.tracked_prefixes,
+            lease_seconds=LEASE,
         )
         reader = Redis.from_url(server.url)
         writer = Redis.from_url(server.url)
-        inner = CountingRedisBlacklist(
-            reader, RedisFailures(), complete_marker=KeyLayout().marker_key(full=True)
-        )
+        inner = CountingRedisBlacklist(reader, RedisFailures(), keys=keys, full_mirror=True)
         blacklist = LocallyCachedBlacklist(inner, listener, lease_seconds=LEASE)
         await listener.start()
         try:
-            await writer.set(KeyLayout().marker_key(full=True), b"done")
+            await vouch_everywhere(writer, keys)
             users = [random_user_id() for _ in range(200)]
-            served_from_memory = 0
+            served_from_memory = trusted_alone = 0
 
             async def hammer(stop: asyncio.Event) -> None:
                 while not stop.is_set():  # keeps every user's keys cached meanwhile
@@ -240,16 +318,17 @@ async def test_with_real_tracking_a_write_acknowledged_then_waited_is_always_see
             stop = asyncio.Event()
             background = asyncio.create_task(hammer(stop))
             for user in users:
-                await writer.set(inner.keys.token_key(key), 1, ex=60)
+                await writer.set(keys.token_key(key), 1, ex=60)
                 await asyncio.sleep(LEASE)  # what a logout does before it answers
                 reads_before = inner.reads
                 state = await blacklist.lookup(key, user)
                 served_from_memory += inner.reads == reads_before
+                trusted_alone += state.complete  # the lease may lapse: this loop starves it
                 assert state.token_blocked, f"stale cached answer for user {user}"
-                assert state.complete
             stop.set()
             await background
             assert served_from_memory > 0  # the cache was really in play
+            assert trusted_alone > 0
         finally:
             await listener.stop()
             await reader.aclose()
@@ -326,24 +405,25 @@ async def two_instances(
 ) -> tuple[TrackingListener, LocallyCachedBlacklist, LocallyCachedBlacklist, list[Redis]]:
     """A reader whose tracking runs through the proxy, and a writer on another connection."""
     clients = [Redis.from_url(direct_url), Redis.from_url(direct_url)]
+    keys = KeyLayout()
     listener = TrackingListener(
-        proxy_url, RedisFailures(), prefixes=KeyLayout().tracked_prefixes, lease_seconds=LEASE
+        proxy_url,
+        RedisFailures(),
+        primary=FixedPrimary(proxy_url),
+        prefixes=keys.tracked_prefixes,
+        lease_seconds=LEASE,
     )
     reader = LocallyCachedBlacklist(
-        RedisBlacklist(
-            clients[0], RedisFailures(), complete_marker=KeyLayout().marker_key(full=True)
-        ),
+        RedisBlacklist(clients[0], RedisFailures(), keys=keys, full_mirror=True),
         listener,
         lease_seconds=LEASE,
     )
-    writer = LocallyCachedBlacklist(
-        RedisBlacklist(
-            clients[1], RedisFailures(), complete_marker=KeyLayout().marker_key(full=True)
-        ),
-        ScriptedFeed(),  # the writing instance's own cache plays no part here
+    writer = LocallyCachedBlacklist(  # the writing instance's own cache plays no part here
+        RedisBlacklist(clients[1], RedisFailures(), keys=keys, full_mirror=True),
+        ScriptedFeed(await run_id_of(clients[1])),
         lease_seconds=LEASE,
     )
-    await clients[1].set(KeyLayout().marker_key(full=True), b"done")
+    await vouch_everywhere(clients[1], keys)
     await listener.start()
     deadline = time.monotonic() + 5
     while not listener.lease_valid():
@@ -414,7 +494,7 @@ async def test_a_flush_during_the_commit_makes_the_lease_run_from_the_entry() ->
                 for user in [random_user_id() for _ in range(10)]:
                     async with writer.revoking([BlacklistEntry(key, 60)]):
                         await clients[1].flushall()
-                        await clients[1].set(KeyLayout().marker_key(full=True), b"done")
+                        await vouch_everywhere(clients[1], KeyLayout())  # a quick repair
                         await asyncio.sleep(LEASE)  # the flush has reached the reader
                         state = await reader.lookup(key, user)  # cached: absent, mirror done
                         assert (state.token_blocked, state.token_pending) == (False, False)
@@ -427,13 +507,14 @@ async def test_a_flush_during_the_commit_makes_the_lease_run_from_the_entry() ->
                     await client.aclose()
 
 
-async def test_the_marker_says_done_only_a_lease_after_the_repairs_writes(client: Redis) -> None:
-    marker = RedisMirrorMarker(
-        client, RedisFailures(), key=b"rv:test-marker:%d" % random_user_id(), settle_seconds=LEASE
-    )
+async def test_the_markers_say_done_only_a_lease_after_the_repairs_writes(
+    client: Redis,
+) -> None:
+    markers = private_layout().markers(full=True)
+    marker = RedisMirrorMarker(client, RedisFailures(), markers=markers, settle_seconds=LEASE)
     ticket = await marker.begin()
     started = time.monotonic()
     assert await marker.complete(ticket)
     assert time.monotonic() - started >= LEASE
     assert await marker.is_complete()
-    await client.delete(marker._key)
+    await client.delete(*markers)

@@ -20,7 +20,7 @@ from redis.asyncio.connection import Connection
 
 from revocation.adapters.redis.client import RedisFailures
 from revocation.adapters.redis.resp3 import Resp3Parser
-from revocation.adapters.redis.tracking import CLIENT_NAME, TrackingListener
+from revocation.adapters.redis.tracking import CLIENT_NAME, FixedPrimary, TrackingListener
 from tests.integration.throwaway import ThrowawayRedis, throwaway_redis
 
 pytestmark = pytest.mark.redis
@@ -77,7 +77,13 @@ def server() -> Iterator[ThrowawayRedis]:
 @pytest.fixture
 async def tracked(server: ThrowawayRedis) -> AsyncIterator[Tracked]:
     failures = RedisFailures()
-    listener = TrackingListener(server.url, failures, prefixes=PREFIXES, lease_seconds=LEASE)
+    listener = TrackingListener(
+        server.url,
+        failures,
+        primary=FixedPrimary(server.url),
+        prefixes=PREFIXES,
+        lease_seconds=LEASE,
+    )
     seen = Seen()
     listener.subscribe(seen)
     side_door = Redis(port=server.port)
@@ -195,6 +201,7 @@ class TestProbe:
         listener = TrackingListener(
             server.url,
             RedisFailures(),
+            primary=FixedPrimary(server.url),
             prefixes=PREFIXES,
             lease_seconds=LEASE,
             probe_prefix=b"lag:",
@@ -241,8 +248,16 @@ class TestLease:
             await side_door.config_set("requirepass", "s3cret")
         url = f"redis://:s3cret@127.0.0.1:{server.port}/0"
         wrong = url.replace("s3cret", "wrong")
-        refused = TrackingListener(wrong, RedisFailures(), prefixes=PREFIXES, lease_seconds=LEASE)
-        accepted = TrackingListener(url, RedisFailures(), prefixes=PREFIXES, lease_seconds=LEASE)
+        refused = TrackingListener(
+            wrong,
+            RedisFailures(),
+            primary=FixedPrimary(wrong),
+            prefixes=PREFIXES,
+            lease_seconds=LEASE,
+        )
+        accepted = TrackingListener(
+            url, RedisFailures(), primary=FixedPrimary(url), prefixes=PREFIXES, lease_seconds=LEASE
+        )
         for listener in (refused, accepted):
             await listener.start()
         try:
@@ -289,18 +304,26 @@ class TestReconnect:
         assert connected_at_drops[-1]  # the reconnect drops whatever changed meanwhile
 
 
+SCRIPTED_RUN_ID = b"0123456789abcdef0123456789abcdef01234567"
+PRIMARY_ROLE = b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
+REPLICA_ROLE = b"*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:0\r\n"
+
+
 @dataclass
 class ScriptedRedis:
-    """A RESP3 server driven by the test: it holds every PING until told to answer."""
+    """A RESP3 server driven by the test: it holds every ROLE (the lease's ping) until told to
+    answer, as a primary."""
 
     port: int = 0
     unanswered_pings: int = 0
+    answered_handshake: bool = False
     connections: list[asyncio.StreamWriter] = field(default_factory=list)
     tracking_commands: list[list[bytes]] = field(default_factory=list)
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections.append(writer)
         self.unanswered_pings = 0
+        self.answered_handshake = False
         parser = Resp3Parser()
         with contextlib.suppress(ConnectionError):
             while data := await reader.read(65536):
@@ -314,11 +337,18 @@ class ScriptedRedis:
         elif command[0] == b"CLIENT":
             self.tracking_commands.append(command)
             writer.write(b"+OK\r\n")
-        elif command[0] == b"PING":
-            self.unanswered_pings += 1
+        elif command[0] == b"INFO":
+            info = b"# Server\r\nrun_id:" + SCRIPTED_RUN_ID + b"\r\n"
+            writer.write(b"=%d\r\ntxt:%s\r\n" % (len(info) + 4, info))
+        elif command[0] == b"ROLE":
+            if self.answered_handshake:
+                self.unanswered_pings += 1
+            else:  # the handshake's own ROLE
+                self.answered_handshake = True
+                writer.write(PRIMARY_ROLE)
 
-    def answer_pings(self) -> None:
-        self.send(b"+PONG\r\n" * self.unanswered_pings)
+    def answer_pings(self, role: bytes = b"") -> None:
+        self.send((role or PRIMARY_ROLE) * self.unanswered_pings)
         self.unanswered_pings = 0
 
     def send(self, data: bytes) -> None:
@@ -348,7 +378,12 @@ async def scripted() -> AsyncIterator[Scripted]:
     port = listening.sockets[0].getsockname()[1]
     url = f"redis://127.0.0.1:{port}"
     listener = TrackingListener(
-        url, RedisFailures(), prefixes=PREFIXES, lease_seconds=1.0, monotonic=clock
+        url,
+        RedisFailures(),
+        primary=FixedPrimary(url),
+        prefixes=PREFIXES,
+        lease_seconds=1.0,
+        monotonic=clock,
     )
     listener.subscribe(seen)
     await listener.start()
@@ -405,6 +440,25 @@ class TestAgainstAScriptedServer:
         scripted.clock.now += 0.02
         await eventually(lambda: len(scripted.server.connections) == 2, "a new connection")
         assert scripted.seen.calls[:2] == [None, None]
+
+    async def test_knows_the_nodes_run_id_and_trusts_it_under_the_lease(
+        self, scripted: Scripted
+    ) -> None:
+        listener = scripted.listener
+        assert listener.node_of(b"rv{t00}x") == SCRIPTED_RUN_ID
+        assert listener.trusted_node(b"rv{t00}x") is None  # no lease yet
+        scripted.server.answer_pings()
+        await eventually(listener.lease_valid, "the lease")
+        assert listener.trusted_node(b"rv{t00}x") == SCRIPTED_RUN_ID
+        assert listener.accepts_write(b"rv{t00}x", b"any node: one Redis takes every write")
+
+    async def test_a_demoted_node_loses_the_lease_and_the_connection(
+        self, scripted: Scripted
+    ) -> None:
+        scripted.server.answer_pings(REPLICA_ROLE)  # the node became a replica meanwhile
+        await eventually(lambda: len(scripted.server.connections) == 2, "a new connection")
+        assert not scripted.listener.lease_valid()
+        assert scripted.seen.calls[:2] == [None, None]  # the cache dropped everything
 
     @pytest.mark.parametrize(
         "garbage", [b"?\r\n", b"-ERR no\r\n", b":1\r\n", b">2\r\n$10\r\ninvalidate\r\n:1\r\n"]

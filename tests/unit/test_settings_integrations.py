@@ -74,23 +74,25 @@ class TestLifespan:
 
 class TestRevocationCacheWiring:
     @pytest.mark.parametrize(
-        ("mode", "inner", "marker"),
+        ("mode", "inner", "suffix"),
         [
-            ("off", "RedisBlacklist", None),
-            ("redis", "RedisBlacklist", b"rv:mirror:2:full"),
-            ("local", "LocallyCachedBlacklist", b"rv:mirror:2:full"),
+            ("off", "RedisBlacklist", b":mirror"),
+            ("redis", "RedisBlacklist", b":mirror:full"),
+            ("local", "LocallyCachedBlacklist", b":mirror:full"),
         ],
     )
     async def test_the_container_builds_what_the_mode_names(
-        self, mode: str, inner: str, marker: bytes | None
+        self, mode: str, inner: str, suffix: bytes
     ) -> None:
         env = {**PRODUCTION, "REDIS_URL": "redis://127.0.0.1:7000/0", "REVOCATION_CACHE": mode}
         container = Container(settings=Settings.from_env(env))
         assert container.wiring() == mode
         assert type(container.blacklist()).__name__ == inner
-        assert container.redis_blacklist()._marker == marker
+        assert container.redis_blacklist()._full_mirror == (mode != "off")
         assert container.policy().redis_answers_alone == (mode != "off")
-        assert container.mirror_marker()._key == (marker or b"rv:mirror:2")
+        markers = container.mirror_marker()._markers
+        assert len(markers) == 512  # one per bucket: each lives beside the keys it vouches for
+        assert all(marker.endswith(suffix) for marker in markers)
         assert container.mirror_marker()._settle == (0.025 if mode == "local" else 0)
         # the repair writes straight to Redis: no lease wait per write
         assert type(container.repair_blacklist()._blacklist).__name__ == "RedisBlacklist"

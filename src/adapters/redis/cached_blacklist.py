@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-from revocation.adapters.redis.client import PENDING, KeyLayout, outlive_leases
+from revocation.adapters.redis.client import PENDING, Identities, KeyLayout, outlive_leases
 from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
 from revocation.domain.ports import Blacklist
@@ -31,12 +31,23 @@ _MISSING = object()
 
 
 class InvalidationFeed(Protocol):
-    """What the cache needs of the tracking listener (`tracking.TrackingListener`)."""
+    """What the cache needs of the tracking connection(s) (`tracking.TrackingListener`, one per
+    primary in a cluster)."""
 
     @property
     def generation(self) -> int: ...
 
-    def lease_valid(self) -> bool: ...
+    def node_of(self, key: bytes) -> bytes | None:
+        """The run id of the node whose invalidations of `key` this process receives."""
+        ...
+
+    def trusted_node(self, key: bytes) -> bytes | None:
+        """That node's run id while its lease holds and it is still named the primary."""
+        ...
+
+    def accepts_write(self, key: bytes, node: bytes) -> bool:
+        """Whether a write of `key` that `node` took reached the one primary."""
+        ...
 
     def subscribe(self, on_invalidate: Callable[[Sequence[bytes] | None], None]) -> None: ...
 
@@ -46,24 +57,34 @@ class RedisReads(Protocol):
 
     def lookup_keys(self, key: TokenKey, user_id: int) -> list[bytes]: ...
 
-    async def read(self, keys: list[bytes]) -> list[bytes | None]: ...
+    async def read_identified(self, keys: list[bytes]) -> tuple[list[bytes | None], Identities]: ...
 
-    def state_from(self, user_id: int, values: Sequence[bytes | None]) -> BlacklistState: ...
+    @staticmethod
+    def vouched(values: Sequence[bytes | None], primaries: tuple[bytes, bytes] | None) -> bool: ...
 
-    async def add(self, entries: Sequence[BlacklistEntry]) -> None: ...
+    def state_from(
+        self, user_id: int, values: Sequence[bytes | None], *, complete: bool
+    ) -> BlacklistState: ...
+
+    async def add_identified(self, entries: Sequence[BlacklistEntry]) -> Identities: ...
 
     async def mark_pending(self, entries: Sequence[BlacklistEntry], mark: bytes) -> bool: ...
 
-    async def replace_marks(self, entries: Sequence[BlacklistEntry], mark: bytes) -> bool: ...
+    async def replace_marks(
+        self, entries: Sequence[BlacklistEntry], mark: bytes
+    ) -> tuple[bool, Identities]: ...
 
-    async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None: ...
+    async def raise_watermark_identified(
+        self, watermark: Watermark, ttl_seconds: int
+    ) -> Identities: ...
 
     @property
     def keys(self) -> KeyLayout: ...
 
 
 class LocallyCachedBlacklist:
-    """The `Blacklist` port: RedisBlacklist's answers, cached while the lease holds."""
+    """The `Blacklist` port: RedisBlacklist's answers, cached while the lease holds, trusted
+    alone only as read from the primaries the tracking connections vouch for."""
 
     def __init__(
         self,
@@ -81,22 +102,37 @@ class LocallyCachedBlacklist:
         feed.subscribe(self._invalidate)
 
     async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
-        keys = self._redis.lookup_keys(key, user_id)
-        if self._feed.lease_valid():
+        keys = self._redis.lookup_keys(key, user_id)  # the token's, the watermark's, markers
+        token_node, watermark_node = (self._feed.trusted_node(k) for k in keys[:2])
+        primaries = (token_node, watermark_node) if token_node and watermark_node else None
+        if primaries is not None:
             cached = [self._values.get(k, _MISSING) for k in keys]
             if _MISSING not in cached:
-                return self._redis.state_from(user_id, cached)  # type: ignore[arg-type]
+                values: list[bytes | None] = cached  # type: ignore[assignment]
+                complete = self._redis.vouched(values, primaries)
+                return self._redis.state_from(user_id, values, complete=complete)
         generation = self._feed.generation
-        values = await self._redis.read(keys)
-        if self._feed.generation == generation:  # nothing could have changed them meanwhile
+        values, served = await self._redis.read_identified(keys)
+        # Only what the tracked node served can be kept, and only if no invalidation, flush or
+        # reconnection came in meanwhile (one can overtake the reply it concerns).
+        if self._feed.generation == generation and all(
+            served[k] == self._feed.node_of(k) for k in keys
+        ):
             self._keep(keys, values)
-        return self._redis.state_from(user_id, values)
+        # A fresh read answers alone only as read from the primaries trusted for its keys.
+        complete = (
+            primaries is not None
+            and (served[keys[0]], served[keys[1]]) == primaries
+            and self._redis.vouched(values, primaries)
+        )
+        return self._redis.state_from(user_id, values, complete=complete)
 
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
-        await self._redis.add(entries)
+        served = await self._redis.add_identified(entries)
         acknowledged = time.monotonic()
-        self._forget([self._redis.keys.token_key(entry.key) for entry in entries])
+        self._forget(list(served))
         await outlive_leases(acknowledged, self._lease)
+        self._check_primaries(served)
 
     @asynccontextmanager
     async def revoking(self, entries: Sequence[BlacklistEntry]) -> AsyncIterator[None]:
@@ -118,20 +154,29 @@ class LocallyCachedBlacklist:
             marked = None  # the block still goes to the log; the entries' write decides the rest
         self._forget(keys)
         yield
-        mark_held = await self._redis.replace_marks(entries, mark)
+        mark_held, served = await self._redis.replace_marks(entries, mark)
         acknowledged = time.monotonic()
         self._forget(keys)
         lease_from = marked if marked is not None and mark_held else acknowledged
         await outlive_leases(lease_from, self._lease)
+        self._check_primaries(served)
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
-        await self._redis.raise_watermark(watermark, ttl_seconds)
+        served = await self._redis.raise_watermark_identified(watermark, ttl_seconds)
         acknowledged = time.monotonic()
-        self._forget([self._redis.keys.watermark_key(watermark.user_id)])
+        self._forget(list(served))
         await outlive_leases(acknowledged, self._lease)
+        self._check_primaries(served)
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def _check_primaries(self, served: Identities) -> None:
+        """After the lease wait: the writes reached the one primary of their keys, or the
+        revocation is not done (a node cut off from the deployment may still take writes)."""
+        for key, node in served.items():
+            if not self._feed.accepts_write(key, node):
+                raise BlacklistUnavailable("redis: a write went to a node not confirmed primary")
 
     def _keep(self, keys: Sequence[bytes], values: Sequence[bytes | None]) -> None:
         if len(self._values) + len(keys) > self._max_entries:

@@ -1,15 +1,19 @@
 """How the service talks to Redis: the client and its bounds, what counts as Redis failing, and
 what is stored under which key. Every module of this package builds on this one alone.
 
-Layout (version 2, the marker's number):
-  `rv:t<12-byte digest of (iss, jti)>` = "1"  (a blocked pair; never the token text)
-      or "?<16 hex digits>" while a logout commits to the log (the local cache's pending
-      mark, unique to that logout: ask the log)
-  `rv{42}w` = user 42's watermark in integer microseconds (a float string would round)
-  `rv:mirror:2` (`:full` where Redis answers alone) = the repair's marker: "done", or a ticket
+Layout (version 3): keys fall into 512 buckets, each a Cluster hash tag, so a bucket lives on
+one node, moves with its slot, and carries its own mirror marker:
+  `rv{t3f}<12-byte digest of (iss, jti)>` = "1"  (a blocked pair, in bucket t3f: the digest's
+      first byte; never the token text), or "?<16 hex digits>" while a logout commits to the
+      log (the local cache's pending mark, unique to that logout: ask the log)
+  `rv{w2a}42` = user 42's watermark in integer microseconds (bucket w2a: 42 mod 256)
+  `rv{t3f}:mirror` (`:mirror:full` where Redis answers alone) = the bucket's marker: a repair's
+      ticket, or "done:<run id of the primary that completed the repair>"
 A blocked pair's key names no user: a block refuses every token carrying the pair, whichever
-user it names (docs/decisions.md), also where Redis answers alone. A 16-byte key fits one
-allocation: about 118 bytes per blocked token in all (Redis 7.0, `make bench`).
+user it names (docs/decisions.md). A marker vouches for its bucket only on the primary whose run
+id it carries: a promoted replica, a restarted node, or a slot moved to another node has
+another one, so it is trusted again only after a repair (docs/decisions.md). A 19-byte key fits
+one allocation: about 118 bytes per blocked token in all (Redis 7.0, `make bench`).
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.model import TokenKey
 
 RedisClient = Redis | RedisCluster
+Identities = dict[bytes, bytes]  # key -> the run id of the node that served (or took) it
 HEALTH_CHECK_INTERVAL_SECONDS = 30
 BLOCKED = b"1"
 PENDING = b"?"  # prefixes a pending mark: a logout is committing the block; ask the log
-MIRROR_DONE = b"done"  # the mirror marker's value once a full repair has finished
+MIRROR_DONE = b"done:"  # + the run id of the primary on which a full repair completed
+BUCKETS = 256  # per kind (tokens, watermarks): enough slots to spread a Cluster's load
 _DIGEST_BYTES = 12  # 96 bits: a collision needs ~2^48 blocked tokens
 
 
@@ -138,20 +144,47 @@ class KeyLayout:
     prefix: bytes = b"rv"
 
     def token_key(self, key: TokenKey) -> bytes:
-        return self.prefix + b":t" + hashlib.sha256(key.material()).digest()[:_DIGEST_BYTES]
+        digest = hashlib.sha256(key.material()).digest()[:_DIGEST_BYTES]
+        return b"%s{t%02x}%s" % (self.prefix, digest[0], digest)
 
     def watermark_key(self, user_id: int) -> bytes:
-        return b"%s{%d}w" % (self.prefix, user_id)
+        return b"%s{w%02x}%d" % (self.prefix, user_id % BUCKETS, user_id)
 
-    def marker_key(self, *, full: bool) -> bytes:
-        """The repair's marker. A full mirror (Redis answering alone) has its own: a repair for
-        the database-checked flow pushes shorter-lived entries and may not vouch for it."""
-        return self.prefix + (b":mirror:2:full" if full else b":mirror:2")
+    def marker_of(self, data_key: bytes, *, full: bool) -> bytes:
+        """The marker of the bucket `data_key` is in. A full mirror (Redis answering alone)
+        has its own: a repair for the database-checked flow pushes shorter-lived entries."""
+        tag_end = data_key.index(b"}") + 1
+        return data_key[:tag_end] + (b":mirror:full" if full else b":mirror")
+
+    def markers(self, *, full: bool) -> list[bytes]:
+        """Every bucket's marker."""
+        suffix = b":mirror:full" if full else b":mirror"
+        return [
+            b"%s{%s%02x}%s" % (self.prefix, kind, bucket, suffix)
+            for kind in (b"t", b"w")
+            for bucket in range(BUCKETS)
+        ]
 
     @property
     def tracked_prefixes(self) -> tuple[bytes, ...]:
         """Every key above starts with one of these (tracking broadcasts their changes)."""
         return (self.prefix + b"{", self.prefix + b":")
+
+
+# Lua: the run id of the node running the script. It changes when a node restarts, and a
+# promoted replica has its own: what tells the primary that took a write or served a read.
+RUN_ID_LUA = "string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')"
+
+
+def vouched_by(marker: bytes | None, primary: bytes) -> bool:
+    """Whether a bucket's marker says a full repair completed on `primary` (its run id)."""
+    return marker == MIRROR_DONE + primary
+
+
+def vouched(marker: bytes | None) -> bool:
+    """Whether a bucket's marker says a full repair completed, on whichever primary: the word
+    of one Redis that never fails over or restarts from a snapshot (REVOCATION_CACHE=redis)."""
+    return marker is not None and marker.startswith(MIRROR_DONE)
 
 
 async def outlive_leases(acknowledged: float, lease_seconds: float) -> None:

@@ -4,6 +4,13 @@ Redis queues a BCAST invalidation on our connection before it sends the write's 
 beforeSleep), so a PING sent after the write was acknowledged is answered after the invalidation
 was queued; a PING queued earlier may be answered first. So the lease runs from the ping's send
 time, never from the pong's arrival: the pong proves every write acknowledged before it was sent.
+The ping is ROLE: the lease also proves the node was a primary then (a demoted one answers
+"slave", and the connection is dropped).
+
+The node is known by its run id (read at connect): a restart or a promoted replica is another
+node, whose mirror markers vouch for nothing until a repair stamps them (client.KeyLayout). With
+replicas, the `primary` (Sentinel, the cluster) must also still name this node: a partition may
+leave it answering while another node was promoted.
 
 redis-py's asyncio client has no client-side caching, and no public way to read the keys of
 an `invalidate` push (see `resp3`), hence one socket of our own, read by `resp3`.
@@ -22,6 +29,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from revocation.adapters.redis.client import RedisFailures
@@ -42,9 +50,42 @@ _LAST_RETRY_SECONDS = 1.0
 _READ_BYTES = 65536
 
 Invalidation = Sequence[bytes] | None  # None: drop everything
+Address = tuple[str, int]
 
 
-_PING = encode_command(b"PING")
+class Primary(Protocol):
+    """Where the primary is, and whether the deployment (Sentinel, the cluster) still names it."""
+
+    @property
+    def fails_over(self) -> bool:
+        """Whether another node may become the primary (replicas exist)."""
+        ...
+
+    async def locate(self) -> Address: ...
+
+    def confirms(self, address: Address) -> bool:
+        """Whether `address` was confirmed as the primary recently enough to trust it now."""
+        ...
+
+
+class FixedPrimary:
+    """One Redis without replicas: its URL's address, the primary as long as it answers."""
+
+    fails_over = False
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self._address = (parts.hostname or "localhost", parts.port or 6379)
+
+    async def locate(self) -> Address:
+        return self._address
+
+    def confirms(self, address: Address) -> bool:
+        return True
+
+
+_PING = encode_command(b"ROLE")  # answered like a PING, and says whether it is still a primary
+_WHO = encode_command(b"INFO", b"server") + _PING
 
 
 class TrackingListener:
@@ -55,6 +96,7 @@ class TrackingListener:
         url: str,
         failures: RedisFailures,
         *,
+        primary: Primary,
         prefixes: Sequence[bytes],
         lease_seconds: float,
         ping_interval_seconds: float | None = None,
@@ -62,7 +104,10 @@ class TrackingListener:
         probe_prefix: bytes = b"rv:probe:",
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._host, self._port, self._ssl, self._hello = _endpoint(url)
+        self._ssl, self._hello = _endpoint(url)
+        self._primary = primary
+        self._address: Address | None = None
+        self._node: bytes | None = None  # the run id of the node connected to
         tracked = _tracked_prefixes(prefixes, probe_prefix)
         self._tracking_on = encode_command(
             b"CLIENT", b"TRACKING", b"ON", b"BCAST", *(a for p in tracked for a in (b"PREFIX", p))
@@ -100,11 +145,36 @@ class TrackingListener:
         return self._answered_ping_sent_at
 
     def lease_valid(self) -> bool:
-        """Tracking is on, and a PING sent at most `lease_seconds` ago has been answered."""
+        """Tracking is on, and a ROLE sent at most `lease_seconds` ago has been answered
+        "master"."""
         sent_at = self._answered_ping_sent_at
         return (
             self._connected and sent_at is not None and self._monotonic() - sent_at <= self._lease
         )
+
+    # Where the cache asks about a key: one node tracks them all here (a cluster has one
+    # listener per primary, and a feed that picks the key's).
+
+    def node_of(self, key: bytes) -> bytes | None:
+        """The run id of the node tracked now (None while not connected)."""
+        return self._node if self._connected else None
+
+    def trusted_node(self, key: bytes) -> bytes | None:
+        """The node's run id while what this process read from it can be trusted: the lease
+        holds and the deployment still names it the primary."""
+        node = self.node_of(key)
+        if node is None or self._address is None or not self.lease_valid():
+            return None
+        return node if self._primary.confirms(self._address) else None
+
+    def accepts_write(self, key: bytes, node: bytes) -> bool:
+        """Whether a write the node `node` took reached the one primary: with replicas, the node
+        tracked, still named the primary (a deposed one, cut off with us, would take it too)."""
+        if not self._primary.fails_over:
+            return True  # one node takes every write
+        address = self._address
+        tracked = self.node_of(key)
+        return tracked == node and address is not None and self._primary.confirms(address)
 
     def subscribe(self, on_invalidate: Callable[[Invalidation], None]) -> None:
         self._subscribers.append(on_invalidate)
@@ -147,7 +217,8 @@ class TrackingListener:
 
     async def _session(self) -> None:
         async with asyncio.timeout(self._connect_timeout):
-            reader, writer = await asyncio.open_connection(self._host, self._port, ssl=self._ssl)
+            host, port = self._address = await self._primary.locate()
+            reader, writer = await asyncio.open_connection(host, port, ssl=self._ssl)
         try:
             parser = Resp3Parser()
             async with asyncio.timeout(self._connect_timeout):
@@ -165,17 +236,20 @@ class TrackingListener:
     async def _handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, parser: Resp3Parser
     ) -> list[Frame]:
-        """HELLO 3 (with AUTH and the client name), then tracking on; returns any later frames."""
-        writer.write(self._hello + self._tracking_on)
+        """HELLO 3 (with AUTH and the client name), tracking on, then who the node is (its run
+        id) and that it is a primary; returns any later frames."""
+        writer.write(self._hello + self._tracking_on + _WHO)
         frames: list[Frame] = []
-        while len(frames) < 2:
+        while len(frames) < 4:
             frames += await _read_frames(reader, parser)
-        hello, tracking, *later = frames
-        for reply in (hello, tracking):
+        hello, tracking, info, role, *later = frames
+        for reply in (hello, tracking, info, role):
             if isinstance(reply, ErrorReply):
                 raise ProtocolError(f"handshake refused: {reply.message}")
-        if not isinstance(hello, dict) or tracking != b"OK":
+        if not isinstance(hello, dict) or tracking != b"OK" or not isinstance(info, bytes):
             raise ProtocolError("unexpected handshake reply")
+        _check_primary(role)
+        self._node = _run_id(info)
         return later
 
     async def _read_loop(
@@ -198,7 +272,8 @@ class TrackingListener:
     def _handle(self, frame: Frame) -> None:
         if isinstance(frame, Push):
             self._on_push(frame.items)
-        elif frame == b"PONG" and self._pings_in_flight:
+        elif isinstance(frame, list) and self._pings_in_flight:
+            _check_primary(frame)  # a demoted node: drop the connection, find the primary
             self._answered_ping_sent_at = self._pings_in_flight.popleft()
         elif isinstance(frame, ErrorReply):
             raise ProtocolError(f"error reply: {frame.message}")
@@ -274,9 +349,22 @@ async def _read_frames(reader: asyncio.StreamReader, parser: Resp3Parser) -> lis
             return frames
 
 
-def _endpoint(url: str) -> tuple[str, int, ssl.SSLContext | None, bytes]:
-    """Host, port, TLS context and the HELLO command (the database number does not matter:
-    tracking is keyspace-wide)."""
+def _check_primary(role: Frame) -> None:
+    """A ROLE reply must say "master"."""
+    if not isinstance(role, list) or not role or role[0] != b"master":
+        raise ProtocolError(f"the node is not a primary: {role!r:.60}")
+
+
+def _run_id(info: bytes) -> bytes:
+    for line in info.splitlines():
+        if line.startswith(b"run_id:"):
+            return line.removeprefix(b"run_id:").strip()
+    raise ProtocolError("INFO server gave no run_id")
+
+
+def _endpoint(url: str) -> tuple[ssl.SSLContext | None, bytes]:
+    """The TLS context and the HELLO command (the database number does not matter: tracking is
+    keyspace-wide); where to connect is the `Primary`'s to say."""
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
         raise ValueError("a redis:// or rediss:// URL is needed")
@@ -286,7 +374,7 @@ def _endpoint(url: str) -> tuple[str, int, ssl.SSLContext | None, bytes]:
         hello += [b"AUTH", username.encode(), unquote(parts.password).encode()]
     context = ssl.create_default_context() if parts.scheme == "rediss" else None
     command = encode_command(*hello, b"SETNAME", CLIENT_NAME)
-    return parts.hostname or "localhost", parts.port or 6379, context, command
+    return context, command
 
 
 def _tracked_prefixes(prefixes: Sequence[bytes], probe_prefix: bytes) -> list[bytes]:
