@@ -13,17 +13,20 @@ from revocation.adapters.memory import InMemoryBlacklist, InMemoryTokenLog
 from revocation.adapters.piccolo.engines import build_engine
 from revocation.adapters.piccolo.token_log import PiccoloTokenLog
 from revocation.adapters.prometheus_telemetry import PrometheusTelemetry
-from revocation.adapters.redis.blacklist import RedisBlacklist
+from revocation.adapters.redis.blacklist import RedisBlacklist, ReplicaWait
 from revocation.adapters.redis.cached_blacklist import LocallyCachedBlacklist
 from revocation.adapters.redis.client import (
     KeyLayout,
+    RedisClient,
     RedisFailures,
     RedisOptions,
     build_redis_client,
 )
+from revocation.adapters.redis.cluster import ClusterTracking, ClusterView
 from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
+from revocation.adapters.redis.sentinel import SentinelPrimary, build_sentinel_client
 from revocation.adapters.redis.throttle import RedisFailureThrottle
-from revocation.adapters.redis.tracking import FixedPrimary, TrackingListener
+from revocation.adapters.redis.tracking import FixedPrimary, Primary, TrackingListener
 from revocation.adapters.telemetry import LoggingTelemetry, RefusalSummary
 from revocation.adapters.throttle import InMemoryFailureThrottle
 from revocation.adapters.verified_tokens import VerifiedTokenCache
@@ -73,20 +76,76 @@ def build_codec(settings: Settings, clock: Clock) -> TokenCodec:
     )
 
 
-def tracking_listener(
-    settings: Settings, failures: RedisFailures, keys: KeyLayout, metrics: PrometheusTelemetry
-) -> TrackingListener:
-    """The local cache's tracking connection, reporting its probes' lag to the metrics."""
-    listener = TrackingListener(
-        settings.redis_url or "",
-        failures,
-        primary=FixedPrimary(settings.redis_url or ""),
-        prefixes=keys.tracked_prefixes,
-        lease_seconds=settings.revocation_lease_seconds,
+def redis_options(settings: Settings) -> RedisOptions:
+    return RedisOptions(
+        socket_timeout=settings.redis_socket_timeout_seconds,
         connect_timeout=settings.redis_connect_timeout_seconds,
+        max_connections=settings.redis_max_connections,
+        pool_timeout=settings.redis_pool_timeout_seconds,
     )
-    listener.on_probe(metrics.invalidation_lagged)
-    return listener
+
+
+def redis_client(settings: Settings) -> RedisClient:
+    """One Redis, the primary the sentinels name, or a Cluster: connects on first use."""
+    url, options = settings.redis_url or "", redis_options(settings)
+    if settings.redis_sentinels:
+        return build_sentinel_client(
+            settings.redis_sentinels,
+            settings.redis_sentinel_service,
+            url,
+            options,
+            sentinel_password=settings.redis_sentinel_password,
+        )
+    return build_redis_client(url, options, cluster=settings.redis_cluster)
+
+
+def redis_primary(settings: Settings) -> Primary:
+    """Where the tracking connection finds the primary, and who still vouches for it."""
+    if settings.redis_sentinels:
+        return SentinelPrimary(
+            settings.redis_sentinels,
+            settings.redis_sentinel_service,
+            redis_options(settings),
+            password=settings.redis_sentinel_password,
+        )
+    return FixedPrimary(settings.redis_url or "")
+
+
+def tracking_feed(
+    settings: Settings, failures: RedisFailures, keys: KeyLayout, metrics: PrometheusTelemetry
+) -> TrackingListener | ClusterTracking:
+    """The local cache's tracking connection (one per primary in a Cluster), reporting its
+    probes' lag to the metrics."""
+    url = settings.redis_url or ""
+    feed: TrackingListener | ClusterTracking
+    if settings.redis_cluster:
+        feed = ClusterTracking(
+            ClusterView(url, redis_options(settings)),
+            url,
+            failures,
+            prefixes=keys.tracked_prefixes,
+            lease_seconds=settings.revocation_lease_seconds,
+            connect_timeout=settings.redis_connect_timeout_seconds,
+        )
+    else:
+        feed = TrackingListener(
+            url,
+            failures,
+            primary=redis_primary(settings),
+            prefixes=keys.tracked_prefixes,
+            lease_seconds=settings.revocation_lease_seconds,
+            connect_timeout=settings.redis_connect_timeout_seconds,
+        )
+    feed.on_probe(metrics.invalidation_lagged)
+    return feed
+
+
+def replica_wait(settings: Settings, policy: BlacklistPolicy) -> ReplicaWait | None:
+    """Where Redis answers alone, a revocation waits for the replicas that a failover may
+    promote; elsewhere every check reads the log, which no failover loses."""
+    if not (policy.redis_answers_alone and settings.redis_wait_replicas):
+        return None
+    return ReplicaWait(settings.redis_wait_replicas, settings.redis_wait_timeout_ms)
 
 
 class Container(containers.DeclarativeContainer):
@@ -135,18 +194,7 @@ class Container(containers.DeclarativeContainer):
     # Redis: built only by the wirings that use it.
     keys = providers.Object(KeyLayout())
     redis_failures = providers.Singleton(RedisFailures)
-    redis = providers.Singleton(
-        build_redis_client,
-        settings.provided.redis_url,
-        providers.Singleton(
-            RedisOptions,
-            socket_timeout=settings.provided.redis_socket_timeout_seconds,
-            connect_timeout=settings.provided.redis_connect_timeout_seconds,
-            max_connections=settings.provided.redis_max_connections,
-            pool_timeout=settings.provided.redis_pool_timeout_seconds,
-        ),
-        cluster=settings.provided.redis_cluster,
-    )
+    redis = providers.Singleton(redis_client, settings)
     # Where Redis answers alone, each lookup also reads the full mirror's markers.
     redis_blacklist = providers.Singleton(
         RedisBlacklist,
@@ -154,8 +202,9 @@ class Container(containers.DeclarativeContainer):
         redis_failures,
         keys=keys,
         full_mirror=policy.provided.redis_answers_alone,
+        replica_wait=providers.Callable(replica_wait, settings, policy),
     )
-    tracking = providers.Singleton(tracking_listener, settings, redis_failures, keys, metrics)
+    tracking = providers.Singleton(tracking_feed, settings, redis_failures, keys, metrics)
     blacklist = providers.Selector(
         wiring,
         memory=providers.Singleton(InMemoryBlacklist, clock),

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from revocation.adapters.background import AsyncioBackground
 from revocation.adapters.piccolo.engines import DatabaseEngine, pool_open
 from revocation.adapters.redis.client import RedisClient
+from revocation.adapters.redis.cluster import ClusterTracking
 from revocation.adapters.redis.tracking import TrackingListener
 from revocation.adapters.telemetry import RefusalSummary
 from revocation.domain.ports import Clock, TokenLog
@@ -64,7 +65,7 @@ def service_lifespan(
     database: Callable[[], DatabaseEngine],
     token_log: Callable[[], TokenLog],
     redis: Callable[[], RedisClient],
-    tracking: Callable[[], TrackingListener],
+    tracking: Callable[[], TrackingListener | ClusterTracking],
     repair_loop: Callable[[], RepairLoop],
     background: Callable[[], AsyncioBackground],
     refusals: Callable[[], RefusalSummary],

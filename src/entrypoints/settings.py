@@ -37,6 +37,11 @@ class Settings:
     database_url: str = default("database_url")
     redis_url: str | None = default("redis_url")
     redis_cluster: bool = default("redis_cluster")
+    redis_sentinels: tuple[tuple[str, int], ...] = default("redis_sentinels")
+    redis_sentinel_service: str = default("redis_sentinel_service")
+    redis_sentinel_password: str | None = default("redis_sentinel_password")
+    redis_wait_replicas: int = default("redis_wait_replicas")
+    redis_wait_timeout_ms: int = default("redis_wait_timeout_ms")
     jwt_algorithms: tuple[str, ...] = default("jwt_algorithms")
     jwt_secret: str | None = default("jwt_secret")
     jwt_public_key: str | None = default("jwt_public_key")
@@ -85,15 +90,20 @@ class Settings:
 
     def __post_init__(self) -> None:
         development = self.environment == "development"
+        # With Sentinel the URL only carries credentials and the database: it may be omitted.
+        sentinel_url = "redis://" if self.redis_sentinels else None
+        redis_url = sentinel_url if self.redis_url is DERIVED else self.redis_url
         derived = {
+            "redis_url": redis_url,
             # The labelled development secrets, never in production.
             "jwt_secret": DEV_JWT_SECRET if development and self.uses_hmac else None,
             "app_id": DEV_APP_ID if development else "",
             "app_key": DEV_APP_KEY if development else "",
             "blacklist_expiry_seconds": self.access_token_ttl_seconds,
             "log_format": "text" if development else "json",
-            # The fastest mode the Redis allows.
-            "revocation_cache": "local" if self.redis_url and not self.redis_cluster else "off",
+            # The fastest mode: safe on one Redis, Sentinel or Cluster alike.
+            "revocation_cache": "local" if redis_url else "off",
+            "redis_wait_replicas": 1 if self.fails_over else 0,
         }
         for field in fields(self):
             if getattr(self, field.name) is DERIVED:
@@ -102,6 +112,11 @@ class Settings:
     @property
     def requires_logged_tokens(self) -> bool:
         return self.token_check == "logged"  # noqa: S105 - a mode name, not a secret
+
+    @property
+    def fails_over(self) -> bool:
+        """Whether another Redis node may become the primary of a key."""
+        return bool(self.redis_sentinels) or self.redis_cluster
 
     @property
     def uses_hmac(self) -> bool:
@@ -119,10 +134,15 @@ class Settings:
             raise SettingsError("JWT_SECRET must be at least 32 bytes")
         if self.redis_cluster and not self.redis_url:
             raise SettingsError("REDIS_CLUSTER=true needs REDIS_URL (any node of the cluster)")
-        if self.revocation_cache != "off" and (self.redis_cluster or not self.redis_url):
-            # Tracking and the mirror marker would be needed on every primary: not built.
+        if self.redis_cluster and self.redis_sentinels:
+            raise SettingsError("REDIS_SENTINELS and REDIS_CLUSTER=true exclude each other")
+        if self.revocation_cache != "off" and not self.redis_url:
+            raise SettingsError(f"REVOCATION_CACHE={self.revocation_cache} needs Redis")
+        if self.revocation_cache == "redis" and self.fails_over:
+            # It trusts a marker on whichever node serves it: a promoted replica's too.
             raise SettingsError(
-                f"REVOCATION_CACHE={self.revocation_cache} needs REDIS_URL and no REDIS_CLUSTER"
+                "REVOCATION_CACHE=redis needs one Redis that never fails over; with Sentinel "
+                "or Cluster use local (the default)"
             )
 
     @property

@@ -87,6 +87,17 @@ def names(_: str, raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(","))
 
 
+def addresses(name: str, raw: str) -> tuple[tuple[str, int], ...]:
+    """`host:port` pairs, comma-separated (`[::1]:26379` for IPv6)."""
+    pairs = []
+    for part in (part.strip() for part in raw.split(",")):
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit():
+            raise SettingsError(f"{name}: {part!r} is not host:port")
+        pairs.append((host.strip("[]"), int(port)))
+    return tuple(pairs)
+
+
 def networks(name: str, raw: str) -> tuple[str, ...]:
     """Addresses and CIDR networks (`10.0.0.0/8`), each as a network (`/32` if alone)."""
     parts = [part.strip() for part in raw.split(",") if part.strip()]
@@ -116,10 +127,25 @@ SETTINGS: tuple[Setting, ...] = (
       "`development` allows the fixed development secrets below"),
     S("DATABASE_URL", "database_url", "sqlite:///revocation.sqlite3", text,
       "`postgresql://…` or `sqlite:///path` (a file)"),
-    S("REDIS_URL", "redis_url", None, text, "unset: in-process blacklist (one process only)",
-      "unset"),
+    S("REDIS_URL", "redis_url", DERIVED, text,
+      "unset: in-process blacklist (one process only); with `REDIS_SENTINELS`, only its scheme, "
+      "credentials and database count", "unset (with Sentinel: `redis://`)"),
     S("REDIS_CLUSTER", "redis_cluster", False, flag,
       "`true`: `REDIS_URL` names any node of a Redis Cluster"),
+    S("REDIS_SENTINELS", "redis_sentinels", (), addresses,
+      "`host:port` of each sentinel, comma-separated: the primary is the node they name, and "
+      "every connection follows it through failovers", "unset"),
+    S("REDIS_SENTINEL_SERVICE", "redis_sentinel_service", "mymaster", text,
+      "the name the sentinels monitor the primary by"),
+    S("REDIS_SENTINEL_PASSWORD", "redis_sentinel_password", None, text,
+      "the sentinels' own password (`requirepass` in sentinel.conf)", "unset"),
+    S("REDIS_WAIT_REPLICAS", "redis_wait_replicas", DERIVED, integer(0),
+      "where Redis answers alone, a logout answers only once this many replicas have its "
+      "block (`WAIT`); past `REDIS_WAIT_TIMEOUT_MS` it answers 503 (its durable write stands) "
+      "and the database decides for those keys until a repair; set `0` for a shard without "
+      "replicas", "`1` with Sentinel or Cluster, else `0`"),
+    S("REDIS_WAIT_TIMEOUT_MS", "redis_wait_timeout_ms", 100, integer(1),
+      "how long a logout waits for those replicas"),
     S("JWT_ALGORITHMS", "jwt_algorithms", ("HS256",), names,
       "comma-separated allow-list; HMAC and asymmetric families can't mix"),
     S("JWT_SECRET", "jwt_secret", DERIVED, text, "HMAC secret, ≥ 32 bytes", "none (dev: fixed)"),
@@ -196,8 +222,9 @@ SETTINGS: tuple[Setting, ...] = (
       "rows per delete statement of that cleanup"),
     S("REVOCATION_CACHE", "revocation_cache", DERIVED, choice("off", "redis", "local"),
       "`off`: every check reads the database; `redis`: Redis answers alone while its mirror is "
-      "complete; `local`: that, from process memory kept coherent by Redis tracking; not with "
-      "`REDIS_CLUSTER`", "`local` with one Redis, else `off`"),
+      "complete (one Redis that never fails over only); `local`: that, from process memory "
+      "kept coherent by Redis tracking, trusted only while the primary that built the mirror "
+      "serves it", "`local` with Redis, else `off`"),
     S("REVOCATION_LEASE_MS", "revocation_lease_ms", 25, integer(1),
       "the cache's lease, and how long a logout waits after its Redis write; the same on "
       "every instance"),

@@ -63,28 +63,29 @@ class TestSettingsFromEnv:
             Settings.from_env({**PRODUCTION, "JWT_ALGORITHMS": "RS256"})
 
 
+SENTINEL = {"REDIS_SENTINELS": "10.0.0.1:26379, [::1]:26380"}
+CLUSTER = {"REDIS_URL": "redis://r:6379/0", "REDIS_CLUSTER": "true"}
+
+
 class TestRevocationCacheSettings:
-    def test_local_is_the_default_with_a_single_redis(self) -> None:
-        settings = Settings.from_env({**PRODUCTION, "REDIS_URL": "redis://r:6379/0"})
-        assert settings.revocation_cache == "local"
+    @pytest.mark.parametrize("redis", [{"REDIS_URL": "redis://r:6379/0"}, SENTINEL, CLUSTER])
+    def test_local_is_the_default_with_any_redis(self, redis: dict[str, str]) -> None:
+        settings = Settings.from_env({**PRODUCTION, **redis})
         assert settings.revocation_cache == "local"
         assert settings.revocation_lease_ms == 25
 
-    @pytest.mark.parametrize(
-        "redis", [{}, {"REDIS_URL": "redis://r:6379/0", "REDIS_CLUSTER": "true"}]
-    )
-    def test_off_without_redis_or_with_a_cluster(self, redis: dict[str, str]) -> None:
-        settings = Settings.from_env({**PRODUCTION, **redis})
-        assert settings.revocation_cache == "off"
-        assert settings.revocation_cache == "off"
+    def test_off_without_redis(self) -> None:
+        assert Settings.from_env(PRODUCTION).revocation_cache == "off"
 
     @pytest.mark.parametrize("mode", ["redis", "local"])
-    @pytest.mark.parametrize(
-        "redis", [{}, {"REDIS_URL": "redis://r:6379/0", "REDIS_CLUSTER": "true"}]
-    )
-    def test_a_cache_redis_cannot_serve_is_refused(self, mode: str, redis: dict[str, str]) -> None:
+    def test_a_cache_without_redis_is_refused(self, mode: str) -> None:
         with pytest.raises(SettingsError, match="REVOCATION_CACHE"):
-            Settings.from_env({**PRODUCTION, **redis, "REVOCATION_CACHE": mode})
+            Settings.from_env({**PRODUCTION, "REVOCATION_CACHE": mode})
+
+    @pytest.mark.parametrize("redis", [SENTINEL, CLUSTER])
+    def test_redis_alone_is_refused_where_redis_fails_over(self, redis: dict[str, str]) -> None:
+        with pytest.raises(SettingsError, match="REVOCATION_CACHE=redis needs one Redis"):
+            Settings.from_env({**PRODUCTION, **redis, "REVOCATION_CACHE": "redis"})
 
     @pytest.mark.parametrize(
         ("name", "value"),
@@ -103,6 +104,32 @@ class TestRevocationCacheSettings:
     def test_the_kill_switch_turns_it_off(self) -> None:
         env = {**PRODUCTION, "REDIS_URL": "redis://r:6379/0", "REVOCATION_CACHE": "off"}
         assert Settings.from_env(env).revocation_cache == "off"
+
+
+class TestRedisTopologySettings:
+    def test_sentinels_name_the_primary_and_the_url_may_be_left_out(self) -> None:
+        settings = Settings.from_env({**PRODUCTION, **SENTINEL})
+        assert settings.redis_sentinels == (("10.0.0.1", 26379), ("::1", 26380))
+        assert (settings.redis_url, settings.redis_sentinel_service) == ("redis://", "mymaster")
+
+    @pytest.mark.parametrize(
+        ("redis", "replicas"),
+        [({"REDIS_URL": "redis://r:6379/0"}, 0), (SENTINEL, 1), (CLUSTER, 1)],
+    )
+    def test_a_logout_waits_for_a_replica_where_there_may_be_one(
+        self, redis: dict[str, str], replicas: int
+    ) -> None:
+        settings = Settings.from_env({**PRODUCTION, **redis})
+        assert (settings.redis_wait_replicas, settings.redis_wait_timeout_ms) == (replicas, 100)
+
+    @pytest.mark.parametrize("value", ["10.0.0.1", "10.0.0.1:port", ":26379", "a:1,"])
+    def test_a_malformed_sentinel_is_a_clear_error(self, value: str) -> None:
+        with pytest.raises(SettingsError, match="REDIS_SENTINELS"):
+            Settings.from_env({**PRODUCTION, "REDIS_SENTINELS": value})
+
+    def test_sentinel_and_cluster_exclude_each_other(self) -> None:
+        with pytest.raises(SettingsError, match="exclude each other"):
+            Settings.from_env({**PRODUCTION, **SENTINEL, **CLUSTER})
 
 
 class TestTheSettingsTable:

@@ -6,8 +6,10 @@ answering its node's run id with its values."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
@@ -15,6 +17,7 @@ from redis.crc import key_slot
 
 from revocation.adapters.redis.client import (
     BLOCKED,
+    DISTRUSTED,
     PENDING,
     RUN_ID_LUA,
     Identities,
@@ -69,6 +72,14 @@ return replies
 _SCRIPT_KEYS = 128
 
 
+@dataclass(frozen=True, slots=True)
+class ReplicaWait:
+    """How many replicas must have a revocation before it is done, and how long to wait."""
+
+    replicas: int
+    timeout_ms: int
+
+
 class RedisBlacklist:
     """The `Blacklist` port on Redis: per-entry TTLs, a watermark that only rises.
 
@@ -85,9 +96,11 @@ class RedisBlacklist:
         *,
         keys: KeyLayout = KeyLayout(),  # noqa: B008 - a frozen value
         full_mirror: bool = False,
+        replica_wait: ReplicaWait | None = None,
     ) -> None:
         self._client = client
         self._failures = failures
+        self._replica_wait = replica_wait
         self.keys = keys
         self._full_mirror = full_mirror
 
@@ -183,7 +196,8 @@ class RedisBlacklist:
         """Set the entries' keys to `mark` (PENDING and something unique to the caller), never
         over a value already there, each for its entry's TTL, in one round trip. True when
         every key took the mark."""
-        replies, _ = await self._set_identified(entries, mark, flag=b"NX")
+        # A mark is no revocation: no replica need have it.
+        replies, _ = await self._set_identified(entries, mark, flag=b"NX", wait=False)
         return all(reply is not None for reply in replies)
 
     async def replace_marks(
@@ -208,16 +222,24 @@ class RedisBlacklist:
         key = self.keys.watermark_key(watermark.user_id)
         pipeline = self._client.pipeline(transaction=False)
         pipeline.eval(_RAISE_WATERMARK, 1, key, micros, ttl_seconds)
-        [node] = await self._execute(pipeline)
+        waits = self._wait_for_replicas(pipeline, [[key]])
+        node, *acknowledged = await self._execute(pipeline)
         if not isinstance(node, bytes):
             raise BlacklistUnavailable("redis: the watermark's node did not say who it is")
+        await self._check_replicated([key], acknowledged, waits)
         return {key: node}
 
     async def _set_identified(
-        self, entries: Sequence[BlacklistEntry], value: bytes, *, flag: bytes = b""
+        self,
+        entries: Sequence[BlacklistEntry],
+        value: bytes,
+        *,
+        flag: bytes = b"",
+        wait: bool = True,
     ) -> tuple[list[bytes | None], Identities]:
         """SET each entry's key to `value` for its TTL (with `flag`: NX or GET), in one round
-        trip: the replies in order, and which node took each key."""
+        trip: the replies in order, and which node took each key. With `wait`, the replicas
+        too (`replica_wait`)."""
         live = [entry for entry in entries if entry.ttl_seconds > 0]
         ttl_of = {self.keys.token_key(entry.key): entry.ttl_seconds for entry in live}
         groups = [
@@ -229,15 +251,72 @@ class RedisBlacklist:
         for group in groups:
             ttls = [ttl_of[key] for key in group]
             pipeline.eval(_SET_IDENTIFIED, len(group), *group, value, flag, *ttls)
+        waits = self._wait_for_replicas(pipeline, groups) if wait else 0
+        scripts_replies = await self._execute(pipeline)
+        await self._check_replicated(list(ttl_of), scripts_replies[len(groups) :], waits)
         replies: dict[bytes, bytes | None] = {}
         served: Identities = {}
-        for group, reply in zip(groups, await self._execute(pipeline), strict=True):
+        for group, reply in zip(groups, scripts_replies[: len(groups)], strict=True):
             *answers, node = _strings(reply, len(group) + 1)
             if node is None:
                 raise BlacklistUnavailable("redis: a write's node did not say who it is")
             for key, answer in zip(group, answers, strict=True):
                 replies[key], served[key] = answer, node
         return [replies[key] for key in ttl_of], served
+
+    def _wait_for_replicas(
+        self, pipeline: Pipeline | ClusterPipeline, groups: list[list[bytes]]
+    ) -> int:
+        """Queue a WAIT after the writes of `groups` on each node that takes them (WAIT counts
+        the writes of its own connection, and a pipeline sends a node's commands on one): the
+        number of WAITs queued."""
+        if self._replica_wait is None or not groups:
+            return 0
+        wait = (b"WAIT", self._replica_wait.replicas, self._replica_wait.timeout_ms)
+        if not isinstance(self._client, RedisCluster):
+            pipeline.execute_command(*wait)
+            return 1
+        nodes = {}
+        with unavailable_on_error(self._failures):  # a slot no node serves
+            for group in groups:
+                # The slot map the scripts were routed by: their node.
+                node = self._client.nodes_manager.get_node_from_slot(key_slot(group[0]))
+                nodes[node.name] = node
+        for node in nodes.values():
+            pipeline.execute_command(*wait, target_nodes=node)
+        return len(nodes)
+
+    async def _check_replicated(
+        self, keys: list[bytes], acknowledged: list[object], waits: int
+    ) -> None:
+        """Each WAIT's count of replicas that acknowledged. Short of the setting: the write
+        stands on its primary, but a failover may lose it, so those buckets are not vouched for
+        until a repair completes, and the write is not done."""
+        if len(acknowledged) != waits:
+            raise BlacklistUnavailable("redis: a WAIT went unanswered")
+        if self._replica_wait is None or all(
+            isinstance(count, int) and count >= self._replica_wait.replicas
+            for count in acknowledged
+        ):
+            return
+        with contextlib.suppress(BlacklistUnavailable):
+            await self.distrust(keys)
+        raise BlacklistUnavailable(
+            f"redis: fewer than {self._replica_wait.replicas} replica(s) acknowledged within "
+            f"{self._replica_wait.timeout_ms} ms"
+        )
+
+    async def distrust(self, keys: Sequence[bytes]) -> None:
+        """Make the markers of `keys`' buckets vouch for nothing until a repair completes, on
+        whichever node holds them now: Redis no longer answers alone for those buckets. The
+        repair loop, told of a failure, repairs soon."""
+        self._failures.note()
+        if not self._full_mirror:
+            return
+        pipeline = self._client.pipeline(transaction=False)
+        for marker in {self.keys.marker_of(key, full=True) for key in keys}:
+            pipeline.set(marker, DISTRUSTED)
+        await self._execute(pipeline)
 
     def _by_node(self, keys: list[bytes]) -> list[list[bytes]]:
         """The keys in groups one script can take: all of them on one Redis, one group per

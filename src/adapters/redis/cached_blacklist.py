@@ -16,6 +16,7 @@ kept here until Redis says it changed. Two rules make a cached answer as good as
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -78,6 +79,8 @@ class RedisReads(Protocol):
         self, watermark: Watermark, ttl_seconds: int
     ) -> Identities: ...
 
+    async def distrust(self, keys: Sequence[bytes]) -> None: ...
+
     @property
     def keys(self) -> KeyLayout: ...
 
@@ -132,7 +135,7 @@ class LocallyCachedBlacklist:
         acknowledged = time.monotonic()
         self._forget(list(served))
         await outlive_leases(acknowledged, self._lease)
-        self._check_primaries(served)
+        await self._check_primaries(served)
 
     @asynccontextmanager
     async def revoking(self, entries: Sequence[BlacklistEntry]) -> AsyncIterator[None]:
@@ -159,24 +162,27 @@ class LocallyCachedBlacklist:
         self._forget(keys)
         lease_from = marked if marked is not None and mark_held else acknowledged
         await outlive_leases(lease_from, self._lease)
-        self._check_primaries(served)
+        await self._check_primaries(served)
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
         served = await self._redis.raise_watermark_identified(watermark, ttl_seconds)
         acknowledged = time.monotonic()
         self._forget(list(served))
         await outlive_leases(acknowledged, self._lease)
-        self._check_primaries(served)
+        await self._check_primaries(served)
 
     def __len__(self) -> int:
         return len(self._values)
 
-    def _check_primaries(self, served: Identities) -> None:
+    async def _check_primaries(self, served: Identities) -> None:
         """After the lease wait: the writes reached the one primary of their keys, or the
-        revocation is not done (a node cut off from the deployment may still take writes)."""
-        for key, node in served.items():
-            if not self._feed.accepts_write(key, node):
-                raise BlacklistUnavailable("redis: a write went to a node not confirmed primary")
+        revocation is not done (a node cut off from the deployment may still take writes), and
+        their buckets are not vouched for until a repair (on whichever node holds them now)."""
+        astray = [key for key, node in served.items() if not self._feed.accepts_write(key, node)]
+        if astray:
+            with contextlib.suppress(BlacklistUnavailable):
+                await self._redis.distrust(astray)
+            raise BlacklistUnavailable("redis: a write went to a node not confirmed primary")
 
     def _keep(self, keys: Sequence[bytes], values: Sequence[bytes | None]) -> None:
         if len(self._values) + len(keys) > self._max_entries:

@@ -8,7 +8,8 @@ one node, moves with its slot, and carries its own mirror marker:
       log (the local cache's pending mark, unique to that logout: ask the log)
   `rv{w2a}42` = user 42's watermark in integer microseconds (bucket w2a: 42 mod 256)
   `rv{t3f}:mirror` (`:mirror:full` where Redis answers alone) = the bucket's marker: a repair's
-      ticket, or "done:<run id of the primary that completed the repair>"
+      ticket, "done:<run id of the primary that completed the repair>", or "distrusted" (a
+      write there may not survive a failover, or went to a node not confirmed primary)
 A blocked pair's key names no user: a block refuses every token carrying the pair, whichever
 user it names (docs/decisions.md). A marker vouches for its bucket only on the primary whose run
 id it carries: a promoted replica, a restarted node, or a slot moved to another node has
@@ -42,6 +43,7 @@ HEALTH_CHECK_INTERVAL_SECONDS = 30
 BLOCKED = b"1"
 PENDING = b"?"  # prefixes a pending mark: a logout is committing the block; ask the log
 MIRROR_DONE = b"done:"  # + the run id of the primary on which a full repair completed
+DISTRUSTED = b"distrusted"  # a marker after a write that may not survive a failover
 BUCKETS = 256  # per kind (tokens, watermarks): enough slots to spread a Cluster's load
 _DIGEST_BYTES = 12  # 96 bits: a collision needs ~2^48 blocked tokens
 

@@ -67,6 +67,10 @@ class Primary(Protocol):
         """Whether `address` was confirmed as the primary recently enough to trust it now."""
         ...
 
+    def watching(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Keeping the confirmations fresh while inside (polling Sentinel, say)."""
+        ...
+
 
 class FixedPrimary:
     """One Redis without replicas: its URL's address, the primary as long as it answers."""
@@ -82,6 +86,9 @@ class FixedPrimary:
 
     def confirms(self, address: Address) -> bool:
         return True
+
+    def watching(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
 
 
 _PING = encode_command(b"ROLE")  # answered like a PING, and says whether it is still a primary
@@ -188,12 +195,13 @@ class TrackingListener:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Connected (in the background) while inside, stopped after."""
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
+        """Connected (in the background), the primary watched, while inside; stopped after."""
+        async with self._primary.watching():
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -216,8 +224,8 @@ class TrackingListener:
             )
 
     async def _session(self) -> None:
+        host, port = self._address = await self._primary.locate()  # bounded by the primary
         async with asyncio.timeout(self._connect_timeout):
-            host, port = self._address = await self._primary.locate()
             reader, writer = await asyncio.open_connection(host, port, ssl=self._ssl)
         try:
             parser = Resp3Parser()

@@ -1,0 +1,193 @@
+"""A loopback TCP proxy in front of one server, on a thread of its own, that a test uses to cut
+or stall the connections of one party: a replica's replication link, the sentinels, one
+service instance.
+
+A connection's party is the process that opened it (found through /proc: the socket's inode,
+then the process holding it, then its parents), so nothing in the code under test knows the
+proxy is there. Linux only, like the rest of these fault tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+Address = tuple[str, int]
+OTHER = "other"
+
+
+def _socket_inode(local_port: int, remote_port: int) -> str | None:
+    """The inode of the loopback socket from `local_port` to `remote_port` (/proc/net/tcp*)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, remote = fields[1], fields[2]
+                if (
+                    int(local.rsplit(":", 1)[1], 16) == local_port
+                    and int(remote.rsplit(":", 1)[1], 16) == remote_port
+                ):
+                    return fields[9]
+    return None
+
+
+def _holder(inode: str) -> int | None:
+    target = f"socket:[{inode}]"
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (entry / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) == target:
+                        return int(entry.name)
+    return None
+
+
+def _lineage(pid: int) -> Iterator[int]:
+    """The process and its parents, up to init."""
+    while pid > 1:
+        yield pid
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+
+
+@dataclass
+class _Link:
+    lineage: list[int]  # the process that opened it, then its parents
+    client: asyncio.StreamWriter
+    server: asyncio.StreamWriter
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class FaultProxy:
+    """Forwards 127.0.0.1:`port` to `target`. `parties()` maps pids to names; a connection
+    from any other process is OTHER."""
+
+    def __init__(self, target: Address, parties: Callable[[], dict[int, str]]) -> None:
+        self.target = target
+        self._parties = parties
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._links: list[_Link] = []
+        self._cut: set[str] = set()
+        self._stalled: dict[str, asyncio.Event] = {}
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        self._server = self._call(asyncio.start_server(self._accept, "127.0.0.1", 0))
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._call(self._shut_down())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    async def _shut_down(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        # Let connections accepted meanwhile reach `_accept`, whose `finally` closes them (a
+        # task cancelled before it starts would leave its socket open).
+        await asyncio.sleep(0.1)
+        await self._close_links(lambda _: True)
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        await asyncio.get_running_loop().shutdown_default_executor()
+
+    @property
+    def address(self) -> Address:
+        return ("127.0.0.1", self.port)
+
+    def parties_connected(self) -> list[str]:
+        return [self._party(link.lineage) for link in self._links]
+
+    def cut(self, *parties: str) -> None:
+        """Close the parties' connections and refuse their new ones until `heal`."""
+        self._cut.update(parties)
+        self._call(self._close_links(lambda link: self._party(link.lineage) in parties))
+
+    def stall(self, *parties: str) -> None:
+        """Stop forwarding the parties' bytes, both ways, keeping their connections open."""
+        for party in parties:
+            self._stalled.setdefault(party, asyncio.Event())  # unset: blocked
+
+    def heal(self, *parties: str) -> None:
+        for party in parties:
+            self._cut.discard(party)
+            gate = self._stalled.pop(party, None)
+            if gate is not None:
+                self._loop.call_soon_threadsafe(gate.set)
+
+    def _call(self, coroutine: object) -> object:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)  # type: ignore[arg-type]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        linked = False
+        try:
+            peer_port = writer.get_extra_info("peername")[1]
+            lineage = await asyncio.to_thread(self._lineage_of, peer_port)
+            if self._party(lineage) in self._cut:
+                return
+            upstream_reader, upstream = await asyncio.open_connection(*self.target)
+            link = _Link(lineage, writer, upstream)
+            self._links.append(link)
+            link.tasks = [
+                asyncio.create_task(self._pump(link, reader, upstream)),
+                asyncio.create_task(self._pump(link, upstream_reader, writer)),
+            ]
+            linked = True
+        except OSError:
+            pass
+        finally:
+            if not linked:  # refused, the server gone, or the proxy shutting down
+                writer.transport.abort()
+
+    def _lineage_of(self, peer_port: int) -> list[int]:
+        inode = _socket_inode(peer_port, self.port)
+        pid = None if inode is None else _holder(inode)
+        return [] if pid is None else list(_lineage(pid))
+
+    def _party(self, lineage: list[int]) -> str:
+        """Asked each time: a process may be named after it connected."""
+        parties = self._parties()
+        return next((parties[pid] for pid in lineage if pid in parties), OTHER)
+
+    async def _pump(
+        self, link: _Link, source: asyncio.StreamReader, sink: asyncio.StreamWriter
+    ) -> None:
+        try:
+            while data := await source.read(65536):
+                while (gate := self._stalled.get(self._party(link.lineage))) is not None:
+                    await gate.wait()
+                if self._party(link.lineage) in self._cut:
+                    break
+                sink.write(data)
+                await sink.drain()
+        except OSError:
+            pass
+        finally:
+            for side in (link.client, link.server):
+                side.transport.abort()
+            with contextlib.suppress(ValueError):
+                self._links.remove(link)
+
+    async def _close_links(self, which: Callable[[_Link], bool]) -> None:
+        for link in [link for link in self._links if which(link)]:
+            for side in (link.client, link.server):
+                side.transport.abort()
+            for task in link.tasks:
+                task.cancel()

@@ -1,0 +1,148 @@
+"""A throwaway Sentinel deployment of local `redis-server` processes: one primary, one replica,
+three sentinels (quorum 2). The primary sits behind a `FaultProxy`: the sentinels monitor it,
+the replica replicates from it and the service reaches it through the proxy, so a test can cut
+or stall one of those parties alone. Nothing here touches the shared Redis on 6379.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from tests.integration.fault_proxy import FaultProxy
+from tests.integration.servers import unavailable
+from tests.live_server import free_port
+
+SERVICE = "rv"
+DOWN_AFTER_MS = 3000  # the sentinels' down-after-milliseconds: how soon a failover starts
+
+
+def wait_until(predicate: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(redis.RedisError, OSError):
+            if predicate():
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+@dataclass
+class RedisProcess:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    def admin(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=2, decode_responses=True)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no shutdown."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+            self.process.wait()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def start_redis(directory: Path, *options: str, sentinel: bool = False) -> RedisProcess:
+    port = free_port()
+    name = f"{'sentinel' if sentinel else 'redis'}-{port}"
+    config = directory / f"{name}.conf"  # Sentinel rewrites its configuration file
+    lines = [f"port {port}", "bind 127.0.0.1", f"dir {directory}", f"logfile {name}.log"]
+    lines += ["save ''", "appendonly no"] if not sentinel else []
+    config.write_text("\n".join([*lines, *options]) + "\n")
+    command = ["redis-server", str(config), *(["--sentinel"] if sentinel else [])]
+    node = RedisProcess(port, subprocess.Popen(command, stdout=subprocess.DEVNULL))
+    wait_until(lambda: node.admin().ping(), f"{name}", timeout=15)
+    return node
+
+
+@dataclass
+class SentinelDeployment:
+    primary: RedisProcess
+    replica: RedisProcess
+    sentinels: list[RedisProcess]
+    proxy: FaultProxy  # in front of the first primary
+    parties: dict[int, str] = field(default_factory=dict)  # pid -> name, for the proxy
+
+    def env(self) -> dict[str, str]:
+        addresses = ",".join(f"127.0.0.1:{node.port}" for node in self.sentinels)
+        return {"REDIS_SENTINELS": addresses, "REDIS_SENTINEL_SERVICE": SERVICE}
+
+    def named_primary(self) -> tuple[str, int] | None:
+        """The address most sentinels name now."""
+        named: list[tuple[str, int]] = []
+        for node in self.sentinels:
+            with contextlib.suppress(redis.RedisError), node.admin() as admin:
+                host, port = admin.sentinel_get_master_addr_by_name(SERVICE)
+                named.append((host, int(port)))
+        return max(set(named), key=named.count) if named else None
+
+    def wait_for_failover(self, timeout: float = 60.0) -> None:
+        """Until every sentinel names the replica, and it takes writes."""
+        wait_until(
+            lambda: all(
+                node.admin().sentinel_get_master_addr_by_name(SERVICE)
+                == ("127.0.0.1", self.replica.port)
+                for node in self.sentinels
+                if node.alive()
+            )
+            and self.replica.admin().role()[0] == "master",
+            "the sentinels to promote the replica",
+            timeout,
+        )
+
+
+def _settled(primary: RedisProcess, replica: RedisProcess, sentinels: list[RedisProcess]) -> bool:
+    if replica.admin().info("replication").get("master_link_status") != "up":
+        return False
+    for node in sentinels:
+        state = node.admin().sentinel_master(SERVICE)
+        if state["num-other-sentinels"] < len(sentinels) - 1 or state["num-slaves"] < 1:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def sentinel_deployment(directory: Path) -> Iterator[SentinelDeployment]:
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is needed for the Sentinel tests")
+    started: list[RedisProcess] = []
+    parties: dict[int, str] = {}
+    try:
+        primary = start_redis(directory)
+        started.append(primary)
+        with FaultProxy(primary.address, lambda: dict(parties)) as proxy:
+            replica = start_redis(directory, f"replicaof 127.0.0.1 {proxy.port}")
+            started.append(replica)
+            parties[replica.process.pid] = "replica"
+            monitor = [
+                f"sentinel monitor {SERVICE} 127.0.0.1 {proxy.port} 2",
+                f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
+                # Long: Sentinel would otherwise point the replica past the proxy after it.
+                f"sentinel failover-timeout {SERVICE} 60000",
+                f"sentinel parallel-syncs {SERVICE} 1",
+            ]
+            sentinels = [start_redis(directory, *monitor, sentinel=True) for _ in range(3)]
+            started += sentinels
+            for node in sentinels:
+                parties[node.process.pid] = "sentinel"
+            wait_until(lambda: _settled(primary, replica, sentinels), "the sentinels to settle")
+            yield SentinelDeployment(primary, replica, sentinels, proxy, parties)
+    finally:
+        for node in started:
+            node.kill()
