@@ -95,13 +95,15 @@ class SentinelDeployment:
     def wait_for_failover(self, timeout: float = 60.0) -> None:
         """Until every sentinel names the replica, and it takes writes."""
         wait_until(
-            lambda: all(
-                node.admin().sentinel_get_master_addr_by_name(SERVICE)
-                == ("127.0.0.1", self.replica.port)
-                for node in self.sentinels
-                if node.alive()
-            )
-            and self.replica.admin().role()[0] == "master",
+            lambda: (
+                all(
+                    node.admin().sentinel_get_master_addr_by_name(SERVICE)
+                    == ("127.0.0.1", self.replica.port)
+                    for node in self.sentinels
+                    if node.alive()
+                )
+                and self.replica.admin().role()[0] == "master"
+            ),
             "the sentinels to promote the replica",
             timeout,
         )
