@@ -85,8 +85,10 @@ class FaultProxy:
 
     def __enter__(self) -> FaultProxy:
         self._thread.start()
-        self._server = self._call(asyncio.start_server(self._accept, "127.0.0.1", 0))
-        self.port = self._server.sockets[0].getsockname()[1]
+        server = self._call(asyncio.start_server(self._accept, "127.0.0.1", 0))
+        assert isinstance(server, asyncio.Server)
+        self._server = server
+        self.port = server.sockets[0].getsockname()[1]
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -114,6 +114,7 @@ def _settled(primary: RedisProcess, replica: RedisProcess, sentinels: list[Redis
         return False
     for node in sentinels:
         state = node.admin().sentinel_master(SERVICE)
+        assert isinstance(state, dict)
         if state["num-other-sentinels"] < len(sentinels) - 1 or state["num-slaves"] < 1:
             return False
     return True

@@ -64,7 +64,9 @@ class _SentinelClient(Redis):
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         await super().aclose(close_connection_pool)
-        await self.connection_pool.sentinel_manager.aclose()
+        pool = self.connection_pool
+        assert isinstance(pool, SentinelConnectionPool)
+        await pool.sentinel_manager.aclose()
 
 
 def build_sentinel_client(
