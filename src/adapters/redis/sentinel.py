@@ -65,8 +65,8 @@ class _SentinelClient(Redis):
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         await super().aclose(close_connection_pool)
         pool = self.connection_pool
-        assert isinstance(pool, SentinelConnectionPool)
-        await pool.sentinel_manager.aclose()
+        if isinstance(pool, SentinelConnectionPool):  # always, as built below
+            await pool.sentinel_manager.aclose()
 
 
 def build_sentinel_client(
