@@ -14,7 +14,7 @@ import httpx
 import pytest
 import redis
 
-from tests.integration.service_calls import eventually, identity, issue_token, logout
+from tests.integration.service_calls import eventually, identity, issue_token, logout, verify
 from tests.integration.throwaway import ThrowawayRedis, fresh_database, throwaway_redis
 from tests.live_server import LiveServer, live_server
 from tests.random_refs import random_user_id
@@ -81,6 +81,10 @@ def test_a_flood_of_one_replayed_token_writes_a_few_lines_and_one_alert(
     ):
         with httpx.Client(base_url=server.base_url, timeout=10) as client:
             token = issue_token(client, user)
+            evals_before_valid = evals(stats)
+            for _ in range(100):
+                assert verify(client, token).status_code == 200
+            valid_checks_tally_calls = evals(stats) - evals_before_valid
             assert logout(client, token).status_code == 200
         lines_before, evals_before, started = len(json_lines(log)), evals(stats), time.monotonic()
 
@@ -89,6 +93,7 @@ def test_a_flood_of_one_replayed_token_writes_a_few_lines_and_one_alert(
         eventually(lambda: bool(events(log, "revoked_token_replayed")), "the alert")
         flood_seconds, tally_calls = time.monotonic() - started, evals(stats) - evals_before
     # Stopped: the refusal summary's last interval is written at shutdown.
+    assert valid_checks_tally_calls == 0  # a live token costs the watch nothing
     assert statuses == [401] * FLOOD
     [alert] = events(log, "revoked_token_replayed")
     assert (alert["user_id"], alert["session_id"]) == (user, identity(token)[0].session_id)
