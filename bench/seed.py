@@ -10,6 +10,7 @@ from typing import TypeVar
 import asyncpg
 
 from revocation.adapters.piccolo.engines import start_engine, stop_engine
+from revocation.domain.audit import Reason, Revocation
 from revocation.entrypoints.containers import Container
 from revocation.entrypoints.settings import Settings
 
@@ -93,7 +94,10 @@ def issue_tokens(env: Mapping[str, str], count: int) -> Tokens:
             user_id = BENCH_USER_BASE + index
             valid.append((await issue_token(user_id=user_id, device="bench")).token)
             token = (await issue_token(user_id=user_id, device="bench")).token
-            await logout(claims=container.codec().verify(token))
+            claims = container.codec().verify(token)
+            await logout(
+                claims=claims, revocation=Revocation.by_user(Reason.LOGOUT, claims.key, None)
+            )
             revoked.append(token)
         return Tokens(valid=valid, revoked=revoked)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
+from revocation.domain.audit import Revocation
 from revocation.domain.errors import BlacklistUnavailable, TokenLogUnavailable
 from revocation.domain.model import (
     BlacklistEntry,
@@ -26,13 +27,13 @@ class DownTokenLog:
     async def lookup(self, key: TokenKey, user_id: int) -> LogState:
         raise TokenLogUnavailable("down")
 
-    async def block(self, record: TokenRecord, blocked_at: float) -> None:
+    async def block(self, record: TokenRecord, blocked_at: float, revocation: Revocation) -> bool:
         raise TokenLogUnavailable("down")
 
     async def revoke_all(self, watermark: Watermark) -> int:
         raise TokenLogUnavailable("down")
 
-    async def raise_watermark(self, watermark: Watermark) -> None:
+    async def raise_watermark(self, watermark: Watermark, revocation: Revocation) -> None:
         raise TokenLogUnavailable("down")
 
     async def active_sessions(self, user_id: int, now: float) -> list[TokenRecord]:

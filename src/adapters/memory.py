@@ -14,6 +14,8 @@ import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+from revocation.adapters.memory_audit import InMemoryAuditTrail
+from revocation.domain.audit import Revocation
 from revocation.domain.model import (
     BlacklistEntry,
     BlacklistState,
@@ -26,12 +28,14 @@ from revocation.domain.ports import Blacklist, Clock, MirrorMarker, TokenLog
 
 
 class InMemoryTokenLog:
-    """`user_token_logs` and the watermarks, in dictionaries. Not shared between processes."""
+    """`user_token_logs` and the watermarks, in dictionaries, and the audit trail its
+    revocations write (`audit_trail`). Not shared between processes."""
 
     def __init__(self) -> None:
         self._records: dict[TokenKey, TokenRecord] = {}
         self._watermarks: dict[int, Watermark] = {}
         self._row_ids = itertools.count(1)
+        self.audit_trail = InMemoryAuditTrail()
 
     async def record(self, record: TokenRecord) -> None:
         if record.key in self._records:
@@ -41,22 +45,38 @@ class InMemoryTokenLog:
     async def lookup(self, key: TokenKey, user_id: int) -> LogState:
         return LogState(record=self._records.get(key), watermark=self._watermarks.get(user_id))
 
-    async def block(self, record: TokenRecord, blocked_at: float) -> None:
+    async def block(self, record: TokenRecord, blocked_at: float, revocation: Revocation) -> bool:
         existing = self._records.get(record.key)
+        if existing is not None and existing.blocked_at is not None:
+            return False
+        actor_device = self._device_of(revocation)  # as it was before this block
         if existing is None:
-            self._records[record.key] = dataclasses.replace(
-                record, blocked_at=blocked_at, row_id=next(self._row_ids)
-            )
-        elif existing.blocked_at is None:  # another user's row too: the pair is what's blocked
-            self._records[record.key] = dataclasses.replace(existing, blocked_at=blocked_at)
+            existing = dataclasses.replace(record, row_id=next(self._row_ids))
+        # Another user's row too: the pair is what's blocked.
+        self._records[record.key] = dataclasses.replace(existing, blocked_at=blocked_at)
+        session = (record.key.session_id, existing.device)
+        self.audit_trail.append(record.user_id, blocked_at, session, revocation, actor_device)
+        return True
 
-    async def raise_watermark(self, watermark: Watermark) -> None:
+    async def raise_watermark(self, watermark: Watermark, revocation: Revocation) -> None:
+        await self._raise(watermark)
+        actor_device = self._device_of(revocation)
+        self.audit_trail.append(
+            watermark.user_id, watermark.revoked_before, None, revocation, actor_device
+        )
+
+    def _device_of(self, revocation: Revocation) -> str | None:
+        session = revocation.actor.session
+        record = self._records.get(session) if session is not None else None
+        return record.device if record is not None else None
+
+    async def _raise(self, watermark: Watermark) -> None:
         current = self._watermarks.get(watermark.user_id)
         if current is None or current.revoked_before < watermark.revoked_before:
             self._watermarks[watermark.user_id] = watermark
 
     async def revoke_all(self, watermark: Watermark) -> int:
-        await self.raise_watermark(watermark)
+        await self._raise(watermark)
         blocked = 0
         for key, record in self._records.items():
             if (

@@ -5,7 +5,9 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from revocation.adapters.loop_metrics import LoopCounterFamily, LoopHistogramFamily
+from revocation.domain.audit import Revocation
 from revocation.domain.ports import Telemetry
+from revocation.domain.replays import ReplayAlert
 
 # Seconds: a Redis hit takes well under a millisecond, a database check a few.
 CHECK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -68,6 +70,17 @@ class PrometheusTelemetry:
         self.internal_auth_failures = self._counter(
             "internal_auth_failures", "Internal calls with wrong credentials", ["throttled"]
         )
+        self.revocations = self._counter(
+            "revocations", "Revocations recorded in the audit trail", ["reason", "actor"]
+        )
+        self.replays = self._counter(
+            "token_replays",
+            "Revoked tokens presented again with a valid signature, by what came of them",
+            ["outcome"],
+        )
+        self.replay_alerts = self._counter(
+            "replay_alerts", "revoked_token_replayed alerts this process wrote", ["action"]
+        )
 
     def token_rejected(self, reason: str) -> None:
         self.rejections.labels(reason).inc()
@@ -91,6 +104,23 @@ class PrometheusTelemetry:
         self.internal_auth_failures.labels(throttled=str(throttled).lower()).inc()
         if self._inner:
             self._inner.internal_auth_failed(peer, throttled=throttled)
+
+    def revocation_recorded(
+        self, user_id: int, session_id: str | None, revocation: Revocation
+    ) -> None:
+        self.revocations.labels(revocation.reason.value, revocation.actor.kind).inc()
+        if self._inner:
+            self._inner.revocation_recorded(user_id, session_id, revocation)
+
+    def replays_handled(self, count: int, *, outcome: str) -> None:
+        self.replays.labels(outcome=outcome).inc(count)
+        if self._inner:
+            self._inner.replays_handled(count, outcome=outcome)
+
+    def replay_alerted(self, alert: ReplayAlert) -> None:
+        self.replay_alerts.labels(action=alert.action).inc()
+        if self._inner:
+            self._inner.replay_alerted(alert)
 
     def invalidation_lagged(self, seconds: float) -> None:
         """One probe's lag (the tracking listener's `on_probe`); not a domain event."""

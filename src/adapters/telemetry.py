@@ -7,9 +7,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from revocation.adapters.log_context import request_id_var
+from revocation.domain.audit import Revocation
 from revocation.domain.ports import Telemetry
+from revocation.domain.replays import ReplayAlert
 
 logger = logging.getLogger("revocation.events")
 
@@ -91,10 +94,49 @@ class LoggingTelemetry:
     def internal_auth_failed(self, peer: str, *, throttled: bool) -> None:
         self._emit(logging.WARNING, "security.internal_auth_failed", peer=peer, throttled=throttled)
 
+    def revocation_recorded(
+        self, user_id: int, session_id: str | None, revocation: Revocation
+    ) -> None:
+        actor = revocation.actor
+        self._emit(
+            logging.INFO,
+            "revocation",
+            user_id=user_id,
+            session_id=session_id,
+            reason=revocation.reason.value,
+            actor_kind=actor.kind,
+            actor_name=actor.name,
+            actor_session_id=actor.session.session_id if actor.session else None,
+            peer=revocation.peer,
+            note=revocation.note,
+            note_dropped=revocation.note_dropped,
+        )
+
+    def replays_handled(self, count: int, *, outcome: str) -> None:
+        self.counts[f"replays_{outcome}"] += count  # a count, never a line: floods are cheap
+
+    def replay_alerted(self, alert: ReplayAlert) -> None:
+        self._emit(
+            logging.WARNING,
+            "revoked_token_replayed",
+            user_id=alert.user_id,
+            session_id=alert.session_id,
+            peer=alert.peer,
+            replay_count=alert.count,
+            revoked_at=_iso(alert.ending.revoked_at),
+            revoked_by="logout_all" if alert.ending.everywhere else "token",
+            window_seconds=alert.window_seconds,
+            action=alert.action,
+        )
+
     def _emit(self, level: int, event: str, **fields: object) -> None:
         self.counts[event] += 1
         if logger.isEnabledFor(level):  # no idle dict building when the level is off
             logger.log(level, event, extra={"event": event, "count": self.counts[event], **fields})
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 class RecordingTelemetry:
@@ -114,6 +156,22 @@ class RecordingTelemetry:
 
     def internal_auth_failed(self, peer: str, *, throttled: bool) -> None:
         self.events.append(("internal_auth_failed", {"peer": peer, "throttled": throttled}))
+
+    def revocation_recorded(
+        self, user_id: int, session_id: str | None, revocation: Revocation
+    ) -> None:
+        self.events.append(
+            (
+                "revocation_recorded",
+                {"user_id": user_id, "session_id": session_id, "revocation": revocation},
+            )
+        )
+
+    def replays_handled(self, count: int, *, outcome: str) -> None:
+        self.events.append(("replays_handled", {"count": count, "outcome": outcome}))
+
+    def replay_alerted(self, alert: ReplayAlert) -> None:
+        self.events.append(("replay_alerted", {"alert": alert}))
 
     def names(self) -> list[str]:
         return [name for name, _ in self.events]

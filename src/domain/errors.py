@@ -37,6 +37,10 @@ class InvalidDevice(RevocationError):
     """A device label given at issuance is not one the sessions list can show."""
 
 
+class InvalidPage(RevocationError):
+    """A history page was asked with a cursor no page gave, or a size out of range."""
+
+
 class MissingUserId(RevocationError):
     """An internal call gave no usable user id."""
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from revocation.domain.audit import AuditRecord, Revocation
 from revocation.domain.model import (
     BlacklistEntry,
     BlacklistState,
@@ -15,6 +16,7 @@ from revocation.domain.model import (
     TokenRecord,
     Watermark,
 )
+from revocation.domain.replays import ReplayAlert, Tally
 
 
 class Clock(Protocol):
@@ -55,9 +57,13 @@ class TokenLog(Protocol):
         watermark, in one read."""
         ...
 
-    async def block(self, record: TokenRecord, blocked_at: float) -> None:
+    async def block(self, record: TokenRecord, blocked_at: float, revocation: Revocation) -> bool:
         """Block the record's (iss, jti), inserting its row if it was never logged, blocking
-        the row that holds it otherwise, whichever user that row names; idempotent."""
+        the row that holds it otherwise, whichever user that row names; idempotent.
+
+        True when this call blocked it: then `revocation` is in the audit trail too, written
+        in the same transaction (one record per token, however many logouts race).
+        """
         ...
 
     async def revoke_all(self, watermark: Watermark) -> int:
@@ -67,9 +73,10 @@ class TokenLog(Protocol):
         """
         ...
 
-    async def raise_watermark(self, watermark: Watermark) -> None:
-        """Raise the user's watermark (never lower it), committed when this returns; blocks
-        no row: revoke_all with the same watermark does that later, off the response path."""
+    async def raise_watermark(self, watermark: Watermark, revocation: Revocation) -> None:
+        """Raise the user's watermark (never lower it) and record `revocation` in the audit
+        trail, in one transaction committed when this returns; blocks no row: revoke_all with
+        the same watermark does that later, off the response path."""
         ...
 
     async def active_sessions(self, user_id: int, now: float) -> list[TokenRecord]:
@@ -88,6 +95,40 @@ class TokenLog(Protocol):
         self, revoked_before: float, user_id: int, limit: int
     ) -> list[Watermark]:
         """Up to `limit` watermarks after (revoked_before, user_id) in that order: a keyset page."""
+        ...
+
+
+class AuditTrail(Protocol):
+    """The revocations TokenLog.block and raise_watermark recorded, kept after the token rows
+    are purged, until their own retention ends; raises TokenLogUnavailable."""
+
+    async def history(
+        self, user_id: int, *, before_id: int | None, limit: int
+    ) -> list[AuditRecord]:
+        """Up to `limit` of the user's records with ids below `before_id`, newest first."""
+        ...
+
+    async def purge_before(self, before: float, batch_size: int) -> int:
+        """Delete up to `batch_size` records of revocations before `before`; how many went."""
+        ...
+
+
+class ReplayWatch(Protocol):
+    """Takes note of a revoked token presented again with a valid signature (a replay), on the
+    request path: no I/O, no waiting, never raises; what follows happens off that path."""
+
+    def noted(self, claims: Claims) -> None: ...
+
+
+class ReplayTally(Protocol):
+    """Counts each revoked token's replays across the fleet and elects one alert per window;
+    while its shared store fails, counts and elects in this process. Never raises."""
+
+    async def add(
+        self, session_id: str, count: int, *, alert_window: int | None, ttl_seconds: int
+    ) -> Tally:
+        """Add `count` replays of the token (kept `ttl_seconds`); unless `alert_window` is None,
+        claim the alert of the window of that many seconds: won by one caller per window."""
         ...
 
 
@@ -165,6 +206,21 @@ class Telemetry(Protocol):
 
     def internal_auth_failed(self, peer: str, *, throttled: bool) -> None:
         """An internal call from `peer` had wrong credentials, or was refused while throttled."""
+        ...
+
+    def revocation_recorded(
+        self, user_id: int, session_id: str | None, revocation: Revocation
+    ) -> None:
+        """A revocation was recorded in the audit trail (`session_id` None: every session)."""
+        ...
+
+    def replays_handled(self, count: int, *, outcome: str) -> None:
+        """Replays handled off the request path: `grace`, `alerted`, `repeat` (after the
+        window's alert), `unknown` (the log knew no revocation, or could not answer), `dropped`."""
+        ...
+
+    def replay_alerted(self, alert: ReplayAlert) -> None:
+        """A revoked token came back: the one alert of its window, fleet-wide."""
         ...
 
 

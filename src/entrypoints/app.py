@@ -18,6 +18,7 @@ from revocation.entrypoints.http.controllers import InternalController, LogoutCo
 from revocation.entrypoints.http.cors import WithoutCors, cors_config
 from revocation.entrypoints.http.errors import EXCEPTION_HANDLERS
 from revocation.entrypoints.http.health import ReadinessProbe
+from revocation.entrypoints.http.history import HistoryController, InternalHistoryController
 from revocation.entrypoints.http.openapi import BEARER_COMPONENTS
 from revocation.entrypoints.http.operations import instrumented, operations_routes, timed
 from revocation.entrypoints.http.peer import TrustedProxies
@@ -43,6 +44,8 @@ def create_app(container: Container) -> Litestar:
             LogoutController,
             InternalController,
             SessionsController,
+            HistoryController,
+            InternalHistoryController,
             verify_router(),
         ],
         dependencies={
@@ -53,6 +56,8 @@ def create_app(container: Container) -> Litestar:
             "list_sessions": _bridge(container.list_sessions),
             "revoke_session": _bridge(container.revoke_session),
             "authenticate_token": _bridge(container.authenticate_token),
+            "session_history": _bridge(container.session_history),
+            "internal_session_history": _bridge(container.internal_session_history),
         },
         middleware=[revocation_middleware(timed(container.authenticate_token(), metrics))],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -1,4 +1,5 @@
-"""`revocation serve | migrate | issue-token | purge-expired`: the service from a shell."""
+"""`revocation serve | migrate | issue-token | purge-expired | purge-audit`: the service from a
+shell."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from revocation.domain.model import parse_user_id
 from revocation.entrypoints import asgi_server
 from revocation.entrypoints.containers import Container
 from revocation.entrypoints.logs import logging_config
-from revocation.entrypoints.periodic import purge_once
+from revocation.entrypoints.periodic import purge_audit_once, purge_once
 from revocation.entrypoints.settings import Settings, SettingsError
 
 logger = logging.getLogger("revocation")
@@ -83,6 +84,24 @@ def purge_expired(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def purge_audit(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.audit_retention_days == 0:
+        print("revocation: AUDIT_RETENTION_DAYS=0 keeps audit records forever: nothing purged")
+        return 0
+
+    async def purge(container: Container) -> None:
+        total = await purge_audit_once(
+            container.audit_trail(),
+            container.clock(),
+            retention_days=settings.audit_retention_days,
+            batch_size=args.batch_size,
+        )
+        print(f"revocation: purged {total} audit records older than the retention")
+
+    _with_database(settings, purge)
+    return 0
+
+
 def _with_database(settings: Settings, work: Callable[[Container], Awaitable[None]]) -> None:
     async def run() -> None:
         container = Container(settings=settings)
@@ -122,6 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     purge_parser = commands.add_parser("purge-expired", help="delete expired token log rows")
     purge_parser.add_argument("--batch-size", type=int, default=1000)
     purge_parser.set_defaults(command=purge_expired)
+    audit_parser = commands.add_parser(
+        "purge-audit", help="delete audit records older than AUDIT_RETENTION_DAYS"
+    )
+    audit_parser.add_argument("--batch-size", type=int, default=1000)
+    audit_parser.set_defaults(command=purge_audit)
     return parser
 
 

@@ -3,6 +3,8 @@ starts and stops with the app (`Container.lifespan`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dependency_injector import containers, providers
 
 from revocation.adapters.app_credentials import StaticAppCredentials
@@ -10,6 +12,7 @@ from revocation.adapters.background import AsyncioBackground
 from revocation.adapters.clock import SystemClock
 from revocation.adapters.jwt_codec import PyJWTCodec
 from revocation.adapters.memory import InMemoryBlacklist, InMemoryTokenLog
+from revocation.adapters.piccolo.audit_trail import PiccoloAuditTrail
 from revocation.adapters.piccolo.engines import build_engine
 from revocation.adapters.piccolo.token_log import PiccoloTokenLog
 from revocation.adapters.prometheus_telemetry import PrometheusTelemetry
@@ -24,9 +27,12 @@ from revocation.adapters.redis.client import (
 )
 from revocation.adapters.redis.cluster import ClusterTracking, ClusterView
 from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
+from revocation.adapters.redis.replay_tally import RedisReplayTally
 from revocation.adapters.redis.sentinel import SentinelPrimary, build_sentinel_client
 from revocation.adapters.redis.throttle import RedisFailureThrottle
 from revocation.adapters.redis.tracking import FixedPrimary, Primary, TrackingListener
+from revocation.adapters.replay_queue import IgnoredReplays, ReplayQueue, Respond
+from revocation.adapters.replay_tally import InMemoryReplayTally
 from revocation.adapters.telemetry import LoggingTelemetry, RefusalSummary
 from revocation.adapters.throttle import InMemoryFailureThrottle
 from revocation.adapters.verified_tokens import VerifiedTokenCache
@@ -34,18 +40,23 @@ from revocation.domain.app_gate import AppGate
 from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.policy import BlacklistPolicy
 from revocation.domain.ports import Clock, TokenCodec
+from revocation.domain.replays import Replay, ReplayRules
 from revocation.domain.use_cases import (
     AuthenticateToken,
     InternalIssueToken,
     InternalLogoutAll,
+    InternalSessionHistory,
     IssueToken,
     ListSessions,
     LogoutAllDevices,
     LogoutToken,
+    RespondToReplays,
     RevokeSession,
+    SessionHistory,
 )
 from revocation.domain.use_cases.repair_blacklist import RepairBlacklist
 from revocation.entrypoints.blacklist_repair import RepairLoop
+from revocation.entrypoints.http.peer import TrustedProxies, current_peer
 from revocation.entrypoints.lifespan import Wiring, service_lifespan
 from revocation.entrypoints.settings import Settings
 
@@ -148,6 +159,15 @@ def replica_wait(settings: Settings, policy: BlacklistPolicy) -> ReplicaWait | N
     return ReplicaWait(settings.redis_wait_replicas, settings.redis_wait_timeout_ms)
 
 
+def replay_responder(respond_to_replays: Callable[[], RespondToReplays]) -> Respond:
+    """A round of the replay watch: a fresh use case per round, as per request."""
+
+    async def respond(replays: list[Replay]) -> None:
+        await respond_to_replays()(replays=replays)
+
+    return respond
+
+
 class Container(containers.DeclarativeContainer):
     """Adapters are Singletons (one pool each per process); use cases are cheap Factories.
 
@@ -189,6 +209,12 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(lambda memory: "memory" if memory else "database", in_memory),
         memory=providers.Singleton(InMemoryTokenLog),
         database=providers.Singleton(PiccoloTokenLog, database),
+    )
+    # Written by the token log's revocations (same transaction); read by the history.
+    audit_trail = providers.Selector(
+        providers.Callable(lambda memory: "memory" if memory else "database", in_memory),
+        memory=providers.Callable(lambda log: log.audit_trail, token_log),
+        database=providers.Singleton(PiccoloAuditTrail, database),
     )
 
     # Redis: built only by the wirings that use it.
@@ -251,6 +277,28 @@ class Container(containers.DeclarativeContainer):
         ),
         memory=local_throttle,
     )
+    # Replays of revoked tokens: counted fleet-wide through Redis (in process without it).
+    local_replay_tally = providers.Singleton(InMemoryReplayTally, clock)
+    replay_tally = providers.Selector(
+        providers.Callable(lambda w: "memory" if w == "memory" else "redis", wiring),
+        redis=providers.Singleton(
+            RedisReplayTally, redis, redis_failures, fallback=local_replay_tally
+        ),
+        memory=local_replay_tally,
+    )
+    replay_queue = providers.Singleton(
+        ReplayQueue,
+        telemetry=telemetry,
+        peer=providers.Callable(
+            current_peer, providers.Singleton(TrustedProxies, settings.provided.trusted_proxies)
+        ),
+    )
+    replay_watch = providers.Selector(
+        providers.Callable(lambda s: "off" if s.replay_policy == "off" else "on", settings),
+        on=replay_queue,
+        off=providers.Singleton(IgnoredReplays),
+    )
+
     gate = providers.Singleton(
         AppGate,
         credentials=providers.Singleton(
@@ -275,6 +323,7 @@ class Container(containers.DeclarativeContainer):
         policy=policy,
         clock=clock,
         logged_tokens=logged_tokens,
+        replays=replay_watch,
         require_logged=settings.provided.requires_logged_tokens,
         unlogged_iat_skew_seconds=settings.provided.unlogged_iat_skew_seconds,
     )
@@ -313,6 +362,25 @@ class Container(containers.DeclarativeContainer):
     revoke_session = providers.Factory(
         RevokeSession, token_log=token_log, clock=clock, logout_token=logout_token
     )
+    session_history = providers.Factory(SessionHistory, audit_trail=audit_trail)
+    internal_session_history = providers.Factory(
+        InternalSessionHistory, gate=gate, session_history=session_history
+    )
+    respond_to_replays = providers.Factory(
+        RespondToReplays,
+        token_log=token_log,
+        tally=replay_tally,
+        telemetry=telemetry,
+        clock=clock,
+        rules=providers.Singleton(
+            ReplayRules,
+            policy=settings.provided.replay_policy,
+            grace_seconds=settings.provided.replay_grace_seconds,
+            window_seconds=settings.provided.replay_alert_window_seconds,
+        ),
+        leeway_seconds=settings.provided.jwt_leeway_seconds,
+        logout_all_devices=logout_all_devices,
+    )
     # The repair writes straight to Redis: a lease wait after each of its writes would make a
     # repair of 10,000 watermarks take minutes; the marker waits once, before saying "done".
     repair_blacklist = providers.Factory(
@@ -345,4 +413,7 @@ class Container(containers.DeclarativeContainer):
         background=background.provider,
         refusals=refusal_summary.provider,
         clock=clock.provider,
+        audit_trail=audit_trail.provider,
+        replays=replay_queue.provider,
+        respond_to_replays=providers.Callable(replay_responder, respond_to_replays.provider),
     )

@@ -15,10 +15,16 @@ from revocation.adapters.piccolo.engines import DatabaseEngine, pool_open
 from revocation.adapters.redis.client import RedisClient
 from revocation.adapters.redis.cluster import ClusterTracking
 from revocation.adapters.redis.tracking import TrackingListener
+from revocation.adapters.replay_queue import ReplayQueue, Respond
 from revocation.adapters.telemetry import RefusalSummary
-from revocation.domain.ports import Clock, TokenLog
+from revocation.domain.ports import AuditTrail, Clock, TokenLog
 from revocation.entrypoints.blacklist_repair import RepairLoop
-from revocation.entrypoints.periodic import purging, summarising
+from revocation.entrypoints.periodic import (
+    purging,
+    purging_audit,
+    responding_to_replays,
+    summarising,
+)
 from revocation.entrypoints.settings import Settings
 
 # The fast layer's wiring, as the container chooses it: the in-process blacklist (no Redis), or
@@ -70,6 +76,9 @@ def service_lifespan(
     background: Callable[[], AsyncioBackground],
     refusals: Callable[[], RefusalSummary],
     clock: Callable[[], Clock],
+    audit_trail: Callable[[], AuditTrail],
+    replays: Callable[[], ReplayQueue],
+    respond_to_replays: Respond,
 ) -> Lifespan:
     """What the app's wiring needs started, given as providers: only those used are built."""
     steps: list[Step] = []
@@ -81,6 +90,8 @@ def service_lifespan(
         steps.append(("tracking", lambda: tracking().running()))
     # At shutdown: the work that followed the last answers, while the pools are still open.
     steps.append(("background work", lambda: background().draining()))
+    if settings.replay_policy != "off":  # alerts (and a policy's logouts) from checks' replays
+        steps.append(("replays", lambda: responding_to_replays(replays(), respond_to_replays)))
     if wiring != "memory" and settings.blacklist_repair_interval_seconds > 0:
         steps.append(("blacklist repair", lambda: repair_loop().running()))
     if settings.purge_interval_seconds > 0:
@@ -91,6 +102,14 @@ def service_lifespan(
             batch=settings.purge_batch_size,
         )
         steps.append(("purge", lambda: purge(token_log(), clock())))
+        if settings.audit_retention_days > 0:
+            purge_audit = functools.partial(
+                purging_audit,
+                interval=settings.purge_interval_seconds,
+                retention_days=settings.audit_retention_days,
+                batch=settings.purge_batch_size,
+            )
+            steps.append(("audit purge", lambda: purge_audit(audit_trail(), clock())))
     interval = settings.refusal_log_interval_seconds
     steps.append(("refusal summaries", lambda: summarising(refusals(), interval=interval)))
     return Lifespan(steps)

@@ -20,6 +20,7 @@ Environment = Literal["production", "development"]
 TokenCheck = Literal["logged", "not-blocked"]
 RevocationCache = Literal["off", "redis", "local"]
 LogFormat = Literal["json", "text"]
+ReplayPolicy = Literal["off", "alert", "revoke-user"]
 
 # Fixed, labelled, >= 32 bytes (PyJWT warns below that). Only ever used when
 # REVOCATION_ENV=development; production refuses to start without real secrets.
@@ -79,6 +80,10 @@ class Settings:
     revocation_lease_ms: int = default("revocation_lease_ms")
     revocation_cache_size: int = default("revocation_cache_size")
     verified_token_cache_size: int = default("verified_token_cache_size")
+    audit_retention_days: int = default("audit_retention_days")
+    replay_policy: ReplayPolicy = default("replay_policy")
+    replay_grace_seconds: int = default("replay_grace_seconds")
+    replay_alert_window_seconds: int = default("replay_alert_window_seconds")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

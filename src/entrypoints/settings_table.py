@@ -232,6 +232,22 @@ SETTINGS: tuple[Setting, ...] = (
       "Redis values (and logged tokens) remembered per process"),
     S("VERIFIED_TOKEN_CACHE_SIZE", "verified_token_cache_size", 10_000, integer(0),
       "verified tokens remembered per process; `0`: verify every signature"),
+    # The audit trail and replays (docs/audit.md).
+    S("AUDIT_RETENTION_DAYS", "audit_retention_days", 365, integer(0),
+      "revocation records (who ended which session, why) are kept this long, beyond their "
+      "tokens' rows; deleted by the periodic purge (`PURGE_INTERVAL_SECONDS`) and `revocation "
+      "purge-audit`; `0`: kept forever"),
+    S("REPLAY_POLICY", "replay_policy", "alert", choice("off", "alert", "revoke-user"),
+      "what a revoked token presented again with a valid signature causes: `alert`, one "
+      "`revoked_token_replayed` event per token per window; `revoke-user`, that and the user "
+      "logged out everywhere (once per token, never for tokens a logout-all ended); `off`, "
+      "nothing beyond the `token_rejections` count"),
+    S("REPLAY_GRACE_SECONDS", "replay_grace_seconds", 10, integer(0),
+      "replays this soon after the revocation (a client's requests still in flight) are "
+      "counted, never alerted nor acted on"),
+    S("REPLAY_ALERT_WINDOW_SECONDS", "replay_alert_window_seconds", 300, integer(1),
+      "at most one alert per revoked token per window, across every instance (through Redis; "
+      "per process without it, or while it fails)"),
 )  # fmt: skip
 BY_FIELD = {setting.field: setting for setting in SETTINGS}
 

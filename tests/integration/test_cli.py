@@ -1,16 +1,24 @@
-"""The `revocation` command as a user runs it: migrate, issue-token, purge-expired, errors."""
+"""The `revocation` command as a user runs it: migrate, issue-token, purge-expired,
+purge-audit, errors."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from revocation.adapters.jwt_codec import PyJWTCodec
+from revocation.adapters.piccolo.audit_trail import PiccoloAuditTrail
+from revocation.adapters.piccolo.engines import build_engine
+from revocation.adapters.piccolo.token_log import PiccoloTokenLog
+from revocation.domain.model import Watermark
 from tests.live_server import REPO, SERVER_ENV
+from tests.revocations import LOGOUT_ALL
 
 CLI = [sys.executable, "-m", "revocation.entrypoints.cli"]
 
@@ -74,3 +82,28 @@ class TestCli:
         result = run_cli("purge-expired", "--batch-size", "10", env=database_env)
         assert result.returncode == 0, result.stderr
         assert "purged" in result.stdout
+
+    def test_purge_audit_deletes_records_older_than_the_retention(self, tmp_path: Path) -> None:
+        url = f"sqlite:///{tmp_path / 'audit.sqlite3'}"
+        env = {**SERVER_ENV, "DATABASE_URL": url, "AUDIT_RETENTION_DAYS": "1"}
+        assert run_cli("migrate", env=env).returncode == 0
+        now = time.time()
+        asyncio.run(audit(url, now - 2 * 86_400, now - 60))
+
+        result = run_cli("purge-audit", "--batch-size", "1", env=env)
+
+        assert result.returncode == 0, result.stderr
+        assert "purged 1 audit records" in result.stdout
+        assert asyncio.run(audit_times(url)) == [pytest.approx(now - 60)]
+
+
+async def audit(database_url: str, *times: float) -> None:
+    """Records of logouts-all at those times, as the service writes them."""
+    token_log = PiccoloTokenLog(build_engine(database_url))
+    for at in times:
+        await token_log.raise_watermark(Watermark(77, at), LOGOUT_ALL)
+
+
+async def audit_times(database_url: str) -> list[float]:
+    trail = PiccoloAuditTrail(build_engine(database_url))
+    return [record.revoked_at for record in await trail.history(77, before_id=None, limit=10)]

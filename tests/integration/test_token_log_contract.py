@@ -32,6 +32,7 @@ from tests.integration.token_logs import (
     silent_server,
 )
 from tests.random_refs import random_key, random_user_id
+from tests.revocations import LOGOUT, LOGOUT_ALL
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +82,7 @@ class TestRecordAndLookup:
         record = a_record()
         await token_log.record(record)
         other_user = random_user_id()
-        await token_log.raise_watermark(Watermark(other_user, NOW))
+        await token_log.raise_watermark(Watermark(other_user, NOW), LOGOUT_ALL)
 
         state = await token_log.lookup(record.key, other_user)
 
@@ -110,7 +111,7 @@ class TestBlock:
         record = a_record()
         await token_log.record(record)
 
-        await token_log.block(record, blocked_at=NOW)
+        await token_log.block(record, blocked_at=NOW, revocation=LOGOUT)
 
         state = await token_log.lookup(record.key, record.user_id)
         assert state.record is not None
@@ -119,7 +120,7 @@ class TestBlock:
     async def test_inserts_a_blocked_row_for_an_unlogged_token(self, token_log: TokenLog) -> None:
         record = a_record(device="curl")
 
-        await token_log.block(record, blocked_at=NOW)
+        await token_log.block(record, blocked_at=NOW, revocation=LOGOUT)
 
         state = await token_log.lookup(record.key, record.user_id)
         assert without_row_id(state.record) == dataclasses.replace(record, blocked_at=NOW)
@@ -127,9 +128,9 @@ class TestBlock:
     async def test_is_idempotent_and_never_unblocks(self, token_log: TokenLog) -> None:
         record = a_record()
         await token_log.record(record)
-        await token_log.block(record, blocked_at=NOW)
+        await token_log.block(record, blocked_at=NOW, revocation=LOGOUT)
 
-        await token_log.block(record, blocked_at=NOW + 5)
+        await token_log.block(record, blocked_at=NOW + 5, revocation=LOGOUT)
         await token_log.revoke_all(Watermark(record.user_id, revoked_before=NOW + 10))
 
         state = await token_log.lookup(record.key, record.user_id)
@@ -141,7 +142,7 @@ class TestBlock:
         owners = a_record()
         await token_log.record(owners)
 
-        await token_log.block(a_record(key=owners.key), blocked_at=NOW)
+        await token_log.block(a_record(key=owners.key), blocked_at=NOW, revocation=LOGOUT)
 
         state = await token_log.lookup(owners.key, owners.user_id)
         assert without_row_id(state.record) == dataclasses.replace(owners, blocked_at=NOW)
@@ -156,7 +157,11 @@ class TestBlock:
             await asyncio.gather(*(token_log.record(record) for record in records))
 
         await asyncio.gather(
-            *(token_log.block(record, blocked_at=NOW + n) for record in records for n in (0, 1))
+            *(
+                token_log.block(record, blocked_at=NOW + n, revocation=LOGOUT)
+                for record in records
+                for n in (0, 1)
+            )
         )
 
         for record in records:
@@ -178,7 +183,7 @@ class TestRevokeAll:
         already_blocked, someone_elses = a_record(user_id), a_record(issued_at=NOW - HOUR)
         for record in (older, at_watermark, newer, already_blocked, someone_elses):
             await token_log.record(record)
-        await token_log.block(already_blocked, blocked_at=NOW - 30)
+        await token_log.block(already_blocked, blocked_at=NOW - 30, revocation=LOGOUT)
 
         blocked = await token_log.revoke_all(Watermark(user_id, revoked_before=NOW))
 
@@ -218,8 +223,8 @@ class TestRaiseWatermark:
         record = a_record(user_id, issued_at=NOW - HOUR)
         await token_log.record(record)
 
-        await token_log.raise_watermark(Watermark(user_id, revoked_before=NOW))
-        await token_log.raise_watermark(Watermark(user_id, revoked_before=NOW - HOUR))
+        await token_log.raise_watermark(Watermark(user_id, revoked_before=NOW), LOGOUT_ALL)
+        await token_log.raise_watermark(Watermark(user_id, revoked_before=NOW - HOUR), LOGOUT_ALL)
 
         state = await token_log.lookup(record.key, user_id)
         assert state.watermark == Watermark(user_id, revoked_before=NOW)
@@ -238,7 +243,7 @@ class TestActiveSessions:
         logged_late_but_revoked = a_record(user_id, issued_at=NOW - HOUR)
         for record in (oldest, newest, blocked, expired, logged_late_but_revoked, a_record()):
             await token_log.record(record)
-        await token_log.block(blocked, blocked_at=NOW - 10)
+        await token_log.block(blocked, blocked_at=NOW - 10, revocation=LOGOUT)
 
         sessions = await token_log.active_sessions(user_id, now=NOW)
 
@@ -280,7 +285,7 @@ class TestRepairPages:
         for record in (first, second, third, unblocked, expired):
             await token_log.record(record)
         for record in (third, second, first, expired):
-            await token_log.block(record, blocked_at=NOW)
+            await token_log.block(record, blocked_at=NOW, revocation=LOGOUT)
 
         pages = []
         cursor = (window, 0)
@@ -372,7 +377,7 @@ class TestEngines:
             piccolo_token_log(migrated_sqlite_url) as sqlite,
         ):
             await asyncio.gather(postgres.record(record), sqlite.record(record))
-            await postgres.block(record, blocked_at=NOW)
+            await postgres.block(record, blocked_at=NOW, revocation=LOGOUT)
 
             in_postgres, in_sqlite = await asyncio.gather(
                 postgres.lookup(record.key, record.user_id),

@@ -9,20 +9,29 @@ from revocation.adapters.app_credentials import StaticAppCredentials
 from revocation.adapters.clock import ManualClock
 from revocation.adapters.jwt_codec import PyJWTCodec
 from revocation.adapters.memory import InMemoryBlacklist, InMemoryTokenLog
+from revocation.adapters.memory_audit import InMemoryAuditTrail
+from revocation.adapters.replay_queue import ReplayQueue
+from revocation.adapters.replay_tally import InMemoryReplayTally
 from revocation.adapters.telemetry import RecordingTelemetry
 from revocation.adapters.throttle import InMemoryFailureThrottle
 from revocation.domain.app_gate import AppGate
 from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.policy import BlacklistPolicy
-from revocation.domain.ports import Background, Blacklist, TokenLog
+from revocation.domain.ports import Background, Blacklist, ReplayTally, TokenLog
+from revocation.domain.replays import ReplayPolicy, ReplayRules
 from revocation.domain.use_cases import (
     AuthenticateToken,
     InternalLogoutAll,
+    InternalSessionHistory,
     IssueToken,
     LogoutAllDevices,
     LogoutToken,
+    RespondToReplays,
+    RevokeSession,
+    SessionHistory,
 )
 from tests.fakes import ManualBackground
+from tests.revocations import TEST_PEER
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 APP_ID = "laravel"
@@ -64,9 +73,12 @@ class Harness:
             redis_answers_alone=self.redis_answers_alone,
             max_token_lifetime_seconds=TTL,
         )
+        # What the checks noted as replays: `self.replays.take()`, as the round would.
+        self.replays = ReplayQueue(telemetry=self.telemetry, peer=lambda: TEST_PEER)
         self.throttle = InMemoryFailureThrottle(
             clock=self.clock, max_failures=self.max_failures, window_seconds=60
         )
+        self.tally: ReplayTally = InMemoryReplayTally(self.clock)
 
     @property
     def fast(self) -> Blacklist:
@@ -92,6 +104,7 @@ class Harness:
             policy=self.policy,
             clock=self.clock,
             logged_tokens=self.logged_tokens,
+            replays=self.replays,
             unlogged_iat_skew_seconds=self.skew,
         )
 
@@ -116,13 +129,43 @@ class Harness:
             background=background or self.background,
         )
 
-    def internal_logout_all(self) -> InternalLogoutAll:
-        gate = AppGate(
+    def gate(self) -> AppGate:
+        return AppGate(
             credentials=StaticAppCredentials(APP_ID, APP_KEY),
             throttle=self.throttle,
             telemetry=self.telemetry,
         )
-        return InternalLogoutAll(gate=gate, logout_all_devices=self.logout_all())
+
+    def internal_logout_all(self) -> InternalLogoutAll:
+        return InternalLogoutAll(gate=self.gate(), logout_all_devices=self.logout_all())
+
+    def revoke_session(self) -> RevokeSession:
+        return RevokeSession(token_log=self.token_log, clock=self.clock, logout_token=self.logout())
+
+    @property
+    def audit_trail(self) -> InMemoryAuditTrail:
+        """What the revocations recorded (the in-memory token log's trail)."""
+        assert isinstance(self.token_log, InMemoryTokenLog)
+        return self.token_log.audit_trail
+
+    def history(self) -> SessionHistory:
+        return SessionHistory(audit_trail=self.audit_trail)
+
+    def internal_history(self) -> InternalSessionHistory:
+        return InternalSessionHistory(gate=self.gate(), session_history=self.history())
+
+    def respond_to_replays(
+        self, policy: ReplayPolicy = "alert", *, grace: int = 10, window: int = 300
+    ) -> RespondToReplays:
+        return RespondToReplays(
+            token_log=self.token_log,
+            tally=self.tally,
+            telemetry=self.telemetry,
+            clock=self.clock,
+            rules=ReplayRules(policy=policy, grace_seconds=grace, window_seconds=window),
+            leeway_seconds=LEEWAY,
+            logout_all_devices=self.logout_all(),
+        )
 
 
 def bearer(token: str) -> str:

@@ -18,6 +18,7 @@ from revocation.domain.model import Claims
 from revocation.entrypoints.app import create_app
 from revocation.entrypoints.http.auth import ANSWER_OPT_KEY, _skips_nothing, revocation_middleware
 from tests.app_factory import in_memory_container
+from tests.revocations import LOGOUT
 
 
 class UserIdAnswer:
@@ -49,7 +50,7 @@ async def test_the_middleware_sends_the_answer_and_the_handler_never_runs() -> N
     handler_calls.clear()
     async with AsyncTestClient(app=app) as client:
         live = await client.get("/whoami", headers={"Authorization": f"Bearer {token}"})
-        await container.logout_token()(claims=container.codec().verify(token))
+        await container.logout_token()(claims=container.codec().verify(token), revocation=LOGOUT)
         revoked = await client.get("/whoami", headers={"Authorization": f"Bearer {token}"})
     assert (live.status_code, live.content) == (200, b"31")
     assert revoked.status_code == 401  # refused before any answer is built
@@ -63,7 +64,7 @@ async def test_cors_headers_of_one_refusal_never_reach_the_next() -> None:
     origin = "https://app.example"
     container = in_memory_container(CORS_ALLOWED_ORIGINS=origin)
     token = (await container.issue_token()(user_id=32)).token
-    await container.logout_token()(claims=container.codec().verify(token))
+    await container.logout_token()(claims=container.codec().verify(token), revocation=LOGOUT)
     bearer = {"Authorization": f"Bearer {token}"}
     async with AsyncTestClient(app=create_app(container)) as client:
         cross_origin = await client.get(SESSIONS, headers={**bearer, "Origin": origin})

@@ -18,6 +18,7 @@ from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.model import BlacklistState, Claims, TokenKey, TokenRecord, Watermark
 from revocation.domain.policy import BlacklistPolicy
 from tests.fakes import DownBlacklist, DownTokenLog, ManualBackground
+from tests.revocations import LOGOUT, LOGOUT_ALL
 from tests.unit.harness import LEEWAY, MAX_BLACKLIST_TTL, TTL, Harness, bearer
 
 # A whole second in the recent past: PyJWT checks `iat` against the real time.
@@ -44,7 +45,9 @@ class TestTheMirrorAnswersAlone:
         harness = mirrored()
         issued = await harness.issue_token()(user_id=1)
         await check(harness, issued.token)  # learns it is logged
-        await harness.token_log.block(issued.record, blocked_at=harness.clock.now())
+        await harness.token_log.block(
+            issued.record, blocked_at=harness.clock.now(), revocation=LOGOUT
+        )
         harness.blacklist = PendingEverywhere(harness.clock, complete=True)
         with pytest.raises(TokenRevoked):  # the logout committed; its entry is not in Redis yet
             await check(harness, issued.token)
@@ -115,7 +118,7 @@ class TestRevocationsThroughTheMirror:
         harness = mirrored()
         issued = await harness.issue_token()(user_id=1)
         await check(harness, issued.token)
-        await harness.logout()(claims=harness.codec.verify(issued.token))
+        await harness.logout()(claims=harness.codec.verify(issued.token), revocation=LOGOUT)
         harness.token_log = DownTokenLog()
         with pytest.raises(TokenRevoked):
             await check(harness, issued.token)
@@ -127,7 +130,7 @@ class TestRevocationsThroughTheMirror:
         before = await harness.issue_token()(user_id=1)
         await check(harness, before.token)  # the process learns its precise issue time
         harness.clock.set(SECOND + 0.5)
-        await harness.logout_all(rows_later)(user_id=1)
+        await harness.logout_all(rows_later)(user_id=1, revocation=LOGOUT_ALL)
         harness.clock.set(SECOND + 0.7)
         after = await harness.issue_token()(user_id=1)
         await check(harness, after.token)
@@ -142,7 +145,7 @@ class TestRevocationsThroughTheMirror:
         claims = harness.codec.verify(issued.token)
         harness.blacklist = DownBlacklist()
         with pytest.raises(RevocationNotMirrored):
-            await harness.logout()(claims=claims)
+            await harness.logout()(claims=claims, revocation=LOGOUT)
         state = await harness.token_log.lookup(claims.key, 1)
         assert state.record is not None
         assert state.record.is_blocked  # the durable write stays
@@ -152,7 +155,7 @@ class TestRevocationsThroughTheMirror:
         await harness.issue_token()(user_id=1)
         harness.blacklist = DownBlacklist()
         with pytest.raises(RevocationNotMirrored):
-            await harness.logout_all()(user_id=1)
+            await harness.logout_all()(user_id=1, revocation=LOGOUT_ALL)
         assert (await harness.token_log.lookup(TokenKey("x", "y"), 1)).watermark is not None
 
     async def test_a_logout_all_answered_503_still_blocks_the_rows_afterwards(self) -> None:
@@ -161,7 +164,7 @@ class TestRevocationsThroughTheMirror:
         rows_later = ManualBackground()
         harness.blacklist = DownBlacklist()
         with pytest.raises(RevocationNotMirrored):
-            await harness.logout_all(rows_later)(user_id=1)
+            await harness.logout_all(rows_later)(user_id=1, revocation=LOGOUT_ALL)
         await rows_later.finish()
         state = await harness.token_log.lookup(issued.record.key, 1)
         assert state.record is not None
@@ -177,9 +180,11 @@ class TestRevocationsThroughTheMirror:
         redis = harness.fast
         harness.blacklist = DownBlacklist()
         revoke = (
-            harness.logout()(claims=harness.codec.verify(issued.token))
+            harness.logout()(claims=harness.codec.verify(issued.token), revocation=LOGOUT)
             if scope == "token"
-            else harness.logout_all(ManualBackground())(user_id=1)  # only the watermark
+            else harness.logout_all(ManualBackground())(  # only the watermark
+                user_id=1, revocation=LOGOUT_ALL
+            )
         )
         with pytest.raises(RevocationNotMirrored):
             await revoke
@@ -195,8 +200,8 @@ class TestRevocationsThroughTheMirror:
         harness = Harness()
         issued = await harness.issue_token()(user_id=1)
         harness.blacklist = DownBlacklist()
-        await harness.logout()(claims=harness.codec.verify(issued.token))
-        await harness.logout_all()(user_id=1)
+        await harness.logout()(claims=harness.codec.verify(issued.token), revocation=LOGOUT)
+        await harness.logout_all()(user_id=1, revocation=LOGOUT_ALL)
 
 
 class TestNotBlockedMode:

@@ -10,6 +10,7 @@ from revocation.domain.errors import InvalidToken, TokenLogUnavailable, TokenNot
 from revocation.domain.model import BlacklistEntry, Claims, TokenKey
 from revocation.domain.use_cases import bearer_token
 from tests.fakes import DownBlacklist, DownTokenLog
+from tests.revocations import LOGOUT, LOGOUT_ALL
 from tests.unit.harness import Harness, bearer
 
 
@@ -70,7 +71,7 @@ class TestAuthenticateToken:
         harness = Harness(require_logged=False)
         token = unlogged_token(harness)
         claims = harness.codec.verify(token)
-        await harness.logout()(claims=claims)
+        await harness.logout()(claims=claims, revocation=LOGOUT)
         with pytest.raises(TokenRevoked):
             await harness.authenticate()(authorization=bearer(token))
 
@@ -92,7 +93,7 @@ class TestAuthenticateToken:
     async def test_rejects_a_token_blocked_in_the_log_that_redis_forgot(self) -> None:
         harness = Harness()
         issued = await harness.issue_token()(user_id=1)
-        await harness.logout()(claims=harness.codec.verify(issued.token))
+        await harness.logout()(claims=harness.codec.verify(issued.token), revocation=LOGOUT)
         harness.blacklist = None
         harness.__post_init__()  # an empty Redis: restarted or flushed
         with pytest.raises(TokenRevoked):
@@ -102,7 +103,7 @@ class TestAuthenticateToken:
         harness = Harness()
         live = await harness.issue_token()(user_id=1)
         dead = await harness.issue_token()(user_id=1)
-        await harness.logout()(claims=harness.codec.verify(dead.token))
+        await harness.logout()(claims=harness.codec.verify(dead.token), revocation=LOGOUT)
         harness.blacklist = DownBlacklist()
         assert (await harness.authenticate()(authorization=bearer(live.token))).user_id == 1
         with pytest.raises(TokenRevoked):
@@ -149,14 +150,14 @@ class TestNoRevocationOracle:
         harness = Harness(redis_answers_alone=redis_answers_alone)
         issued = await harness.issue_token()(user_id=1)
         claims = harness.codec.verify(issued.token)
-        await harness.logout()(claims=claims)
+        await harness.logout()(claims=claims, revocation=LOGOUT)
         with pytest.raises(InvalidToken):
             await harness.authenticate()(authorization=bearer(forged(harness, claims)))
         assert harness.telemetry.events[-1] == ("token_rejected", {"reason": "invalid"})
 
     async def test_a_forgery_older_than_its_users_logout_all_is_invalid(self) -> None:
         harness = Harness()
-        await harness.logout_all()(user_id=5)
+        await harness.logout_all()(user_id=5, revocation=LOGOUT_ALL)
         harness.clock.advance(5)
         now = int(harness.clock.now())
         older = Claims(TokenKey("unit-tests", "guess"), 5, now - 4, now + 600)
@@ -166,7 +167,7 @@ class TestNoRevocationOracle:
     async def test_the_real_token_is_still_refused_as_revoked(self) -> None:
         harness = Harness()
         issued = await harness.issue_token()(user_id=1)
-        await harness.logout()(claims=harness.codec.verify(issued.token))
+        await harness.logout()(claims=harness.codec.verify(issued.token), revocation=LOGOUT)
         with pytest.raises(TokenRevoked):
             await harness.authenticate()(authorization=bearer(issued.token))
 
@@ -183,7 +184,7 @@ class TestJtiSharedAcrossUsers:
         twin = harness.codec.encode(
             dataclasses.replace(harness.codec.verify(logged.token), user_id=2)
         )
-        await harness.logout()(claims=harness.codec.verify(twin))
+        await harness.logout()(claims=harness.codec.verify(twin), revocation=LOGOUT)
         harness.blacklist = None
         harness.__post_init__()  # an empty Redis: only the log knows now
         for token in (twin, logged.token):
@@ -193,7 +194,7 @@ class TestJtiSharedAcrossUsers:
     async def test_a_complete_mirror_refuses_the_twin_of_a_blocked_token(self) -> None:
         harness = Harness(require_logged=False, redis_answers_alone=True)
         logged = await harness.issue_token()(user_id=1)
-        await harness.logout()(claims=harness.codec.verify(logged.token))
+        await harness.logout()(claims=harness.codec.verify(logged.token), revocation=LOGOUT)
         twin = harness.codec.encode(
             dataclasses.replace(harness.codec.verify(logged.token), user_id=2)
         )
@@ -212,7 +213,7 @@ class TestUnloggedIatSkew:
         so every token of these tests is issued in the past."""
         second = int(time.time()) - 2 * self.SKEW
         harness.clock.set(second + 0.4)
-        await harness.logout_all()(user_id=7)
+        await harness.logout_all()(user_id=7, revocation=LOGOUT_ALL)
         harness.clock.advance(1)
         return second
 

@@ -11,6 +11,7 @@ from examples.library_app.app import create_orders_app
 from revocation.entrypoints.containers import Container
 from tests.app_factory import in_memory_container
 from tests.fakes import DownTokenLog
+from tests.revocations import LOGOUT, LOGOUT_ALL
 
 Client = AsyncTestClient[Litestar]
 UNAUTHORIZED = {"title": "Unauthorized"}
@@ -32,7 +33,9 @@ class TestLibraryApp:
             orders = await client.get("/orders", headers=bearer(token))
             assert orders.status_code == 200
             assert orders.json()["user_id"] == 77
-            await container.logout_token()(claims=container.codec().verify(token))
+            await container.logout_token()(
+                claims=container.codec().verify(token), revocation=LOGOUT
+            )
             refused = await client.get("/orders", headers=bearer(token))
         assert (refused.status_code, refused.json()) == (401, UNAUTHORIZED)
         assert refused.headers["www-authenticate"] == "Bearer"
@@ -41,7 +44,7 @@ class TestLibraryApp:
         container = in_memory_container()
         async with AsyncTestClient(app=create_orders_app(container)) as client:
             phone, laptop, other = [await issue(container, user) for user in (5, 5, 6)]
-            await container.logout_all_devices()(user_id=5)
+            await container.logout_all_devices()(user_id=5, revocation=LOGOUT_ALL)
             for token in (phone, laptop):
                 assert (await client.get("/orders", headers=bearer(token))).status_code == 401
             assert (await client.get("/orders", headers=bearer(other))).status_code == 200

@@ -13,6 +13,7 @@ from revocation.adapters.memory import InMemoryTokenLog
 from revocation.domain.errors import TokenLogUnavailable, TokenRevoked
 from revocation.domain.model import Watermark
 from tests.fakes import DownBlacklist, DownTokenLog, ManualBackground
+from tests.revocations import LOGOUT_ALL
 from tests.unit.harness import Harness, bearer
 
 
@@ -30,7 +31,7 @@ class TestDeferredLogoutAll:
         harness.clock.set(math.floor(harness.clock.now()) + 0.5)
         old = [await harness.issue_token()(user_id=1) for _ in range(3)]
         harness.clock.advance(0.2)  # one token shares the watermark's second: only the log knows
-        await harness.logout_all(background)(user_id=1)
+        await harness.logout_all(background)(user_id=1, revocation=LOGOUT_ALL)
         assert len(background.queued) == 1
         for issued in old:
             state = await harness.token_log.lookup(issued.record.key, 1)
@@ -43,7 +44,7 @@ class TestDeferredLogoutAll:
         old = [await harness.issue_token()(user_id=1) for _ in range(3)]
         theirs = await harness.issue_token()(user_id=2)
         harness.clock.advance(1)
-        await harness.logout_all(background)(user_id=1)
+        await harness.logout_all(background)(user_id=1, revocation=LOGOUT_ALL)
         harness.clock.advance(0.001)
         after = await harness.issue_token()(user_id=1)
         await background.finish()
@@ -63,7 +64,7 @@ class TestDeferredLogoutAll:
         harness, background = Harness(), ManualBackground()
         issued = await harness.issue_token()(user_id=1)
         harness.clock.advance(2)
-        await harness.logout_all(background)(user_id=1)
+        await harness.logout_all(background)(user_id=1, revocation=LOGOUT_ALL)
         harness.token_log = DownTokenLog()
         assert await is_dead(harness, issued.token)
 
@@ -72,7 +73,7 @@ class TestDeferredLogoutAll:
         issued = await harness.issue_token()(user_id=1)
         harness.token_log = DownTokenLog()
         with pytest.raises(TokenLogUnavailable):
-            await harness.logout_all(background)(user_id=1)
+            await harness.logout_all(background)(user_id=1, revocation=LOGOUT_ALL)
         assert background.queued == []
         assert (await harness.fast.lookup(issued.record.key, 1)).watermark is None
 
@@ -80,7 +81,7 @@ class TestDeferredLogoutAll:
         harness, background = Harness(blacklist=DownBlacklist()), ManualBackground()
         issued = await harness.issue_token()(user_id=1)
         harness.clock.advance(1)
-        await harness.logout_all(background)(user_id=1)
+        await harness.logout_all(background)(user_id=1, revocation=LOGOUT_ALL)
         assert await is_dead(harness, issued.token)
         assert ("blacklist_unavailable", {"operation": "logout_all"}) in harness.telemetry.events
 
@@ -101,7 +102,7 @@ class TestAsyncioBackground:
         background, log = AsyncioBackground(), InMemoryTokenLog()
 
         async def failing() -> None:
-            await log.raise_watermark(Watermark(1, 1.0))
+            await log.raise_watermark(Watermark(1, 1.0), LOGOUT_ALL)
             raise TokenLogUnavailable("down")
 
         with caplog.at_level(logging.ERROR):

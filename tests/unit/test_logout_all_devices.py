@@ -7,6 +7,7 @@ import pytest
 from revocation.domain.errors import TokenLogUnavailable, TokenRevoked
 from revocation.domain.model import Claims, TokenKey
 from tests.fakes import DownBlacklist, DownTokenLog
+from tests.revocations import LOGOUT_ALL
 from tests.unit.harness import Harness, bearer
 
 
@@ -29,7 +30,7 @@ class TestLogoutAllDevices:
         mine = [await harness.issue_token()(user_id=1) for _ in range(3)]
         theirs = await harness.issue_token()(user_id=2)
         harness.clock.advance(1)
-        await harness.logout_all()(user_id=1)
+        await harness.logout_all()(user_id=1, revocation=LOGOUT_ALL)
         await harness.background.finish()  # after the response: the rows
         for issued in mine:
             assert not await authenticates(harness, issued.token)
@@ -43,7 +44,7 @@ class TestLogoutAllDevices:
         at_fraction(harness, 0.2)
         before = await harness.issue_token()(user_id=1)
         harness.clock.advance(0.3)  # same whole second
-        await harness.logout_all()(user_id=1)
+        await harness.logout_all()(user_id=1, revocation=LOGOUT_ALL)
         harness.clock.advance(0.001)
         after = await harness.issue_token()(user_id=1)
         assert (
@@ -58,7 +59,7 @@ class TestLogoutAllDevices:
         at_fraction(harness, 0.1)
         before = await harness.issue_token()(user_id=1)
         harness.clock.advance(0.1)
-        await harness.logout_all()(user_id=1)
+        await harness.logout_all()(user_id=1, revocation=LOGOUT_ALL)
         harness.clock.advance(0.1)
         after = await harness.issue_token()(user_id=1)
         assert not await authenticates(harness, before.token)
@@ -69,7 +70,7 @@ class TestLogoutAllDevices:
         at_fraction(harness, 0.5)
         second = math.floor(harness.clock.now())
         unlisted = [self.foreign(harness, 1, iat) for iat in (second - 30, second)]
-        await harness.logout_all()(user_id=1)
+        await harness.logout_all()(user_id=1, revocation=LOGOUT_ALL)
         for token in unlisted:  # even the one sharing the watermark's second
             assert not await authenticates(harness, token)
         harness.clock.advance(1)
@@ -79,7 +80,7 @@ class TestLogoutAllDevices:
         harness = Harness()
         issued = await harness.issue_token()(user_id=1)
         harness.clock.advance(2)
-        await harness.logout_all()(user_id=1)
+        await harness.logout_all()(user_id=1, revocation=LOGOUT_ALL)
         harness.token_log = DownTokenLog()
         with pytest.raises(TokenRevoked):
             await harness.authenticate()(authorization=bearer(issued.token))
@@ -87,7 +88,7 @@ class TestLogoutAllDevices:
     async def test_sets_the_watermark_for_a_user_with_no_tokens(self) -> None:
         harness = Harness(require_logged=False)
         token = self.foreign(harness, 77, math.floor(harness.clock.now()) - 5)
-        await harness.logout_all()(user_id=77)
+        await harness.logout_all()(user_id=77, revocation=LOGOUT_ALL)
         assert not await authenticates(harness, token)
 
     async def test_fails_when_the_log_is_down_and_writes_nothing_to_redis(self) -> None:
@@ -95,7 +96,7 @@ class TestLogoutAllDevices:
         issued = await harness.issue_token()(user_id=1)
         harness.token_log = DownTokenLog()
         with pytest.raises(TokenLogUnavailable):
-            await harness.logout_all()(user_id=1)
+            await harness.logout_all()(user_id=1, revocation=LOGOUT_ALL)
         state = await harness.fast.lookup(issued.record.key, 1)
         assert not state.token_blocked
         assert state.watermark is None

@@ -16,9 +16,10 @@ from revocation.adapters.memory import InMemoryTokenLog
 from revocation.domain.errors import TokenLogUnavailable
 from revocation.domain.model import TokenRecord
 from revocation.entrypoints.app import create_app
-from revocation.entrypoints.periodic import purge_forever, purge_once
+from revocation.entrypoints.periodic import purge_audit_once, purge_forever, purge_once
 from tests.app_factory import in_memory_container
 from tests.random_refs import random_key
+from tests.revocations import LOGOUT_ALL
 
 LEEWAY = 10
 
@@ -113,3 +114,43 @@ class TestServerRunsIt:
         async with container.lifespan():
             assert len(purge_tasks()) == tasks
         assert purge_tasks() == []
+
+
+DAY = 86_400.0
+
+
+def audit(token_log: InMemoryTokenLog, *times: float) -> None:
+    for at in times:
+        token_log.audit_trail.append(7, at, None, LOGOUT_ALL, None)
+
+
+async def audit_times(token_log: InMemoryTokenLog) -> list[float]:
+    records = await token_log.audit_trail.history(7, before_id=None, limit=100)
+    return sorted(record.revoked_at for record in records)
+
+
+class TestAuditPurge:
+    async def test_deletes_records_older_than_the_retention_in_batches(self) -> None:
+        clock, token_log = ManualClock(start=10 * DAY), InMemoryTokenLog()
+        audit(token_log, 1 * DAY, 2 * DAY, 3 * DAY, 9 * DAY + 1, 10 * DAY)
+
+        removed = await purge_audit_once(
+            token_log.audit_trail, clock, retention_days=1, batch_size=2
+        )
+
+        assert removed == 3
+        assert await audit_times(token_log) == [9 * DAY + 1, 10 * DAY]
+
+    async def test_the_app_purges_old_records_on_the_purge_interval(self) -> None:
+        env = {"PURGE_INTERVAL_SECONDS": "1", "AUDIT_RETENTION_DAYS": "1"}
+        container = in_memory_container(**env)
+        token_log = InMemoryTokenLog()
+        container.token_log.override(providers.Object(token_log))
+        audit(token_log, time.time() - 2 * DAY, time.time())
+
+        async with AsyncTestClient(app=create_app(container)):
+
+            async def kept() -> list[bool]:
+                return [at > time.time() - DAY for at in await audit_times(token_log)]
+
+            await eventually(kept, [True], seconds=5)

@@ -9,6 +9,7 @@ from revocation.domain.model import BlacklistEntry, TokenRecord, Watermark
 from revocation.domain.use_cases.repair_blacklist import RepairBlacklist, RepairReport
 from tests.fakes import DownBlacklist
 from tests.random_refs import random_key, random_user_id
+from tests.revocations import LOGOUT
 from tests.unit.harness import LEEWAY, MAX_BLACKLIST_TTL, Harness
 
 
@@ -54,7 +55,7 @@ async def blocked_token(harness: Harness, *, expires_in: float) -> TokenRecord:
     now = harness.clock.now()
     record = TokenRecord(random_key(), random_user_id(), now - 60, now + expires_in)
     await harness.token_log.record(record)
-    await harness.token_log.block(record, blocked_at=now)
+    await harness.token_log.block(record, blocked_at=now, revocation=LOGOUT)
     return record
 
 
@@ -62,7 +63,9 @@ class TestRepairBlacklist:
     async def test_repushes_every_block_a_down_redis_missed(self) -> None:
         harness = Harness(blacklist=DownBlacklist())
         issued = await harness.issue_token()(user_id=random_user_id())
-        await harness.logout()(claims=harness.codec.verify(issued.token))  # Redis write lost
+        await harness.logout()(
+            claims=harness.codec.verify(issued.token), revocation=LOGOUT
+        )  # Redis write lost
         empty = InMemoryBlacklist(harness.clock)
 
         report = await repair(harness, empty)()

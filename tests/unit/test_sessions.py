@@ -8,6 +8,7 @@ from revocation.domain.errors import SessionNotFound, TokenLogUnavailable, Token
 from revocation.domain.model import Claims, Session
 from revocation.domain.use_cases import ListSessions, RevokeSession
 from tests.fakes import DownBlacklist, DownTokenLog
+from tests.revocations import LOGOUT, LOGOUT_ALL, TEST_PEER
 from tests.unit.harness import MAX_BLACKLIST_TTL, TTL, Harness, bearer
 
 
@@ -50,10 +51,10 @@ class TestListSessions:
     async def test_leaves_out_logged_out_expired_and_logged_out_everywhere_tokens(self) -> None:
         harness = Harness()
         old = await log_in(harness, 7, device="before logout-all")
-        await harness.logout_all()(user_id=7)
+        await harness.logout_all()(user_id=7, revocation=LOGOUT_ALL)
         harness.clock.advance(1)
         gone = await log_in(harness, 7, device="logged out")
-        await harness.logout()(claims=gone)
+        await harness.logout()(claims=gone, revocation=LOGOUT)
         kept = await log_in(harness, 7, device="kept")
 
         assert [s.device for s in await sessions_of(harness, kept)] == ["kept"]
@@ -76,7 +77,9 @@ class TestRevokeSession:
         laptop = await log_in(harness, 7, device="laptop")
         (phone_session,) = [s for s in await sessions_of(harness, laptop) if not s.current]
 
-        await revoke_session(harness)(claims=laptop, session_id=phone_session.session_id)
+        await revoke_session(harness)(
+            claims=laptop, session_id=phone_session.session_id, peer=TEST_PEER
+        )
 
         state = await harness.token_log.lookup(phone.key, 7)
         assert state.record is not None
@@ -91,7 +94,7 @@ class TestRevokeSession:
         phone = await log_in(harness, 7)
         (session,) = await sessions_of(harness, phone)
 
-        await revoke_session(harness)(claims=phone, session_id=session.session_id)
+        await revoke_session(harness)(claims=phone, session_id=session.session_id, peer=TEST_PEER)
 
         harness.clock.advance(MAX_BLACKLIST_TTL - 2)
         assert (await harness.fast.lookup(phone.key, 7)).token_blocked
@@ -104,7 +107,7 @@ class TestRevokeSession:
         claims = harness.codec.verify(issued.token)
         (session,) = await sessions_of(harness, claims)
 
-        await revoke_session(harness)(claims=claims, session_id=session.session_id)
+        await revoke_session(harness)(claims=claims, session_id=session.session_id, peer=TEST_PEER)
 
         with pytest.raises(TokenRevoked):
             await harness.authenticate()(authorization=bearer(issued.token))
@@ -114,7 +117,7 @@ class TestRevokeSession:
         harness = Harness()
         claims = await log_in(harness, 7)
         with pytest.raises(SessionNotFound):
-            await revoke_session(harness)(claims=claims, session_id=session_id)
+            await revoke_session(harness)(claims=claims, session_id=session_id, peer=TEST_PEER)
 
     async def test_another_users_session_is_not_found_and_stays_live(self) -> None:
         harness = Harness()
@@ -124,7 +127,9 @@ class TestRevokeSession:
         (victim_session,) = await sessions_of(harness, victim)
 
         with pytest.raises(SessionNotFound):
-            await revoke_session(harness)(claims=attacker, session_id=victim_session.session_id)
+            await revoke_session(harness)(
+                claims=attacker, session_id=victim_session.session_id, peer=TEST_PEER
+            )
 
         assert await harness.authenticate()(authorization=bearer(victim_issued.token)) == victim
         assert not (await harness.fast.lookup(victim.key, 8)).token_blocked
@@ -134,10 +139,12 @@ class TestRevokeSession:
         await log_in(harness, 7)
         current = await log_in(harness, 7)
         (_, older) = await sessions_of(harness, current)
-        await revoke_session(harness)(claims=current, session_id=older.session_id)
+        await revoke_session(harness)(claims=current, session_id=older.session_id, peer=TEST_PEER)
 
         with pytest.raises(SessionNotFound):
-            await revoke_session(harness)(claims=current, session_id=older.session_id)
+            await revoke_session(harness)(
+                claims=current, session_id=older.session_id, peer=TEST_PEER
+            )
 
     async def test_succeeds_when_redis_is_down_because_the_log_committed(self) -> None:
         harness = Harness()
@@ -145,7 +152,7 @@ class TestRevokeSession:
         (session,) = await sessions_of(harness, claims)
         harness.blacklist = DownBlacklist()
 
-        await revoke_session(harness)(claims=claims, session_id=session.session_id)
+        await revoke_session(harness)(claims=claims, session_id=session.session_id, peer=TEST_PEER)
 
         state = await harness.token_log.lookup(claims.key, 7)
         assert state.record is not None

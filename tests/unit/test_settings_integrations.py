@@ -44,7 +44,8 @@ class TestRedisCluster:
 
 
 REDIS = "redis://127.0.0.1:7000/0"
-WITH_REDIS = ["database pool", "redis client", "background work", "blacklist repair"]
+AFTER_ANSWERS = ["background work", "replays"]  # the answers' follow-up work, off their path
+WITH_REDIS = ["database pool", "redis client", *AFTER_ANSWERS, "blacklist repair"]
 SUMMARIES = "refusal summaries"
 
 
@@ -52,16 +53,22 @@ class TestLifespan:
     @pytest.mark.parametrize(
         ("env", "in_memory", "steps"),
         [
-            ({}, True, ["background work", SUMMARIES]),
-            ({}, False, ["database pool", "background work", SUMMARIES]),
+            ({}, True, [*AFTER_ANSWERS, SUMMARIES]),
+            ({}, False, ["database pool", *AFTER_ANSWERS, SUMMARIES]),
             ({"REDIS_URL": REDIS, "REVOCATION_CACHE": "off"}, False, [*WITH_REDIS, SUMMARIES]),
             ({"REDIS_URL": REDIS, "REVOCATION_CACHE": "redis"}, False, [*WITH_REDIS, SUMMARIES]),
             (
                 {"REDIS_URL": REDIS, "PURGE_INTERVAL_SECONDS": "60"},
                 False,
-                [*WITH_REDIS[:2], "tracking", *WITH_REDIS[2:], "purge", SUMMARIES],
+                [*WITH_REDIS[:2], "tracking", *WITH_REDIS[2:], "purge", "audit purge", SUMMARIES],
             ),
-            ({"REDIS_URL": REDIS}, True, ["background work", SUMMARIES]),
+            (
+                {"PURGE_INTERVAL_SECONDS": "60", "AUDIT_RETENTION_DAYS": "0"},
+                False,
+                ["database pool", *AFTER_ANSWERS, "purge", SUMMARIES],
+            ),
+            ({"REDIS_URL": REDIS}, True, [*AFTER_ANSWERS, SUMMARIES]),
+            ({"REPLAY_POLICY": "off"}, True, ["background work", SUMMARIES]),
         ],
     )
     def test_starts_what_the_wiring_uses_in_order(

@@ -12,6 +12,7 @@ from revocation.adapters.telemetry import LoggingTelemetry, RefusalSummary
 from revocation.domain.app_gate import InternalCall
 from revocation.domain.errors import InvalidAppCredentials, TokenRevoked, Unauthorized
 from tests.fakes import DownBlacklist
+from tests.revocations import LOGOUT, LOGOUT_ALL
 from tests.unit.harness import APP_ID, Harness, bearer
 
 
@@ -19,7 +20,7 @@ class TestReportedEvents:
     async def test_a_rejection_is_reported_with_its_reason(self) -> None:
         harness = Harness()
         issued = await harness.issue_token()(user_id=1)
-        await harness.logout()(claims=harness.codec.verify(issued.token))
+        await harness.logout()(claims=harness.codec.verify(issued.token), revocation=LOGOUT)
         with pytest.raises(TokenRevoked):
             await harness.authenticate()(authorization=bearer(issued.token))
         with pytest.raises(Unauthorized):
@@ -32,9 +33,9 @@ class TestReportedEvents:
     async def test_revocations_are_counted_by_scope(self) -> None:
         harness = Harness()
         tokens = [await harness.issue_token()(user_id=1) for _ in range(3)]
-        await harness.logout()(claims=harness.codec.verify(tokens[0].token))
+        await harness.logout()(claims=harness.codec.verify(tokens[0].token), revocation=LOGOUT)
         harness.clock.advance(1)
-        await harness.logout_all()(user_id=1)
+        await harness.logout_all()(user_id=1, revocation=LOGOUT_ALL)
         await harness.background.finish()
         revoked = [fields for name, fields in harness.telemetry.events if name == "tokens_revoked"]
         assert revoked == [{"count": 1, "scope": "token"}, {"count": 2, "scope": "user"}]
@@ -43,8 +44,8 @@ class TestReportedEvents:
         harness = Harness(blacklist=DownBlacklist())
         issued = await harness.issue_token()(user_id=1)
         claims = await harness.authenticate()(authorization=bearer(issued.token))
-        await harness.logout()(claims=claims)
-        await harness.logout_all()(user_id=1)
+        await harness.logout()(claims=claims, revocation=LOGOUT)
+        await harness.logout_all()(user_id=1, revocation=LOGOUT_ALL)
         fallbacks = [
             f["operation"] for n, f in harness.telemetry.events if n == "blacklist_unavailable"
         ]
@@ -126,7 +127,7 @@ class TestRefusalSummary:
     async def test_no_event_carries_the_raw_token(self, caplog: pytest.LogCaptureFixture) -> None:
         harness = Harness()
         issued = await harness.issue_token()(user_id=1)
-        await harness.logout()(claims=harness.codec.verify(issued.token))
+        await harness.logout()(claims=harness.codec.verify(issued.token), revocation=LOGOUT)
         with caplog.at_level(logging.DEBUG):
             telemetry = LoggingTelemetry(RefusalSummary(0))  # every refusal: a line at once
             harness.telemetry = telemetry  # type: ignore[assignment]

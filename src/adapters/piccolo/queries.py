@@ -22,16 +22,6 @@ LEFT JOIN user_token_logs AS t ON t.iss = {} AND t.jti = {}
 LEFT JOIN user_revocation_watermarks AS w ON w.user_id = {}
 """
 
-# Blocks the row of the (iss, jti), inserts a blocked one if the token was never logged; never
-# unblocks, never re-dates a block. A row of another user with the same pair is blocked too:
-# the pair is what a block refuses (a jti reused across users is the issuer's bug).
-BLOCK = """
-INSERT INTO user_token_logs (iss, jti, user_id, issued_at, expires_at, blocked_at, device)
-VALUES ({}, {}, {}, {}, {}, {}, {})
-ON CONFLICT (iss, jti) DO UPDATE SET blocked_at = excluded.blocked_at
-WHERE user_token_logs.blocked_at IS NULL
-"""
-
 # revoke_all raises the watermark (keeping the max), then blocks in ONE UPDATE. Postgres runs both
 # as one statement (data-modifying CTEs: atomic, one round trip); SQLite has no such CTE, so the
 # token log runs the two statements in one IMMEDIATE transaction. Arguments, in order:
@@ -48,12 +38,6 @@ WITH raised AS (
     RETURNING 1
 )
 SELECT count(*) AS blocked FROM blocked
-"""
-
-RAISE_WATERMARK_POSTGRES = """
-INSERT INTO user_revocation_watermarks (user_id, revoked_before) VALUES ({}, {})
-ON CONFLICT (user_id) DO UPDATE SET revoked_before =
-    GREATEST(user_revocation_watermarks.revoked_before, excluded.revoked_before)
 """
 
 RAISE_WATERMARK_SQLITE = """

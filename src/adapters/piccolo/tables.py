@@ -7,7 +7,7 @@ in step (the contract suite reads and writes these tables through the ORM to pro
 
 from __future__ import annotations
 
-from piccolo.columns import BigInt, BigSerial, Timestamptz, Varchar
+from piccolo.columns import BigInt, BigSerial, Boolean, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -29,3 +29,22 @@ class UserRevocationWatermark(Table, tablename="user_revocation_watermarks"):
 
     user_id = BigInt(primary_key=True)
     revoked_before = Timestamptz()
+
+
+class RevocationAudit(Table, tablename="revocation_audit"):
+    """One revocation: who ended which session (or all of a user's), why, from where. Kept
+    after the token rows are purged; sessions are named by their opaque id, never the token."""
+
+    id = BigSerial(primary_key=True)
+    user_id = BigInt()
+    revoked_at = Timestamptz(index=True)
+    session_id = Varchar(length=32, null=True, default=None)  # None: every session
+    device = Varchar(length=255, null=True, default=None)
+    reason = Varchar(length=32)
+    actor_kind = Varchar(length=16)
+    actor_name = Varchar(length=255, null=True, default=None)
+    actor_session_id = Varchar(length=32, null=True, default=None)
+    actor_device = Varchar(length=255, null=True, default=None)
+    peer = Varchar(length=64, null=True, default=None)
+    note = Varchar(length=200, null=True, default=None)
+    note_dropped = Boolean(default=False)

@@ -19,8 +19,9 @@ from typing import Any
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 
-from revocation.adapters.piccolo import queries
+from revocation.adapters.piccolo import audit_queries, queries
 from revocation.adapters.piccolo.engines import DatabaseEngine, database_errors
+from revocation.domain.audit import Revocation
 from revocation.domain.model import LogState, TokenKey, TokenRecord, Watermark
 from revocation.domain.ports import TokenLog
 
@@ -53,9 +54,20 @@ class PiccoloTokenLog:
             else Watermark(user_id=user_id, revoked_before=_seconds(revoked_before)),
         )
 
-    async def block(self, record: TokenRecord, blocked_at: float) -> None:
+    async def block(self, record: TokenRecord, blocked_at: float, revocation: Revocation) -> bool:
+        block = _values(record, blocked_at)
+        audit = (record.user_id, _datetime(blocked_at), record.key.session_id)
         async with self._guard("block a token"):
-            await self._fetch(queries.BLOCK, *_values(record, blocked_at))
+            if not isinstance(self._engine, SQLiteEngine):
+                sql = audit_queries.BLOCK_AND_RECORD_POSTGRES
+                return bool(await self._fetch(sql, *block, *audit, *_revocation(revocation)))
+            async with self._engine.transaction(transaction_type=TransactionType.immediate):
+                blocked = await self._fetch(audit_queries.BLOCK_RETURNING_SQLITE, *block)
+                if blocked:
+                    device = blocked[0]["device"]
+                    sql = audit_queries.RECORD_SQLITE
+                    await self._fetch(sql, *audit, device, *_revocation(revocation))
+        return bool(blocked)
 
     async def revoke_all(self, watermark: Watermark) -> int:
         at = _datetime(watermark.revoked_before)
@@ -70,11 +82,17 @@ class PiccoloTokenLog:
             counted = await self._fetch(queries.REVOKE_ALL_POSTGRES, *raise_args, *block_args)
         return int(counted[0]["blocked"])
 
-    async def raise_watermark(self, watermark: Watermark) -> None:
-        sqlite = isinstance(self._engine, SQLiteEngine)
-        sql = queries.RAISE_WATERMARK_SQLITE if sqlite else queries.RAISE_WATERMARK_POSTGRES
+    async def raise_watermark(self, watermark: Watermark, revocation: Revocation) -> None:
+        at = _datetime(watermark.revoked_before)
+        audit = (watermark.user_id, at, None, None, *_revocation(revocation))
         async with self._guard("raise a user's watermark"):
-            await self._fetch(sql, watermark.user_id, _datetime(watermark.revoked_before))
+            if not isinstance(self._engine, SQLiteEngine):
+                sql = audit_queries.RAISE_WATERMARK_AND_RECORD_POSTGRES
+                await self._fetch(sql, watermark.user_id, at, *audit)
+                return
+            async with self._engine.transaction(transaction_type=TransactionType.immediate):
+                await self._fetch(queries.RAISE_WATERMARK_SQLITE, watermark.user_id, at)
+                await self._fetch(audit_queries.RECORD_SQLITE, *audit)
 
     async def active_sessions(self, user_id: int, now: float) -> list[TokenRecord]:
         async with self._guard("list active sessions"):
@@ -131,7 +149,7 @@ def _postgres_sql(template: str, arity: int) -> str:
 
 
 def _values(record: TokenRecord, blocked_at: float | None) -> tuple[Any, ...]:
-    """The insert's arguments, in the column order of queries.RECORD and queries.BLOCK."""
+    """The insert's arguments, in the column order of queries.RECORD and the blocks'."""
     return (
         record.key.issuer,
         record.key.jti,
@@ -140,6 +158,24 @@ def _values(record: TokenRecord, blocked_at: float | None) -> tuple[Any, ...]:
         _datetime(record.expires_at),
         None if blocked_at is None else _datetime(blocked_at),
         record.device,
+    )
+
+
+def _revocation(revocation: Revocation) -> tuple[Any, ...]:
+    """The record's arguments after its session, in the order of audit_queries' columns (the
+    actor's iss and jti only find its device label; they are not stored)."""
+    actor = revocation.actor
+    session = actor.session
+    return (
+        revocation.reason.value,
+        actor.kind,
+        actor.name,
+        session.session_id if session else None,
+        session.issuer if session else None,
+        session.jti if session else None,
+        revocation.peer,
+        revocation.note,
+        revocation.note_dropped,
     )
 
 

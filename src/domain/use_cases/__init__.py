@@ -7,16 +7,21 @@ from revocation.domain.use_cases.issue_token import IssueToken
 from revocation.domain.use_cases.list_sessions import ListSessions
 from revocation.domain.use_cases.logout_all_devices import LogoutAllDevices
 from revocation.domain.use_cases.logout_token import LogoutToken
+from revocation.domain.use_cases.respond_to_replays import RespondToReplays
 from revocation.domain.use_cases.revoke_session import RevokeSession
+from revocation.domain.use_cases.session_history import InternalSessionHistory, SessionHistory
 
 __all__ = [
     "AuthenticateToken",
     "InternalIssueToken",
     "InternalLogoutAll",
+    "InternalSessionHistory",
     "IssueToken",
     "ListSessions",
     "LogoutAllDevices",
     "LogoutToken",
+    "RespondToReplays",
     "RevokeSession",
+    "SessionHistory",
     "bearer_token",
 ]

@@ -14,7 +14,14 @@ from revocation.domain.errors import (
 from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.model import BlacklistEntry, BlacklistState, Claims, LogState
 from revocation.domain.policy import BlacklistPolicy
-from revocation.domain.ports import Blacklist, Clock, Telemetry, TokenCodec, TokenLog
+from revocation.domain.ports import (
+    Blacklist,
+    Clock,
+    ReplayWatch,
+    Telemetry,
+    TokenCodec,
+    TokenLog,
+)
 
 MAX_TOKEN_LENGTH = 8192  # far above any real JWT; refuses megabyte headers before decoding
 _B64_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token
@@ -44,6 +51,9 @@ class AuthenticateToken:
     mirror is complete and covers the token, and this process already knows the token is logged
     (and when it was issued, for a watermark in its second): then the log could only repeat
     what the mirror said.
+
+    A revoked token whose signature verified is a replay: noted (ReplayWatch) for the alerts,
+    which cost the request nothing more.
     """
 
     def __init__(
@@ -56,6 +66,7 @@ class AuthenticateToken:
         policy: BlacklistPolicy,
         clock: Clock,
         logged_tokens: LoggedTokens,
+        replays: ReplayWatch,
         require_logged: bool = True,
         unlogged_iat_skew_seconds: int = 0,
     ) -> None:
@@ -66,6 +77,7 @@ class AuthenticateToken:
         self._policy = policy
         self._clock = clock
         self._logged = logged_tokens
+        self._replays = replays
         self._require_logged = require_logged
         self._skew = unlogged_iat_skew_seconds
 
@@ -82,12 +94,16 @@ class AuthenticateToken:
         fast = await self._fast_layer(self._codec.peek(token))
         # 2. The JWT: signature, algorithm and claims.
         claims = self._codec.verify(token)
-        if fast is not None:
-            _reject_if_revoked_in(fast, claims)
-            if self._answered_by_mirror(claims, fast):
-                return claims
-        # 3. The database: the token is logged (or, in not-blocked mode, not blocked) and live.
-        await self._database_step(claims, fast)
+        try:
+            if fast is not None:
+                _reject_if_revoked_in(fast, claims)
+                if self._answered_by_mirror(claims, fast):
+                    return claims
+            # 3. The database: the token is logged (or, in not-blocked mode, not blocked), live.
+            await self._database_step(claims, fast)
+        except TokenRevoked:
+            self._replays.noted(claims)  # its signature verified: a replay
+            raise
         return claims  # 4. Allow.
 
     async def _database_step(self, claims: Claims, fast: BlacklistState | None) -> None:

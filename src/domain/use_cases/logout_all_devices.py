@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from revocation.domain.audit import Revocation
 from revocation.domain.model import Watermark
 from revocation.domain.policy import BlacklistPolicy, mirroring
 from revocation.domain.ports import Background, Blacklist, Clock, Telemetry, TokenLog
@@ -36,9 +37,11 @@ class LogoutAllDevices:
         self._policy = policy
         self._background = background
 
-    async def __call__(self, *, user_id: int) -> None:
+    async def __call__(self, *, user_id: int, revocation: Revocation) -> None:
+        """`revocation` (who, why) is recorded in the audit trail with the watermark."""
         watermark = Watermark(user_id=user_id, revoked_before=self._clock.now())
-        await self._token_log.raise_watermark(watermark)
+        await self._token_log.raise_watermark(watermark, revocation)
+        self._telemetry.revocation_recorded(user_id, None, revocation)
         try:
             async with mirroring(self._policy, self._telemetry, "logout_all"):
                 await self._blacklist.raise_watermark(watermark, self._policy.watermark_ttl_seconds)

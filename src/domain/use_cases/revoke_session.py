@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from revocation.domain.audit import Reason, Revocation
 from revocation.domain.errors import SessionNotFound
 from revocation.domain.model import Claims
 from revocation.domain.ports import Clock, TokenLog
@@ -23,7 +24,8 @@ class RevokeSession:
         self._clock = clock
         self._logout_token = logout_token
 
-    async def __call__(self, *, claims: Claims, session_id: str) -> None:
+    async def __call__(self, *, claims: Claims, session_id: str, peer: str | None) -> None:
+        """`peer`: the caller's address, for the audit trail."""
         records = await self._token_log.active_sessions(claims.user_id, self._clock.now())
         record = next((r for r in records if r.key.session_id == session_id), None)
         if record is None:
@@ -35,5 +37,6 @@ class RevokeSession:
                 issued_at=math.floor(record.issued_at),
                 # Rounded up: the blacklist entry must not expire before the token does.
                 expires_at=math.ceil(record.expires_at),
-            )
+            ),
+            revocation=Revocation.by_user(Reason.SESSION_REVOKED, claims.key, peer),
         )

@@ -14,6 +14,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from revocation.domain.errors import RevocationError
 from revocation.domain.model import Claims
 from revocation.entrypoints.http.errors import send_domain_error
+from revocation.entrypoints.http.peer import checked_request
 
 # Anchored: Litestar searches these regexes anywhere in the path. Everything else is protected,
 # so a route added later is closed until someone opens it here on purpose.
@@ -58,6 +59,7 @@ class RevocationAuthMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         authorization = authorization_header(scope["headers"])
+        checking = checked_request.set(scope)  # who sent it, should the token be a replay
         try:
             claims = await self._authenticate(authorization=authorization)
         except RevocationError as error:
@@ -65,6 +67,8 @@ class RevocationAuthMiddleware(ASGIMiddleware):
                 raise
             await send_domain_error(error, send)
             return
+        finally:
+            checked_request.reset(checking)
         scope["user"] = claims
         scope["auth"] = claims
         answer = self._answer_for(scope) if scope["type"] == ScopeType.HTTP else None

@@ -9,6 +9,7 @@ from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 
 from revocation.domain.app_gate import InternalCall
+from revocation.domain.audit import Reason, Revocation
 from revocation.domain.model import Claims
 from revocation.domain.use_cases import (
     InternalIssueToken,
@@ -48,7 +49,8 @@ class LogoutController(Controller):
         self, request: AuthedRequest, logout_token: NamedDependency[LogoutToken]
     ) -> Message:
         """Block the caller's bearer token everywhere."""
-        await logout_token(claims=request.user)
+        revocation = by_caller(request, Reason.LOGOUT)
+        await logout_token(claims=request.user, revocation=revocation)
         return Message(message=LOGGED_OUT)
 
     @post("/logout-all-device", status_code=200, responses={**UNAUTHORIZED, **UNAVAILABLE})
@@ -56,7 +58,8 @@ class LogoutController(Controller):
         self, request: AuthedRequest, logout_all_devices: NamedDependency[LogoutAllDevices]
     ) -> Message:
         """Block every token of the caller's user, on every device."""
-        await logout_all_devices(user_id=request.user.user_id)
+        revocation = by_caller(request, Reason.LOGOUT_ALL)
+        await logout_all_devices(user_id=request.user.user_id, revocation=revocation)
         return Message(message=LOGGED_OUT_EVERYWHERE)
 
 
@@ -73,8 +76,8 @@ class InternalController(Controller):
         internal_logout_all: NamedDependency[InternalLogoutAll],
     ) -> Message:
         """Log a user out of every device. Internal use only."""
-        call, _ = await internal_call(request)
-        await internal_logout_all(call=call)
+        call, fields = await internal_call(request)
+        await internal_logout_all(call=call, reason=fields.get("reason"))
         return Message(message=LOGGED_OUT_EVERYWHERE)
 
     @post(
@@ -97,6 +100,12 @@ class InternalController(Controller):
             expires_at=int(issued.record.expires_at),
             jti=issued.record.key.jti,
         )
+
+
+def by_caller(request: AuthedRequest, reason: Reason) -> Revocation:
+    """The audit trail's who and why of a revocation the token's own user asks for."""
+    peer = peer_address(request, request.app.state.trusted_proxies)
+    return Revocation.by_user(reason, request.user.key, peer)
 
 
 async def internal_call(request: Request[Any, Any, Any]) -> tuple[InternalCall, dict[str, object]]:

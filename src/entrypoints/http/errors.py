@@ -14,6 +14,7 @@ from litestar.types import ExceptionHandlersMap, HTTPResponseStartEvent, Send
 from revocation.domain.errors import (
     InvalidAppCredentials,
     InvalidDevice,
+    InvalidPage,
     MissingAppCredentials,
     MissingUserId,
     RevocationError,
@@ -31,6 +32,7 @@ DOMAIN_ERRORS: dict[type[RevocationError], tuple[int, str]] = {
     Unauthorized: (401, "Unauthorized"),
     MissingUserId: (401, "Kindly Provide User ID"),
     InvalidDevice: (400, "Kindly Provide Valid Device"),
+    InvalidPage: (400, "Bad Request"),
     MissingAppCredentials: (401, "Kindly Provide APP ID and APP KEY"),
     InvalidAppCredentials: (401, "Kindly Provide Valid APP ID and APP KEY"),
     SessionNotFound: (404, "Not Found"),

@@ -17,6 +17,7 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 
+from revocation.domain.audit import CURSOR_PATTERN
 from revocation.entrypoints.http.schemas import ErrorBody
 
 BEARER_COMPONENTS = Components(
@@ -41,14 +42,48 @@ def _json_body(properties: dict[str, Schema | Reference], required: list[str]) -
     return RequestBody(content={"application/json": OpenAPIMediaType(schema=schema)}, required=True)
 
 
+_REASON = Schema(
+    type=OpenAPIType.STRING,
+    description="Optional: why, in a few words, for the user's history (at most 200 characters "
+    "without control characters; another value is dropped, and noted, never refused)",
+)
+
+
 @dataclass
 class LgtAllOperation(Operation):
     """lgt-all reads its body itself so that a missing field gets the spec's 401, not a 400."""
 
     def __post_init__(self) -> None:
         self.request_body = _json_body(
-            {"user_id": _USER_ID, "app_id": _STRING, "app_key": _STRING},
+            {"user_id": _USER_ID, "app_id": _STRING, "app_key": _STRING, "reason": _REASON},
             ["user_id", "app_id", "app_key"],
+        )
+
+
+@dataclass
+class InternalHistoryOperation(Operation):
+    """Read like lgt-all; the app id and key may come as HTTP Basic instead of in the body."""
+
+    def __post_init__(self) -> None:
+        cursor = Schema(
+            type=OpenAPIType.STRING,
+            pattern=CURSOR_PATTERN,
+            description="`next_cursor` of the previous page",
+        )
+        limit = Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=100, description="Page size")
+        self.request_body = _json_body(
+            {
+                "user_id": _USER_ID,
+                "app_id": _STRING,
+                "app_key": _STRING,
+                "cursor": cursor,
+                "limit": limit,
+            },
+            ["user_id"],
+        )
+        self.description = (self.description or "") + (
+            " `app_id` and `app_key` in the body, or as `Authorization: Basic` "
+            "(base64 of `app_id:app_key`), which then wins; never in the query string."
         )
 
 
@@ -88,5 +123,14 @@ ISSUANCE_ERRORS = {
         '"Kindly Provide Valid Device": the device label is not text of at most 255 characters '
         "without control characters"
     ),
+    **INTERNAL_ERRORS,
+}
+HISTORY_ERRORS = {
+    400: error("A cursor no page gave, or a limit out of 1..100"),
+    **UNAUTHORIZED,
+    **UNAVAILABLE,
+}
+INTERNAL_HISTORY_ERRORS = {
+    400: error("A cursor no page gave, or a limit out of 1..100"),
     **INTERNAL_ERRORS,
 }

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.types import Scope
 
 _FORWARDED_FOR = b"x-forwarded-for"  # ASGI servers lower-case header names
 MAX_HOP_LENGTH = 64  # what a hop that is no address may weigh in a log line or a throttle key
@@ -37,11 +39,17 @@ def peer_address(connection: ASGIConnection[Any, Any, Any, Any], trusted: Truste
     last line or in a line of its own (HAProxy does), so every line counts, in order, as one
     list (RFC 9110): what a client wrote itself is always left of what our proxies appended.
     """
-    peer = connection.client.host if connection.client else "unknown"
+    return peer_of(connection.scope, trusted)
+
+
+def peer_of(scope: Scope, trusted: TrustedProxies) -> str:
+    """peer_address, from the request's ASGI scope."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else "unknown"
     address = _address(peer)
     if not trusted or address not in trusted:
         return peer
-    for hop in reversed(_forwarded_hops(connection.scope["headers"])):
+    for hop in reversed(_forwarded_hops(scope["headers"])):
         address = _address(hop)
         if address not in trusted:
             return str(address) if address is not None else hop[:MAX_HOP_LENGTH]
@@ -68,3 +76,18 @@ def _address(hop: str) -> IPAddress | None:
         except ValueError:
             continue
     return None
+
+
+# The request the authentication middleware is checking: read only when the check finds a
+# replay, so an accepted token never pays for its peer's address.
+checked_request: ContextVar[Scope | None] = ContextVar("checked_request", default=None)
+
+
+def current_peer(trusted: TrustedProxies) -> Callable[[], str | None]:
+    """The peer of the request being checked (None outside one), for the replay watch."""
+
+    def peer() -> str | None:
+        scope = checked_request.get()
+        return None if scope is None else peer_of(scope, trusted)
+
+    return peer

@@ -14,6 +14,7 @@ from litestar.params import PathParameter
 from revocation.domain.model import Claims, Session
 from revocation.domain.use_cases import ListSessions, RevokeSession
 from revocation.entrypoints.http.openapi import BEARER_SECURITY, UNAUTHORIZED, UNAVAILABLE, error
+from revocation.entrypoints.http.peer import peer_address
 from revocation.entrypoints.http.schemas import Message
 
 AuthedRequest = Request[Claims, Claims, Any]
@@ -85,5 +86,6 @@ class SessionsController(Controller):
         revoke_session: NamedDependency[RevokeSession],
     ) -> Message:
         """Log out one of the caller's own sessions (the current one too), like /logout."""
-        await revoke_session(claims=request.user, session_id=session_id)
+        peer = peer_address(request, request.app.state.trusted_proxies)
+        await revoke_session(claims=request.user, session_id=session_id, peer=peer)
         return Message(message=SESSION_REVOKED)

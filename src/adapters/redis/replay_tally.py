@@ -1,0 +1,74 @@
+"""Replays of each revoked token counted across the fleet in Redis, one alert per window.
+
+Two keys per token, one hash tag (one Cluster slot): `rpl{<session id>}n` = the replays
+counted (living as long as the token could still be presented) and `rpl{<session id>}a`, set
+with NX for the window by the one caller that wins the alert. The session id is the opaque
+TokenKey.session_id, never the token. Not under the blacklist's `rv` prefixes: the local
+caches' tracking would broadcast every count to every instance.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+
+from revocation.adapters.redis.client import REDIS_FAILURES, RedisClient, RedisFailures
+from revocation.adapters.replay_tally import InMemoryReplayTally
+from revocation.domain.ports import ReplayTally
+from revocation.domain.replays import Tally
+
+logger = logging.getLogger(__name__)
+
+# -> {total, 1 if this call set the window's alert key}; ARGV[3] = 0: count only (grace).
+_ADD = """
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if ARGV[3] == '0' then
+    return {total, 0}
+end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
+    return {total, 1}
+end
+return {total, 0}
+"""
+
+
+class RedisReplayTally:
+    """The fleet's tally in Redis (one script call per token per round); while Redis fails,
+    `fallback` counts and elects in this process, so an alert is never lost, only repeated
+    once per process at worst."""
+
+    def __init__(
+        self,
+        client: RedisClient,
+        failures: RedisFailures,
+        *,
+        fallback: InMemoryReplayTally,
+        prefix: str = "rpl",
+    ) -> None:
+        self._client = client
+        self._failures = failures
+        self._fallback = fallback
+        self._prefix = prefix
+
+    async def add(
+        self, session_id: str, count: int, *, alert_window: int | None, ttl_seconds: int
+    ) -> Tally:
+        tag = f"{self._prefix}{{{session_id}}}"
+        try:
+            reply = await self._client.eval(
+                _ADD, 2, f"{tag}n", f"{tag}a", count, ttl_seconds, alert_window or 0
+            )
+            if not isinstance(reply, list) or len(reply) != 2:  # a connection out of step
+                raise RedisError(f"the tally script answered {type(reply).__name__}")
+        except REDIS_FAILURES as error:
+            self._failures.note()
+            logger.warning("replays counted in this process: Redis failed (%r)", error)
+            return await self._fallback.add(
+                session_id, count, alert_window=alert_window, ttl_seconds=ttl_seconds
+            )
+        return Tally(total=int(reply[0]), alert=reply[1] == 1)
+
+
+_: type[ReplayTally] = RedisReplayTally
