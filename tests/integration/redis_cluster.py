@@ -24,6 +24,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from tests.integration.fault_proxy import FaultProxy
+from tests.integration.redis_processes import RedisProcess, start_redis, wait_until
 from tests.integration.servers import unavailable
 
 CLUSTER_BUS_OFFSET = 10_000  # Redis talks to its peers on port + 10000
@@ -121,3 +123,97 @@ def three_master_cluster(directory: Path) -> Iterator[Cluster]:
             except subprocess.TimeoutExpired:
                 node.kill()
                 node.wait()
+
+
+NODE_TIMEOUT_MS = 2000  # how soon a primary that stopped answering is failed over
+
+
+@dataclass
+class ReplicatedCluster:
+    """Three primaries with a replica each. The first primary sits behind a `FaultProxy` (it
+    announces the proxy's port, so its replica and every client reach it through the proxy),
+    and `parties` names the processes the proxy tells apart."""
+
+    primaries: list[RedisProcess]
+    replicas: list[RedisProcess]  # replicas[i] replicates primaries[i]
+    proxy: FaultProxy
+    parties: dict[int, str]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.primaries[1].port}/0"  # any node: clients learn the rest
+
+    def env(self) -> dict[str, str]:
+        return {"REDIS_URL": self.url, "REDIS_CLUSTER": "true"}
+
+    def wait_for_failover(self, index: int, timeout: float = 60.0) -> None:
+        """Until replica `index` serves its primary's slots and the cluster is whole."""
+        replica = self.replicas[index]
+
+        def promoted() -> bool:
+            with replica.admin() as admin:
+                role = admin.role()[0]
+                state = admin.cluster("info")["cluster_state"]
+            return bool(role == "master" and state == "ok")
+
+        wait_until(promoted, f"replica {replica.port} to take over", timeout)
+
+
+def _cluster_node(directory: Path, port: int, *announced: str) -> RedisProcess:
+    options = [
+        "cluster-enabled yes",
+        f"cluster-config-file nodes-{port}.conf",
+        f"cluster-node-timeout {NODE_TIMEOUT_MS}",
+        *announced,
+    ]
+    return start_redis(directory, *options, port=port)
+
+
+def _whole(nodes: list[RedisProcess], replicas: list[RedisProcess]) -> bool:
+    for node in nodes:
+        with node.admin() as admin:
+            if admin.cluster("info")["cluster_state"] != "ok":
+                return False
+    for replica in replicas:
+        with replica.admin() as admin:
+            if admin.info("replication").get("master_link_status") != "up":
+                return False
+    return True
+
+
+@contextlib.contextmanager
+def replicated_cluster(directory: Path) -> Iterator[ReplicatedCluster]:
+    """A fresh cluster: three primaries sharing the slots, a replica each, the first primary
+    behind a proxy."""
+    if not (shutil.which("redis-server") and shutil.which("redis-cli")):
+        unavailable("redis-server and redis-cli are needed for the Redis Cluster tests")
+    ports = free_cluster_ports(2 * NODES)
+    parties: dict[int, str] = {}
+    started: list[RedisProcess] = []
+    try:
+        with FaultProxy(("127.0.0.1", ports[0]), lambda: dict(parties)) as proxy:
+            announced = [
+                "cluster-announce-ip 127.0.0.1",
+                f"cluster-announce-port {proxy.port}",
+                f"cluster-announce-bus-port {ports[0] + CLUSTER_BUS_OFFSET}",
+            ]
+            primaries = [_cluster_node(directory, ports[0], *announced)]
+            primaries += [_cluster_node(directory, port) for port in ports[1:NODES]]
+            replicas = [_cluster_node(directory, port) for port in ports[NODES:]]
+            started += primaries + replicas
+            create = ["redis-cli", "--cluster", "create"]
+            create += [f"127.0.0.1:{node.port}" for node in primaries]
+            subprocess.run([*create, "--cluster-yes"], check=True, capture_output=True, timeout=60)
+            for primary, replica in zip(primaries, replicas, strict=True):
+                with primary.admin() as admin:
+                    primary_id = admin.cluster("myid")
+                add = ["redis-cli", "--cluster", "add-node", f"127.0.0.1:{replica.port}"]
+                add += [f"127.0.0.1:{primaries[1].port}", "--cluster-slave"]
+                add += ["--cluster-master-id", str(primary_id)]
+                subprocess.run(add, check=True, capture_output=True, timeout=60)
+                parties[replica.process.pid] = f"replica-{primaries.index(primary)}"
+            wait_until(lambda: _whole(primaries + replicas, replicas), "the cluster to form")
+            yield ReplicatedCluster(primaries, replicas, proxy, parties)
+    finally:
+        for node in started:
+            node.kill()
