@@ -43,6 +43,56 @@ class TestRedisCluster:
         await container.redis().aclose()  # nothing was connected: building does no I/O
 
 
+class TestRedisTopologies:
+    @pytest.mark.parametrize(
+        ("redis", "client", "feed", "primary"),
+        [
+            ({"REDIS_URL": "redis://127.0.0.1:7000/0"}, "Redis", "TrackingListener", "Fixed"),
+            (
+                {"REDIS_SENTINELS": "127.0.0.1:26379"},
+                "_SentinelClient",
+                "TrackingListener",
+                "Sentinel",
+            ),
+            (
+                {"REDIS_URL": "redis://127.0.0.1:7000/0", "REDIS_CLUSTER": "true"},
+                "RedisCluster",
+                "ClusterTracking",
+                None,
+            ),
+        ],
+    )
+    async def test_each_topology_gets_its_client_and_its_tracking(
+        self, redis: dict[str, str], client: str, feed: str, primary: str | None
+    ) -> None:
+        container = Container(settings=Settings.from_env({**PRODUCTION, **redis}))
+        assert type(container.redis()).__name__ == client
+        tracking = container.tracking()
+        assert type(tracking).__name__ == feed
+        if primary is not None:
+            assert type(tracking._primary).__name__ == f"{primary}Primary"  # type: ignore[union-attr]
+        await container.redis().aclose()
+
+    @pytest.mark.parametrize(
+        ("env", "wait"),
+        [
+            ({"REDIS_URL": "redis://127.0.0.1:7000/0"}, None),
+            ({"REDIS_SENTINELS": "127.0.0.1:26379"}, (1, 100)),
+            ({"REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_WAIT_REPLICAS": "0"}, None),
+            ({"REDIS_SENTINELS": "127.0.0.1:26379", "REVOCATION_CACHE": "off"}, None),
+        ],
+    )
+    async def test_revocations_wait_for_replicas_only_where_redis_answers_alone(
+        self, env: dict[str, str], wait: tuple[int, int] | None
+    ) -> None:
+        container = Container(settings=Settings.from_env({**PRODUCTION, **env}))
+        replica_wait = container.redis_blacklist()._replica_wait
+        assert (
+            None if replica_wait is None else (replica_wait.replicas, replica_wait.timeout_ms)
+        ) == wait
+        await container.redis().aclose()
+
+
 REDIS = "redis://127.0.0.1:7000/0"
 AFTER_ANSWERS = ["background work", "replays"]  # the answers' follow-up work, off their path
 WITH_REDIS = ["database pool", "redis client", *AFTER_ANSWERS, "blacklist repair"]
