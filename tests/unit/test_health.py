@@ -42,15 +42,23 @@ class TestHealth:
     async def test_ready_when_both_stores_answer(self) -> None:
         assert await get_ready({}) == (
             200,
-            {"status": "ready", "checks": {"database": "ok", "blacklist": "ok"}},
+            {
+                "status": "ready",
+                "checks": {"database": "ok", "blacklist": "ok", "fast_path": "off"},
+            },
         )
+
+    async def test_ready_says_when_the_fast_layer_answers_alone(self) -> None:
+        complete = InMemoryBlacklist(SystemClock(), complete=True)
+        status, body = await get_ready({"blacklist": complete})
+        assert (status, body["checks"]["fast_path"]) == (200, "on")  # type: ignore[index]
 
     async def test_not_ready_when_the_database_is_down(self) -> None:
         assert await get_ready({"token_log": DownTokenLog()}) == (
             503,
             {
                 "title": "Service Unavailable",
-                "checks": {"database": "unavailable", "blacklist": "ok"},
+                "checks": {"database": "unavailable", "blacklist": "ok", "fast_path": "off"},
             },
         )
 
@@ -59,7 +67,10 @@ class TestHealth:
         # balancer because Redis failed would turn a slowdown into an outage.
         assert await get_ready({"blacklist": DownBlacklist()}) == (
             200,
-            {"status": "degraded", "checks": {"database": "ok", "blacklist": "unavailable"}},
+            {
+                "status": "degraded",
+                "checks": {"database": "ok", "blacklist": "unavailable", "fast_path": "off"},
+            },
         )
 
     async def test_a_hanging_database_is_unavailable_within_the_timeout(self) -> None:
@@ -71,7 +82,7 @@ class TestHealth:
         started = asyncio.get_running_loop().time()
         async with asyncio.timeout(5):  # fails rather than hangs if the probe never gives up
             checks = await probe()
-        assert checks == {"database": "unavailable", "blacklist": "ok"}
+        assert checks == {"database": "unavailable", "blacklist": "ok", "fast_path": "off"}
         assert asyncio.get_running_loop().time() - started < 1.0
 
     def test_the_app_gives_each_probe_a_short_timeout(self) -> None:

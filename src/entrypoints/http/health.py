@@ -12,7 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
 
 from revocation.domain.errors import StorageUnavailable
-from revocation.domain.model import MAX_USER_ID, TokenKey
+from revocation.domain.model import MAX_USER_ID, BlacklistState, TokenKey
 from revocation.domain.ports import Blacklist, TokenLog
 
 logger = logging.getLogger(__name__)
@@ -21,6 +21,7 @@ READY_TIMEOUT_SECONDS = 1.0  # a probe that waits longer than this is "not ready
 # A key no token carries: reading it exercises the same query as a real check, changes nothing.
 PROBE_KEY = TokenKey(issuer="health-probe", jti="readiness-probe")
 OK, UNAVAILABLE = "ok", "unavailable"
+ON, OFF = "on", "off"
 
 
 class ReadyBody(msgspec.Struct, frozen=True):
@@ -48,20 +49,23 @@ class ReadinessProbe:
         self._timeout = timeout_seconds
 
     async def __call__(self) -> dict[str, str]:
-        database, blacklist = await asyncio.gather(
+        """Each store's state, and whether the fast layer answers checks alone now (`fast_path`:
+        off without a cache, and after a Redis restart or failover until a repair completes)."""
+        (database, _), (blacklist, state) = await asyncio.gather(
             self._check("database", lambda: self._token_log().lookup(PROBE_KEY, MAX_USER_ID)),
             self._check("blacklist", lambda: self._blacklist().lookup(PROBE_KEY, MAX_USER_ID)),
         )
-        return {"database": database, "blacklist": blacklist}
+        fast_path = ON if isinstance(state, BlacklistState) and state.complete else OFF
+        return {"database": database, "blacklist": blacklist, "fast_path": fast_path}
 
-    async def _check(self, name: str, read: Callable[[], Awaitable[object]]) -> str:
+    async def _check(self, name: str, read: Callable[[], Awaitable[object]]) -> tuple[str, object]:
         try:
             async with asyncio.timeout(self._timeout):
-                await read()
+                answer = await read()
         except (StorageUnavailable, TimeoutError) as error:
             logger.warning("readiness check failed: %s (%s)", name, type(error).__name__)
-            return UNAVAILABLE
-        return OK
+            return UNAVAILABLE, None
+        return OK, answer
 
 
 @get("/live", tags=["health"])
