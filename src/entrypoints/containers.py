@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dependency_injector import containers, providers
+from redis.asyncio import Redis
 
 from revocation.adapters.app_credentials import StaticAppCredentials
 from revocation.adapters.background import AsyncioBackground
@@ -28,7 +29,11 @@ from revocation.adapters.redis.client import (
 from revocation.adapters.redis.cluster import ClusterTracking, ClusterView
 from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
 from revocation.adapters.redis.replay_tally import RedisReplayTally
-from revocation.adapters.redis.sentinel import SentinelPrimary, build_sentinel_client
+from revocation.adapters.redis.sentinel import (
+    SentinelPrimary,
+    build_sentinel_client,
+    follow_primary,
+)
 from revocation.adapters.redis.throttle import RedisFailureThrottle
 from revocation.adapters.redis.tracking import FixedPrimary, Primary, TrackingListener
 from revocation.adapters.replay_queue import IgnoredReplays, ReplayQueue, Respond
@@ -123,10 +128,14 @@ def redis_primary(settings: Settings) -> Primary:
 
 
 def tracking_feed(
-    settings: Settings, failures: RedisFailures, keys: KeyLayout, metrics: PrometheusTelemetry
+    settings: Settings,
+    client: RedisClient,
+    failures: RedisFailures,
+    keys: KeyLayout,
+    metrics: PrometheusTelemetry,
 ) -> TrackingListener | ClusterTracking:
     """The local cache's tracking connection (one per primary in a Cluster), reporting its
-    probes' lag to the metrics."""
+    probes' lag to the metrics; with Sentinel, the client's connections follow its primary."""
     url = settings.redis_url or ""
     feed: TrackingListener | ClusterTracking
     if settings.redis_cluster:
@@ -139,10 +148,13 @@ def tracking_feed(
             connect_timeout=settings.redis_connect_timeout_seconds,
         )
     else:
+        primary = redis_primary(settings)
+        if isinstance(primary, SentinelPrimary) and isinstance(client, Redis):
+            follow_primary(client, primary)
         feed = TrackingListener(
             url,
             failures,
-            primary=redis_primary(settings),
+            primary=primary,
             prefixes=keys.tracked_prefixes,
             lease_seconds=settings.revocation_lease_seconds,
             connect_timeout=settings.redis_connect_timeout_seconds,
@@ -230,7 +242,7 @@ class Container(containers.DeclarativeContainer):
         full_mirror=policy.provided.redis_answers_alone,
         replica_wait=providers.Callable(replica_wait, settings, policy),
     )
-    tracking = providers.Singleton(tracking_feed, settings, redis_failures, keys, metrics)
+    tracking = providers.Singleton(tracking_feed, settings, redis, redis_failures, keys, metrics)
     blacklist = providers.Selector(
         wiring,
         memory=providers.Singleton(InMemoryBlacklist, clock),

@@ -108,7 +108,6 @@ class Settings:
             "log_format": "text" if development else "json",
             # The fastest mode: safe on one Redis, Sentinel or Cluster alike.
             "revocation_cache": "local" if redis_url else "off",
-            "redis_wait_replicas": 1 if self.fails_over else 0,
         }
         for field in fields(self):
             if getattr(self, field.name) is DERIVED:

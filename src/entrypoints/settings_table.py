@@ -139,11 +139,13 @@ SETTINGS: tuple[Setting, ...] = (
       "the name the sentinels monitor the primary by"),
     S("REDIS_SENTINEL_PASSWORD", "redis_sentinel_password", None, text,
       "the sentinels' own password (`requirepass` in sentinel.conf)", "unset"),
-    S("REDIS_WAIT_REPLICAS", "redis_wait_replicas", DERIVED, integer(0),
+    S("REDIS_WAIT_REPLICAS", "redis_wait_replicas", 0, integer(0),
       "where Redis answers alone, a logout answers only once this many replicas have its "
-      "block (`WAIT`); past `REDIS_WAIT_TIMEOUT_MS` it answers 503 (its durable write stands) "
-      "and the database decides for those keys until a repair; set `0` for a shard without "
-      "replicas", "`1` with Sentinel or Cluster, else `0`"),
+      "block (`WAIT`), so a failover keeps it in Redis; past `REDIS_WAIT_TIMEOUT_MS` it "
+      "answers 503 (its durable write stands) and the database decides for those keys until "
+      "a repair. Safety does not depend on it (a promoted replica is never trusted before a "
+      "repair); with N, every primary needs N replicas connected at all times, else logouts "
+      "answer 503"),
     S("REDIS_WAIT_TIMEOUT_MS", "redis_wait_timeout_ms", 100, integer(1),
       "how long a logout waits for those replicas"),
     S("JWT_ALGORITHMS", "jwt_algorithms", ("HS256",), names,

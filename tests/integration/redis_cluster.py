@@ -217,3 +217,15 @@ def replicated_cluster(directory: Path) -> Iterator[ReplicatedCluster]:
     finally:
         for node in started:
             node.kill()
+
+
+def move_slot(slot: int, source: RedisProcess, target: RedisProcess) -> None:
+    """Migrate `slot` with its keys, the way `redis-cli --cluster reshard` does."""
+    with source.admin() as src, target.admin() as dst, SyncRedis(port=source.port) as binary:
+        source_id, target_id = src.cluster("myid"), dst.cluster("myid")
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        while keys := binary.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+            binary.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+        for node in (dst, src):
+            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)

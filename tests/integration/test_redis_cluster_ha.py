@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
@@ -28,7 +27,7 @@ from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
 from revocation.adapters.redis.tracking import CLIENT_NAME
 from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.model import BlacklistEntry, BlacklistState, TokenKey
-from tests.integration.redis_cluster import ReplicatedCluster, replicated_cluster
+from tests.integration.redis_cluster import ReplicatedCluster, move_slot, replicated_cluster
 from tests.integration.redis_processes import RedisProcess
 from tests.integration.servers import redis_options
 from tests.random_refs import random_key, random_user_id
@@ -244,15 +243,3 @@ class TestReplicas:
 def run_id(node: RedisProcess) -> bytes:
     with node.admin() as admin:
         return str(admin.info("server")["run_id"]).encode()
-
-
-def move_slot(slot: int, source: RedisProcess, target: RedisProcess) -> None:
-    """Migrate `slot` with its keys, the way `redis-cli --cluster reshard` does."""
-    with source.admin() as src, target.admin() as dst, redis.Redis(port=source.port) as binary:
-        source_id, target_id = src.cluster("myid"), dst.cluster("myid")
-        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
-        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
-        while keys := binary.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
-            binary.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
-        for node in (dst, src):
-            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)

@@ -21,8 +21,10 @@ from tests.fakes import DownBlacklist, DownTokenLog, ManualBackground
 from tests.revocations import LOGOUT, LOGOUT_ALL
 from tests.unit.harness import LEEWAY, MAX_BLACKLIST_TTL, TTL, Harness, bearer
 
-# A whole second in the recent past: PyJWT checks `iat` against the real time.
+# A whole second in the recent past: PyJWT checks `iat` (and `exp`) against the real time, and
+# this is read when the suite is collected, so a token made from it must outlive the whole run.
 SECOND = int(time.time()) - 100
+DAY = 86_400
 
 
 def mirrored(*, require_logged: bool = True) -> Harness:
@@ -217,7 +219,7 @@ class TestNotBlockedMode:
         harness.clock.set(SECOND + 0.5)
         await harness.fast.raise_watermark(Watermark(3, SECOND + 0.5), 60)
         harness.token_log = DownTokenLog()
-        token = harness.codec.encode(Claims(TokenKey("unit-tests", "u"), 3, SECOND, SECOND + 600))
+        token = harness.codec.encode(Claims(TokenKey("unit-tests", "u"), 3, SECOND, SECOND + DAY))
         with pytest.raises(TokenLogUnavailable):
             await check(harness, token)
 

@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 
 from revocation.adapters.redis.cluster import _confirmed, _owners, parse_cluster_nodes
-from revocation.adapters.redis.sentinel import _extended, _Streak, _trusted_until, _View
+from revocation.adapters.redis.sentinel import (
+    _all_answered,
+    _extended,
+    _Streak,
+    _trusted_until,
+    _View,
+)
 
 A, B = ("10.0.0.1", 6379), ("10.0.0.2", 6379)
 
@@ -35,6 +41,13 @@ class TestSentinelWindow:
         # Any two sentinels make a quorum: the adversary picks 500 and 900; 500 decides.
         until = _trusted_until(0.0, vouching, vouching, configured=3)
         assert until == pytest.approx((4500 - 500) / 1000)
+
+    def test_with_every_sentinel_answering_the_oldest_ping_decides_at_once(self) -> None:
+        answered = [view(ping_ms=100), view(ping_ms=500), view(ping_ms=900)]
+        until = _all_answered(0.0, answered, answered, configured=3)
+        assert until == pytest.approx((4500 - 900) / 1000)
+        assert _all_answered(0.0, answered[:2], answered, configured=3) is None
+        assert _all_answered(0.0, answered, answered, configured=4) is None
 
     def test_too_few_vouching_sentinels_confirm_nothing(self) -> None:
         one = [view()]  # the two others could make a quorum on their own

@@ -112,15 +112,12 @@ class TestRedisTopologySettings:
         assert settings.redis_sentinels == (("10.0.0.1", 26379), ("::1", 26380))
         assert (settings.redis_url, settings.redis_sentinel_service) == ("redis://", "mymaster")
 
-    @pytest.mark.parametrize(
-        ("redis", "replicas"),
-        [({"REDIS_URL": "redis://r:6379/0"}, 0), (SENTINEL, 1), (CLUSTER, 1)],
-    )
-    def test_a_logout_waits_for_a_replica_where_there_may_be_one(
-        self, redis: dict[str, str], replicas: int
-    ) -> None:
+    @pytest.mark.parametrize("redis", [{"REDIS_URL": "redis://r:6379/0"}, SENTINEL, CLUSTER])
+    def test_no_replica_wait_unless_asked(self, redis: dict[str, str]) -> None:
         settings = Settings.from_env({**PRODUCTION, **redis})
-        assert (settings.redis_wait_replicas, settings.redis_wait_timeout_ms) == (replicas, 100)
+        assert (settings.redis_wait_replicas, settings.redis_wait_timeout_ms) == (0, 100)
+        asked = Settings.from_env({**PRODUCTION, **redis, "REDIS_WAIT_REPLICAS": "2"})
+        assert asked.redis_wait_replicas == 2
 
     @pytest.mark.parametrize("value", ["10.0.0.1", "10.0.0.1:port", ":26379", "a:1,"])
     def test_a_malformed_sentinel_is_a_clear_error(self, value: str) -> None:

@@ -76,10 +76,24 @@ class TestRedisTopologies:
     @pytest.mark.parametrize(
         ("env", "wait"),
         [
-            ({"REDIS_URL": "redis://127.0.0.1:7000/0"}, None),
-            ({"REDIS_SENTINELS": "127.0.0.1:26379"}, (1, 100)),
-            ({"REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_WAIT_REPLICAS": "0"}, None),
-            ({"REDIS_SENTINELS": "127.0.0.1:26379", "REVOCATION_CACHE": "off"}, None),
+            ({"REDIS_SENTINELS": "127.0.0.1:26379"}, None),
+            ({"REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_WAIT_REPLICAS": "1"}, (1, 100)),
+            (
+                {
+                    "REDIS_URL": "redis://r:7000/0",
+                    "REDIS_WAIT_REPLICAS": "1",
+                    "REDIS_WAIT_TIMEOUT_MS": "7",
+                },
+                (1, 7),
+            ),
+            (
+                {
+                    "REDIS_SENTINELS": "127.0.0.1:26379",
+                    "REDIS_WAIT_REPLICAS": "1",
+                    "REVOCATION_CACHE": "off",
+                },
+                None,
+            ),
         ],
     )
     async def test_revocations_wait_for_replicas_only_where_redis_answers_alone(

@@ -260,6 +260,9 @@ class _NodeOfCluster:
     def confirms(self, address: Address) -> bool:
         return address == self._address and self._view.confirms(address)
 
+    def superseded(self, address: Address) -> bool:
+        return False  # the listener is stopped once its node serves no slot
+
     def watching(self) -> contextlib.AbstractAsyncContextManager[None]:
         return contextlib.nullcontext()
 

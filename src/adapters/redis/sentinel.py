@@ -8,12 +8,14 @@ its last ping reply at most `x` ms before, any quorum includes one of them, and 
 call the primary down before `sent - x + down_after`. No replica is promoted before that, so
 until then the primary's data is the latest (minus a margin for clocks and scheduling).
 
-A sentinel also counts another's "down" answer for up to 5 s after it came, so a sentinel
-vouches only once our polls (at most a second apart, each showing a ping reply recent enough
-that it could not have called the primary down in between) have seen it healthy for longer
-than that. An instance cut off from the sentinels stops getting confirmations, and its trust
-lapses within one window; one that hears them name another node stops at once. Until a
-confirmation, nothing is trusted and checks ask the database.
+Once every sentinel answers so, the window holds at once: none of them has called the primary
+down, and none can before its own last ping reply + down-after. With some silent, a quorum of
+the others must vouch; a sentinel also counts another's "down" answer for up to 5 s after it
+came, so then a sentinel vouches only once our polls (at most a second apart, each showing a
+ping reply recent enough that it could not have called the primary down in between) have seen
+it healthy for longer than that. An instance cut off from the sentinels stops getting
+confirmations, and its trust lapses within one window; one that hears them name another node
+stops at once. Until a confirmation, nothing is trusted and checks ask the database.
 
 Not covered: an operator's forced promotion (`SENTINEL FAILOVER`) skips the down-after wait.
 Use `FAILOVER` on the primary instead (it demotes the primary before the replica takes writes),
@@ -107,6 +109,20 @@ def build_sentinel_client(
     return client
 
 
+def follow_primary(client: Redis, primary: SentinelPrimary) -> None:
+    """Close every connection of `client` whenever the sentinels name another primary: redis-py
+    asks them only when it opens a connection, and a deposed primary cut off from them keeps
+    answering the ones already open."""
+    closing: set[asyncio.Task[None]] = set()
+
+    def close_all() -> None:
+        task = asyncio.get_running_loop().create_task(client.connection_pool.disconnect())
+        closing.add(task)
+        task.add_done_callback(closing.discard)
+
+    primary.on_superseded(close_all)
+
+
 def _sentinel_kwargs(options: RedisOptions, password: str | None) -> dict[str, Any]:
     return {
         "password": password,
@@ -164,6 +180,7 @@ class SentinelPrimary:
         self._streaks: list[_Streak | None] = [None] * len(self._clients)
         self._trusted_until: dict[Address, float] = {}
         self._named: Address | None = None
+        self._on_superseded: list[Callable[[], object]] = []
         self._errors_logged = False
 
     async def locate(self) -> Address:
@@ -175,6 +192,14 @@ class SentinelPrimary:
 
     def confirms(self, address: Address) -> bool:
         return self._monotonic() < self._trusted_until.get(address, float("-inf"))
+
+    def superseded(self, address: Address) -> bool:
+        return self._named is not None and self._named != address
+
+    def on_superseded(self, callback: Callable[[], object]) -> None:
+        """Call `callback` whenever the sentinels name another node: connections still open
+        to the old one (cut off from them, it may still take writes) should be closed."""
+        self._on_superseded.append(callback)
 
     @contextlib.asynccontextmanager
     async def watching(self) -> AsyncIterator[None]:
@@ -204,7 +229,10 @@ class SentinelPrimary:
         answered = [view for view in views if view is not None]
         # Where to connect: the node most of them name, healthy or not (trust is decided below).
         named = Counter(view.address for view in answered)
-        self._named = named.most_common(1)[0][0] if named else None
+        before, self._named = self._named, named.most_common(1)[0][0] if named else None
+        if before is not None and self._named not in (None, before):
+            for callback in self._on_superseded:
+                callback()
         for index, view in enumerate(views):
             self._streaks[index] = _extended(self._streaks[index], view, sent)
         vouching = [
@@ -213,15 +241,20 @@ class SentinelPrimary:
             if view is not None and streak is not None and sent - streak.since >= VOTE_MEMORY
         ]
         self._trusted_until = {}  # a node no longer confirmed loses its trust at once
+        configured = len(self._clients)
         for address in named:
-            until = _trusted_until(
-                sent,
-                [view for view in vouching if view.address == address],
-                answered,
-                configured=len(self._clients),
-            )
-            if until is not None:
-                self._trusted_until[address] = until
+            healthy = [v for v in answered if v.address == address and v.healthy]
+            windows = [
+                _all_answered(sent, healthy, answered, configured=configured),
+                _trusted_until(
+                    sent,
+                    [view for view in vouching if view.address == address],
+                    answered,
+                    configured=configured,
+                ),
+            ]
+            if any(until is not None for until in windows):
+                self._trusted_until[address] = max(u for u in windows if u is not None)
 
     async def _ask(self, client: Redis) -> _View:
         state = await client.sentinel_master(self._service)
@@ -257,6 +290,19 @@ def _extended(streak: _Streak | None, view: _View | None, sent: float) -> _Strea
         return _Streak(view.address, since=sent, last=sent)
     streak.last = sent
     return streak
+
+
+def _all_answered(
+    sent: float, healthy: list[_View], answered: list[_View], *, configured: int
+) -> float | None:
+    """With every sentinel answering healthy: none can call the primary down (which any
+    failover starts with) before its own last ping reply + down-after, votes or no votes."""
+    everyone = max(configured, *(view.sentinels for view in answered))
+    if len(healthy) < everyone:
+        return None
+    down_after = min(view.down_after_ms for view in healthy)
+    oldest_ping = max(view.last_ok_ping_ms for view in healthy)
+    return sent + (down_after * (1 - _MARGIN) - oldest_ping) / 1000
 
 
 def _trusted_until(

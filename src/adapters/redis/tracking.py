@@ -67,6 +67,10 @@ class Primary(Protocol):
         """Whether `address` was confirmed as the primary recently enough to trust it now."""
         ...
 
+    def superseded(self, address: Address) -> bool:
+        """Whether the deployment now names another node than `address` the primary."""
+        ...
+
     def watching(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Keeping the confirmations fresh while inside (polling Sentinel, say)."""
         ...
@@ -86,6 +90,9 @@ class FixedPrimary:
 
     def confirms(self, address: Address) -> bool:
         return True
+
+    def superseded(self, address: Address) -> bool:
+        return False
 
     def watching(self) -> contextlib.AbstractAsyncContextManager[None]:
         return contextlib.nullcontext()
@@ -273,6 +280,9 @@ class TrackingListener:
             now = self._monotonic()
             if self._pings_in_flight and now - self._pings_in_flight[0] > self._dead_after:
                 raise TimeoutError(f"no PONG for {self._dead_after} s")
+            if self._address is not None and self._primary.superseded(self._address):
+                # A node cut off from the deployment may still answer: follow the one named.
+                raise ConnectionError("another node is the primary now")
             self._pings_in_flight.append(now)  # before the write: never later than Redis saw it
             writer.write(_PING)  # no drain: a few bytes, and the check above bounds them
             await asyncio.sleep(self._ping_interval)
