@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from revocation.adapters.redis.tracking import CLIENT_NAME
+from tests.integration.redis_processes import RedisProcess
 from tests.integration.service_calls import issue_token
 from tests.integration.throwaway import fresh_database
 from tests.live_server import SERVER_ENV, LiveServer, live_server
@@ -130,3 +132,9 @@ class Watch:
             f"instance {index}: {dict(sorted(counter.items()))}"
             for index, counter in enumerate(self.statuses)
         )
+
+
+def killed_tracking(node: RedisProcess) -> int:
+    with node.admin() as admin:
+        tracking = [c for c in admin.client_list() if c["name"] == CLIENT_NAME.decode()]
+        return sum(int(admin.client_kill_filter(_id=c["id"])) for c in tracking)

@@ -30,6 +30,9 @@ def wait_until(predicate: Callable[[], object], what: str, timeout: float = 30.0
 class RedisProcess:
     port: int
     process: subprocess.Popen[bytes]
+    directory: Path
+    options: tuple[str, ...] = ()
+    sentinel: bool = False
 
     @property
     def address(self) -> tuple[str, int]:
@@ -48,6 +51,14 @@ class RedisProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def restart(self, *options: str) -> None:
+        """Started again on its port, empty (no persistence), with its options and these."""
+        self.kill()
+        again = start_redis(
+            self.directory, *self.options, *options, sentinel=self.sentinel, port=self.port
+        )
+        self.process = again.process
+
 
 def start_redis(
     directory: Path, *options: str, sentinel: bool = False, port: int | None = None
@@ -60,6 +71,7 @@ def start_redis(
     lines += ["save ''", "appendonly no"] if not sentinel else []
     config.write_text("\n".join([*lines, *options]) + "\n")
     command = ["redis-server", str(config), *(["--sentinel"] if sentinel else [])]
-    node = RedisProcess(port, subprocess.Popen(command, stdout=subprocess.DEVNULL))
+    started = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    node = RedisProcess(port, started, directory, options, sentinel)
     wait_until(lambda: node.admin().ping(), f"{name}", timeout=15)
     return node

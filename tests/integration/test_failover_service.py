@@ -17,10 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from revocation.adapters.redis.tracking import CLIENT_NAME
-from tests.integration.failover_fleet import Fleet, Watch, fleet
+from tests.integration.failover_fleet import Fleet, Watch, fleet, killed_tracking
 from tests.integration.redis_cluster import ReplicatedCluster, move_slot, replicated_cluster
-from tests.integration.redis_processes import RedisProcess
 from tests.integration.redis_sentinel import SentinelDeployment, sentinel_deployment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -70,12 +68,6 @@ def report(topology: str, fault: str, watch: Watch, logouts: Counter[int], back:
     assert watch.accepted() == 0, watch.row()
     assert set(logouts) <= {200, 503}, logouts
     assert sum(sum(c.values()) for c in watch.statuses) > 0
-
-
-def killed_tracking(node: RedisProcess) -> int:
-    with node.admin() as admin:
-        tracking = [c for c in admin.client_list() if c["name"] == CLIENT_NAME.decode()]
-        return sum(int(admin.client_kill_filter(_id=c["id"])) for c in tracking)
 
 
 class TestSentinel:
