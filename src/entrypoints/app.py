@@ -17,6 +17,7 @@ from revocation.entrypoints.http.auth import revocation_middleware
 from revocation.entrypoints.http.controllers import InternalController, LogoutController
 from revocation.entrypoints.http.cors import WithoutCors, cors_config
 from revocation.entrypoints.http.errors import EXCEPTION_HANDLERS
+from revocation.entrypoints.http.gateway import GatewayVerify
 from revocation.entrypoints.http.health import ReadinessProbe
 from revocation.entrypoints.http.history import HistoryController, InternalHistoryController
 from revocation.entrypoints.http.openapi import BEARER_COMPONENTS
@@ -34,6 +35,7 @@ def create_app(container: Container) -> Litestar:
     """A Litestar app on the container's adapters (`Container(in_memory=True)` for tests)."""
     settings: Settings = container.settings()
     metrics = container.metrics() if settings.metrics_enabled else None
+    authenticate = timed(container.authenticate_token(), metrics)
     probe = ReadinessProbe(
         token_log=container.token_log,
         blacklist=container.blacklist,
@@ -59,7 +61,7 @@ def create_app(container: Container) -> Litestar:
             "session_history": _bridge(container.session_history),
             "internal_session_history": _bridge(container.internal_session_history),
         },
-        middleware=[revocation_middleware(timed(container.authenticate_token(), metrics))],
+        middleware=[revocation_middleware(authenticate)],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors_config(settings.cors_allowed_origins),
         lifespan=[lambda _: container.lifespan()],
@@ -75,6 +77,8 @@ def create_app(container: Container) -> Litestar:
     )
     if settings.cors_allowed_origins:  # CORS is for browsers; the verify route is for gateways
         app.asgi_handler = WithoutCors(app.asgi_handler, VERIFY_PATH)
+    # The verify route is answered before Litestar's layers: every gateway call pays for them.
+    app.asgi_handler = GatewayVerify(app.asgi_handler, authenticate)
     return instrumented(app, metrics)  # request ids and metrics around everything
 
 
