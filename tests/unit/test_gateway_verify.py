@@ -158,3 +158,17 @@ async def test_litestars_own_verify_route_answers_the_same(method: str) -> None:
         missing = await client.request(method, VERIFY)
     assert (live.status_code, live.headers["x-user-id"]) == (200, "36")
     assert (missing.status_code, missing.headers["www-authenticate"]) == (401, "Bearer")
+
+
+async def test_each_identity_gets_its_own_answer_every_time() -> None:
+    """Answers are kept per identity: alternating tokens never get each other's headers, and a
+    header list a middleware changed in place is never sent again."""
+    container = in_memory_container()
+    tokens = {user: (await container.issue_token()(user_id=user)).token for user in (41, 42)}
+    gateway = GatewayVerify(Recorder(), container.authenticate_token())
+    for _ in range(3):
+        for user, token in tokens.items():
+            start = (await call(gateway, "GET", VERIFY, token))[0]
+            assert (b"x-user-id", str(user).encode()) in start["headers"]
+            assert (b"x-tampered", b"1") not in start["headers"]
+            start["headers"].append((b"x-tampered", b"1"))  # as Litestar's CORS writes

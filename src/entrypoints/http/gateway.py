@@ -24,6 +24,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from revocation.domain.errors import RevocationError
+from revocation.domain.model import Claims
 from revocation.entrypoints.http.auth import Authenticator, authorization_header
 from revocation.entrypoints.http.errors import send_domain_error, send_unexpected_error
 from revocation.entrypoints.http.peer import checked_request
@@ -35,6 +36,9 @@ logger = logging.getLogger(__name__)
 _TEMPLATE = VERIFY_PATH
 _FORWARDED_TEMPLATE = VERIFY_PATH + "/{forwarded_path}"
 _METHODS = frozenset([*VERIFY_METHODS, "OPTIONS"])
+# Answers built per identity, kept for the tokens checked again and again (a gateway's steady
+# state); dropped all at once when full, which only costs rebuilding them.
+_MAX_ANSWERS = 10_000
 
 
 class GatewayVerify:
@@ -44,6 +48,7 @@ class GatewayVerify:
         self._app = app
         self._authenticate = authenticate
         self._below = VERIFY_PATH + "/"
+        self._answers: dict[Claims, VerifiedAnswer] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         template = self._template(scope)
@@ -62,7 +67,16 @@ class GatewayVerify:
             return
         finally:
             checked_request.reset(checking)
-        await VerifiedAnswer(claims)(scope, receive, send)
+        await self._answer(claims)(scope, receive, send)
+
+    def _answer(self, claims: Claims) -> VerifiedAnswer:
+        """The 200 of these claims: its headers depend on nothing else."""
+        answer = self._answers.get(claims)
+        if answer is None:
+            if len(self._answers) >= _MAX_ANSWERS:
+                self._answers.clear()
+            answer = self._answers[claims] = VerifiedAnswer(claims)
+        return answer
 
     def _template(self, scope: Scope) -> str | None:
         """The route template of a request this app answers; None for any other request."""

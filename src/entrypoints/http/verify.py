@@ -90,7 +90,9 @@ class VerifiedAnswer:
         self._headers = [*headers, *_EMPTY_TEXT_BODY]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self._headers})
+        # A copy: the answer may be sent again, and middlewares may add headers in place.
+        headers = list(self._headers)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
