@@ -44,13 +44,14 @@ COLD = "protected, cold tokens"
 COLD_SAMPLE = 20
 
 
-def cases(valid: Sequence[str], revoked: Sequence[str], cold: Sequence[str]) -> list[Case]:
-    return [
+def cases(valid: Sequence[str], revoked: Sequence[str], cold: Sequence[str] = ()) -> list[Case]:
+    """Hello, valid and blacklisted tokens, and cold tokens when some are given."""
+    warm = [
         Case(HELLO, HELLO_PATH, (), 200),
         Case(VALID, VERIFY_PATH, valid, 200),
         Case(BLACKLISTED, VERIFY_PATH, revoked, 401),
-        Case(COLD, VERIFY_PATH, cold, 200, warm=False),
     ]
+    return [*warm, Case(COLD, VERIFY_PATH, cold, 200, warm=False)] if cold else warm
 
 
 def check_answers(app: App, case: Case) -> None:
