@@ -51,11 +51,13 @@ from revocation.domain.use_cases import (
     InternalIssueToken,
     InternalLogoutAll,
     InternalSessionHistory,
+    IntrospectToken,
     IssueToken,
     ListSessions,
     LogoutAllDevices,
     LogoutToken,
     RespondToReplays,
+    RevokeOAuthToken,
     RevokeSession,
     SessionHistory,
 )
@@ -360,6 +362,13 @@ class Container(containers.DeclarativeContainer):
     )
     internal_logout_all = providers.Factory(
         InternalLogoutAll, gate=gate, logout_all_devices=logout_all_devices
+    )
+    # OAuth's doors to the same check and the same logout.
+    introspect_token = providers.Factory(
+        IntrospectToken, gate=gate, authenticate=authenticate_token
+    )
+    revoke_oauth_token = providers.Factory(
+        RevokeOAuthToken, gate=gate, codec=codec, logout_token=logout_token
     )
     issue_token = providers.Factory(
         IssueToken,
