@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from revocation.adapters.jwks import key_set
 from revocation.entrypoints.containers import Container
 from revocation.entrypoints.http.auth import revocation_middleware
 from revocation.entrypoints.http.controllers import InternalController, LogoutController
@@ -78,7 +79,7 @@ def create_app(container: Container) -> Litestar:
         state=State(
             {
                 "trusted_proxies": TrustedProxies(settings.trusted_proxies),
-                "publishes_keys": not settings.uses_hmac,
+                "jwks": key_set(container.jwt_codec().public_jwks),
             }
         ),
     )

@@ -74,16 +74,20 @@ def wiring_of(settings: Settings, in_memory: bool) -> Wiring:
     return settings.revocation_cache
 
 
-def build_codec(settings: Settings, clock: Clock) -> TokenCodec:
+def build_jwt_codec(settings: Settings) -> PyJWTCodec:
     secret = settings.jwt_secret if settings.uses_hmac else None
-    codec = PyJWTCodec(
+    return PyJWTCodec(
         algorithms=settings.jwt_algorithms,
         verification_key=secret or settings.jwt_public_key or "",
         signing_key=secret or settings.jwt_private_key,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
+        previous_verification_keys=() if secret else settings.jwt_verification_keys,
     )
+
+
+def build_codec(settings: Settings, clock: Clock, codec: PyJWTCodec) -> TokenCodec:
     if settings.verified_token_cache_size == 0:
         return codec
     return VerifiedTokenCache(
@@ -204,7 +208,9 @@ class Container(containers.DeclarativeContainer):
     )
     # Its own provider: overriding it (a test's recorder) leaves /metrics and its timers working.
     telemetry = providers.Callable(lambda metrics: metrics, metrics)
-    codec = providers.Singleton(build_codec, settings, clock)
+    # The keys (and the JWKS that publishes them), and the verified-token cache in front.
+    jwt_codec = providers.Singleton(build_jwt_codec, settings)
+    codec = providers.Singleton(build_codec, settings, clock, jwt_codec)
     policy = providers.Singleton(
         BlacklistPolicy,
         max_ttl_seconds=settings.provided.blacklist_expiry_seconds,

@@ -97,14 +97,21 @@ async def metadata(request: Request[Any, Any, Any]) -> dict[str, object]:
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "response_types_supported": [],  # no authorization endpoint: this server issues none
     }
-    if request.app.state.publishes_keys:
+    if request.app.state.jwks["keys"]:  # HMAC secrets are never published
         document["jwks_uri"] = base + JWKS_PATH
     return document
+
+
+@get(JWKS_PATH, tags=["oauth"])
+async def jwks(request: Request[Any, Any, Any]) -> Response[dict[str, list[dict[str, str]]]]:
+    """RFC 7517: every public key that verifies our tokens, each named by its `kid`; empty
+    with HMAC. Cacheable briefly: a rotation publishes the new key before it signs anything."""
+    return Response(request.app.state.jwks, headers={"Cache-Control": "max-age=300"})
 
 
 def oauth_router() -> Router:
     return Router(
         "/",
-        route_handlers=[introspect, revoke, metadata],
+        route_handlers=[introspect, revoke, metadata, jwks],
         exception_handlers=OAUTH_EXCEPTION_HANDLERS,
     )
