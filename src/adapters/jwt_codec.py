@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import Any, get_args
+from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from jwt.algorithms import HMACAlgorithm
 from jwt.types import Options
 
-from revocation.adapters.jwks import public_jwk
+from revocation.adapters.jwt_keys import REFUSED, KeyRing
 from revocation.domain.errors import InvalidToken
 from revocation.domain.model import Claims, TokenKey, parse_user_id
 from revocation.domain.ports import TokenCodec
@@ -19,9 +18,6 @@ from revocation.domain.ports import TokenCodec
 MAX_TEXT_CLAIM = 255  # `iss` and `jti` fit the token log's varchar(255)
 MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z: fits a datetime and a timestamp
 _REQUIRED = ["exp", "iat", "jti", "sub"]
-# Anything PyJWT raises, and what malformed input can make the standard library raise.
-# ValueError covers UnicodeError, binascii.Error and json.JSONDecodeError.
-_REFUSED = (jwt.PyJWTError, ValueError, TypeError, RecursionError)
 
 
 class PyJWTCodec:
@@ -46,22 +42,10 @@ class PyJWTCodec:
         if leeway_seconds < 0:
             raise ValueError("leeway_seconds must not be negative")
         self._algorithms = _allow_list(algorithms)
-        # Keys are parsed once here, so a bad key stops start-up instead of failing each request.
-        keys = [verification_key, *previous_verification_keys]
-        self._verification_keys = [_public_key(self._algorithms, key) for key in keys]
-        self._verification_key = self._verification_keys[0]
-        hmac = isinstance(jwt.get_algorithm_by_name(self._algorithms[0]), HMACAlgorithm)
-        self.public_jwks = [] if hmac else self._jwks()
-        self._by_kid = {
-            jwk["kid"]: key
-            for jwk, key in zip(self.public_jwks, self._verification_keys, strict=False)
-        }
-        self._signing_key = (
-            None
-            if signing_key is None
-            else _prepare_key(self._algorithms[:1], signing_key, "signing")
+        self._keys = KeyRing(
+            self._algorithms, [verification_key, *previous_verification_keys], signing_key
         )
-        self._signing_headers = None if hmac else self._kid_header(self._signing_key)
+        self.public_jwks = self._keys.public_jwks
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
@@ -78,7 +62,7 @@ class PyJWTCodec:
         return _claims(self._decode(token, self._verify_options))
 
     def encode(self, claims: Claims) -> str:
-        if self._signing_key is None:
+        if self._keys.signing is None:
             raise RuntimeError("this PyJWTCodec has no signing_key: it can only verify")
         payload: dict[str, Any] = {
             "sub": str(claims.user_id),
@@ -91,44 +75,27 @@ class PyJWTCodec:
         if self._audience is not None:
             payload["aud"] = self._audience
         return self._jwt.encode(
-            payload, self._signing_key, algorithm=self._algorithms[0], headers=self._signing_headers
+            payload,
+            self._keys.signing,
+            algorithm=self._algorithms[0],
+            headers=self._keys.kid_header,
         )
-
-    def _jwks(self) -> list[dict[str, str]]:
-        return [public_jwk(key, self._algorithms[0]) for key in self._verification_keys]
-
-    def _kid_header(self, signing_key: Any) -> dict[str, str] | None:
-        """The signing key's `kid`: its public half must be a verification key, or the tokens
-        it signs would be refused by this very service."""
-        if signing_key is None:
-            return None
-        kid = public_jwk(signing_key.public_key(), self._algorithms[0])["kid"]
-        if kid not in self._by_kid:
-            raise ValueError("signing_key's public key is not among the verification keys")
-        return {"kid": kid}
 
     def _decode(self, token: str, options: Options) -> dict[str, Any]:
         try:
-            keys = self._keys_for(token) if options.get("verify_signature", True) else [None]
+            verifies = options.get("verify_signature", True)
+            keys = self._keys.candidates(token) if verifies else self._keys.verification[:1]
             for key in keys[:-1]:  # older keys, while a rotation keeps them
                 with contextlib.suppress(jwt.InvalidSignatureError):
                     return self._decode_with(token, key, options)
             return self._decode_with(token, keys[-1], options)
-        except _REFUSED as error:
+        except REFUSED as error:
             raise InvalidToken(f"{type(error).__name__}: {error}") from error
-
-    def _keys_for(self, token: str) -> list[Any]:
-        """The key its `kid` names; else (no kid, or an issuer's own) each key in turn."""
-        if len(self._verification_keys) == 1:
-            return self._verification_keys
-        kid = jwt.get_unverified_header(token).get("kid")
-        named = self._by_kid.get(kid) if isinstance(kid, str) else None
-        return [named] if named is not None else self._verification_keys
 
     def _decode_with(self, token: str, key: Any, options: Options) -> dict[str, Any]:
         return self._jwt.decode(
             token,
-            key if key is not None else self._verification_key,
+            key,
             algorithms=self._algorithms,  # never the token header's choice
             options=options,
             issuer=self._issuer,
@@ -153,26 +120,6 @@ def _allow_list(algorithms: Sequence[str]) -> list[str]:
             "algorithms mix HMAC (HS*) with public-key ones; that allows key confusion"
         )
     return list(algorithms)
-
-
-def _public_key(algorithms: Sequence[str], key: str | bytes) -> Any:
-    prepared = _prepare_key(algorithms, key, "verification")
-    if isinstance(prepared, get_args(PrivateKeyTypes)):
-        raise ValueError("verification_key must be a public key, not a private one")
-    return prepared
-
-
-def _prepare_key(algorithms: Sequence[str], key: str | bytes, role: str) -> Any:
-    prepared: Any = None  # a cryptography key object, or HMAC secret bytes
-    for name in algorithms:
-        algorithm = jwt.get_algorithm_by_name(name)
-        try:
-            prepared = algorithm.prepare_key(key)
-        except _REFUSED as error:
-            raise ValueError(f"{role}_key is not a usable {name} key: {error}") from None
-        if weakness := algorithm.check_key_length(prepared):
-            raise ValueError(f"{role}_key is too weak for {name}: {weakness}")
-    return prepared
 
 
 def _claims(payload: dict[str, Any]) -> Claims:
