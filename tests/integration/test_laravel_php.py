@@ -1,5 +1,6 @@
 """The PHP in examples/laravel/ (docs/laravel.md), run by php-cli against `revocation serve` on
-Postgres and Redis: issuance, lgt-all and its retries, and the middleware guarding a PHP app."""
+Postgres and Redis: issuance, lgt-all and its retries, and the middleware guarding a plain PHP
+app and a Laravel 8 app (Debian's php-laravel-framework)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from tests.random_refs import random_user_id
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 EXAMPLE = REPO / "examples" / "laravel"
+LARAVEL = EXAMPLE / "laravel8"
+LARAVEL_FRAMEWORK = Path("/usr/share/php/Illuminate/Foundation/Application.php")
 
 
 @pytest.fixture(scope="module")
@@ -166,25 +169,39 @@ def test_php_never_retries_a_401(server: LiveServer) -> None:
     assert front.attempts == 1
 
 
+# The plain PHP app, and a Laravel 8 app (Debian's php-laravel-framework) whose kernel runs
+# the same guard as route middleware.
+FRONTS = {"plain": EXAMPLE / "public" / "index.php", "laravel": LARAVEL / "public" / "index.php"}
+
+
 @contextlib.contextmanager
-def php_app(directory: Path, service_url: str, guard: str) -> Iterator[str]:
-    """examples/laravel/public/index.php in PHP's own web server: every route guarded."""
+def php_app(directory: Path, service_url: str, guard: str, front: str) -> Iterator[str]:
+    """A front controller in PHP's own web server: every route guarded."""
     php = program("php", install="apt-get install php-cli php-curl")
+    if front == "laravel" and not LARAVEL_FRAMEWORK.exists():
+        program("laravel", install="apt-get install php-laravel-framework")
     port = free_port()
-    env = {**php_env(service_url), "REVOCATION_GUARD": guard}
-    command = [php, "-S", f"127.0.0.1:{port}", str(EXAMPLE / "public" / "index.php")]
+    env = {
+        **php_env(service_url),
+        "REVOCATION_GUARD": guard,
+        # Laravel writes its discovery caches here rather than into the repository.
+        "APP_PACKAGES_CACHE": str(directory / "packages.php"),
+        "APP_SERVICES_CACHE": str(directory / "services.php"),
+    }
+    command = [php, "-S", f"127.0.0.1:{port}", str(FRONTS[front])]
     with gateway_process(command, port, directory / "php.log", env) as url:
         yield url
 
 
+@pytest.mark.parametrize("front", ["plain", "laravel"])
 @pytest.mark.parametrize("guard", ["verify", "introspect"])
 def test_the_php_middleware_lets_only_live_tokens_through(
-    tmp_path: Path, server: LiveServer, service: httpx.Client, guard: str
+    tmp_path: Path, server: LiveServer, service: httpx.Client, guard: str, front: str
 ) -> None:
     user_id = random_user_id()
     token = issued_by_php(server.base_url, str(user_id))["token"]
     bearer = {"Authorization": f"Bearer {token}"}
-    with php_app(tmp_path, server.base_url, guard) as app:
+    with php_app(tmp_path, server.base_url, guard, front) as app:
         live = httpx.post(f"{app}/orders?page=2", headers=bearer, content=b"{}")
         assert live.json() == {"user_id": str(user_id), "path": "/orders?page=2", "body": "{}"}
         assert logout(service, token).status_code == 200
@@ -192,6 +209,7 @@ def test_the_php_middleware_lets_only_live_tokens_through(
         assert (refused.status_code, refused.json()) == (401, {"title": "Unauthorized"})
         assert refused.headers["www-authenticate"] == "Bearer"
         assert httpx.get(f"{app}/orders").status_code == 401
-    with php_app(tmp_path, f"http://127.0.0.1:{free_port()}", guard) as app:  # service down
+    nobody = f"http://127.0.0.1:{free_port()}"
+    with php_app(tmp_path, nobody, guard, front) as app:  # the service down
         down = httpx.get(f"{app}/orders", headers=bearer)
         assert (down.status_code, down.json()) == (503, {"title": "Service Unavailable"})
