@@ -40,6 +40,7 @@ from revocation.adapters.replay_queue import IgnoredReplays, ReplayQueue, Respon
 from revocation.adapters.replay_tally import InMemoryReplayTally
 from revocation.adapters.telemetry import LoggingTelemetry, RefusalSummary
 from revocation.adapters.throttle import InMemoryFailureThrottle
+from revocation.adapters.throttle_turns import QueuedThrottle
 from revocation.adapters.verified_tokens import VerifiedTokenCache
 from revocation.domain.app_gate import AppGate
 from revocation.domain.logged_tokens import LoggedTokens
@@ -319,12 +320,16 @@ class Container(containers.DeclarativeContainer):
         off=providers.Singleton(IgnoredReplays),
     )
 
+    # A client authenticating many times at once (introspection) queues here, not polling.
+    queued_throttle = providers.Singleton(
+        QueuedThrottle, throttle, max_in_flight=settings.provided.lgt_all_max_failures
+    )
     gate = providers.Singleton(
         AppGate,
         credentials=providers.Singleton(
             StaticAppCredentials, settings.provided.app_id, settings.provided.app_key
         ),
-        throttle=throttle,
+        throttle=queued_throttle,
         telemetry=telemetry,
     )
 
