@@ -12,8 +12,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install  ## the service on the embedded default: SQLite file + in-process blacklist
-	REVOCATION_ENV=development $(VENV)/bin/revocation migrate
-	REVOCATION_ENV=development $(VENV)/bin/revocation serve
+	$(VENV)/bin/revocation migrate --dev
+	$(VENV)/bin/revocation serve --dev
 
 CODE := src tests $(wildcard bench examples) piccolo_conf.py
 
