@@ -9,6 +9,7 @@ UV_VERSION := 0.13.9
 # The runtime set only: what the service needs to run.
 $(VENV)/.runtime: requirements/runtime.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(PIP) --require-hashes -r requirements/pip.txt  # a recent pip installs twice as fast
 	$(PIP) --require-hashes -r requirements/runtime.txt
 	$(PIP) --no-deps -e .
 	touch $@
@@ -26,6 +27,8 @@ install: $(VENV)/.dev
 # sets for every Python from 3.11 up, then `make test` and commit pyproject.toml with them.
 lock: install-runtime
 	$(PIP) uv==$(UV_VERSION)
+	echo pip | $(VENV)/bin/uv pip compile - --generate-hashes --quiet $(LOCK_ARGS) \
+		-o requirements/pip.txt
 	$(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
 		--generate-hashes --quiet $(LOCK_ARGS) -o requirements/runtime.txt
 	$(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
