@@ -1,9 +1,13 @@
 """The background task that repairs Redis from the database after start-up and after failures.
 
-Every BLACKLIST_REPAIR_INTERVAL_SECONDS it runs RepairBlacklist if none completed yet, if Redis
-failed since the last one (a write may be missing, or Redis came back empty), or if the "mirror
-complete" marker is gone (Redis restarted or was flushed, even while no request noticed). A
-failed repair is retried on the next tick; nothing it raises ever reaches the app.
+It runs RepairBlacklist if none completed yet, if Redis failed since the last one (a write may be
+missing, Redis came back empty, or a replica took over), or if the "mirror complete" marker is
+gone (Redis restarted or was flushed, even while no request noticed). It looks every
+BLACKLIST_REPAIR_INTERVAL_SECONDS, and as soon as a failure is noted: until a repair completes,
+checks read the database, so waiting for the next tick after a failover would cost the fast path
+for up to a whole interval. A repair that could not run is retried after 1 s, then 2, 4... up
+to the interval, so a long outage costs a few attempts, not one per failed request. Nothing it
+raises ever reaches the app.
 """
 
 from __future__ import annotations
@@ -31,25 +35,29 @@ class RepairLoop:
         failures: RedisFailures,
         marker: MirrorMarker,
         interval: float,
+        *,
+        first_retry_seconds: float = 1.0,
     ) -> None:
         self._repair = repair
         self._failures = failures
         self._marker = marker
         self._interval = interval
+        self._first_retry = min(first_retry_seconds, interval)
         self._repaired_at_failures: int | None = None  # None: never repaired yet
 
-    async def tick(self) -> None:
+    async def tick(self) -> bool:
+        """Repair if needed; False when a needed repair could not run (retry soon)."""
         failures = self._failures.seen
         if failures == self._repaired_at_failures and await self._marker_intact():
-            return
+            return True
         try:
             report = await self._repair()()
         except StorageUnavailable as error:
             logger.warning("blacklist repair postponed: %s", type(error).__name__)
-            return
+            return False
         except Exception:
             logger.exception("blacklist repair failed")
-            return
+            return False
         if report.complete:
             self._repaired_at_failures = failures  # failures during the repair trigger another
         logger.info(
@@ -58,6 +66,7 @@ class RepairLoop:
             report.watermarks,
             report.complete,
         )
+        return report.complete
 
     async def _marker_intact(self) -> bool:
         try:
@@ -66,9 +75,12 @@ class RepairLoop:
             return False  # unreachable now: it may come back empty
 
     async def run_forever(self) -> None:
+        gap = self._first_retry
         while True:
-            await self.tick()
-            await asyncio.sleep(self._interval)
+            done = await self.tick()
+            gap = self._first_retry if done else min(2 * gap, self._interval)
+            await asyncio.sleep(gap)  # at most one attempt per gap, however many failures
+            await self._failures.next_failure(within=self._interval - gap)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

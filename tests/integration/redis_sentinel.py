@@ -43,6 +43,30 @@ class SentinelDeployment:
                 named.append((host, int(port)))
         return max(set(named), key=named.count) if named else None
 
+    def wait_replicated(self, replica: RedisProcess, announced: tuple[str, int]) -> None:
+        """Until `replica` is in sync and every live sentinel lists it (as `announced`) as a
+        replica fit to promote. Sentinels learn of a new replica from the primary's INFO, every
+        10 s; a primary killed before that has no replica they would promote."""
+
+        def fit(state: dict[str, object]) -> bool:
+            address = (str(state["ip"]), int(str(state["port"])))
+            return (
+                address == announced
+                and state["flags"] == "slave"
+                and state["master-link-status"] == "ok"
+            )
+
+        def ready() -> bool:
+            if replica.admin().info("replication").get("master_link_status") != "up":
+                return False
+            return all(
+                any(fit(state) for state in node.admin().sentinel_slaves(SERVICE))
+                for node in self.sentinels
+                if node.alive()
+            )
+
+        wait_until(ready, "the replica to be in sync and known to the sentinels", 60)
+
     def wait_for_failover(self, timeout: float = 60.0) -> None:
         """Until every sentinel names the replica, and it takes writes."""
         wait_until(

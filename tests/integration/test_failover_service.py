@@ -60,6 +60,16 @@ def off(service: Fleet, instance: int, within: float = 10) -> None:
         time.sleep(0.02)
 
 
+def share_on_fast_path(service: Fleet, instance: int, *, seconds: float) -> float:
+    """The share of readiness probes, over `seconds`, that found the instance on its fast path."""
+    samples: list[bool] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        samples.append(service.fast_path(instance))
+        time.sleep(0.02)
+    return sum(samples) / len(samples)
+
+
 def report(topology: str, fault: str, watch: Watch, logouts: Counter[int], back: float) -> None:
     print(
         f"\n{topology} | {fault} | revoked tokens checked: {watch.row()} | logouts during: "
@@ -129,7 +139,9 @@ class TestSentinel:
                 sentinel.proxy.cut("instance-0")
                 # Durable, but not in Redis: not done, and the caller retries (elsewhere).
                 assert service.logout(0, service.issue(1)) == 503
-                assert service.fast_path(1)  # the other instance keeps its fast path
+                # The other instance keeps its fast path. Not at every instant: its lease is
+                # 25 ms, and this proxy (a thread of the test process) can delay a ping longer.
+                assert share_on_fast_path(service, 1, seconds=1.0) > 0.5
                 started = time.monotonic()
                 logouts = logouts_meanwhile(service, watch, lambda: time.monotonic() > started + 2)
                 sentinel.proxy.heal("instance-0")

@@ -75,6 +75,7 @@ class SentinelFaults:
             primary, replica = replica, primary  # the original replica serves now
         if kind == "tracking killed":
             return kind if killed_tracking(primary) else ""
+        d.wait_replicated(replica, d.proxy.address if replica is d.primary else replica.address)
         if primary is d.primary:  # behind the proxy: its replica can be made to lag
             d.proxy.stall("replica")
             time.sleep(rng.uniform(0.1, 0.5))  # revocations acknowledged by the primary alone

@@ -115,7 +115,9 @@ class TestOnRedis:
         assert 85 <= await redis.ttl(f"rpl{{{token}}}n") <= 90
         assert 25 <= await redis.ttl(f"rpl{{{token}}}a") <= 30
 
-    async def test_counts_in_this_process_while_redis_is_down(self) -> None:
+    async def test_counts_in_this_process_while_redis_is_down(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
         dead = build_redis_client(f"redis://127.0.0.1:{free_port()}/0", redis_options(0.2))
         failures = RedisFailures()
         tally = shared(dead, failures)
@@ -123,8 +125,12 @@ class TestOnRedis:
         try:
             first = await tally.add(token, 2, alert_window=60, ttl_seconds=TTL)
             second = await tally.add(token, 1, alert_window=60, ttl_seconds=TTL)
+            third = await tally.add(a_token(), 1, alert_window=60, ttl_seconds=TTL)
         finally:
             await dead.aclose()
 
-        assert (first, second) == (Tally(2, True), Tally(3, False))
-        assert failures.seen == 2  # the repair loop learns Redis failed
+        assert (first, second, third) == (Tally(2, True), Tally(3, False), Tally(1, True))
+        assert failures.seen == 3  # the repair loop learns Redis failed
+        warnings = [r for r in caplog.records if r.name.endswith("replay_tally")]
+        assert len(warnings) == 1  # once per spell: a replay flood during an outage is not
+        # a flood of log lines

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 
 import pytest
 
@@ -96,3 +98,50 @@ class TestRepairLoop:
 
         assert len(caplog.records) == 2
         assert not await setup.marker.is_complete()
+
+
+class TestRunningLoop:
+    async def test_a_failure_wakes_it_before_the_interval(self) -> None:
+        setup = Setup()
+        setup.loop = RepairLoop(
+            setup.repair, setup.failures, setup.marker, interval=30, first_retry_seconds=0.01
+        )
+        task = asyncio.create_task(setup.loop.run_forever())
+        try:
+            await until(lambda: setup.walks == 1)
+            setup.failures.note()  # a failover, say: the fast path is off until a repair
+
+            await until(lambda: setup.walks == 2)  # not 30 s later
+        finally:
+            task.cancel()
+
+    async def test_backs_off_while_repairs_cannot_run(self) -> None:
+        setup = Setup(token_log=DownTokenLog())
+        attempts = 0
+        repair = setup.repair
+
+        def counted() -> RepairBlacklist:
+            nonlocal attempts
+            attempts += 1
+            return repair()
+
+        setup.loop = RepairLoop(
+            counted, setup.failures, setup.marker, interval=0.32, first_retry_seconds=0.01
+        )
+        task = asyncio.create_task(setup.loop.run_forever())
+        try:
+            for _ in range(80):  # every request meanwhile notes a Redis failure
+                setup.failures.note()
+                await asyncio.sleep(0.005)
+        finally:
+            task.cancel()
+
+        assert 3 <= attempts <= 7  # 1, 2, 4, 8, 16, 32 hundredths apart; not one per failure
+
+
+async def until(condition: Callable[[], bool], within: float = 2.0) -> None:
+    for _ in range(int(within / 0.005)):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("never happened")

@@ -124,9 +124,18 @@ class RedisFailures:
 
     def __init__(self) -> None:
         self.seen = 0
+        self._noted = asyncio.Event()
 
     def note(self) -> None:
         self.seen += 1
+        self._noted.set()
+
+    async def next_failure(self, within: float) -> None:
+        """Until a failure is noted (since the last call), or `within` seconds passed."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._noted.wait()
+        self._noted.clear()
 
 
 @contextlib.contextmanager

@@ -51,6 +51,7 @@ class RedisReplayTally:
         self._failures = failures
         self._fallback = fallback
         self._prefix = prefix
+        self._failing = False  # log once per spell of failures, not once per replayed token
 
     async def add(
         self, session_id: str, count: int, *, alert_window: int | None, ttl_seconds: int
@@ -64,10 +65,15 @@ class RedisReplayTally:
                 raise RedisError(f"the tally script answered {type(reply).__name__}")
         except REDIS_FAILURES as error:
             self._failures.note()
-            logger.warning("replays counted in this process: Redis failed (%r)", error)
+            if not self._failing:
+                logger.warning("replays counted in this process: Redis failed (%r)", error)
+            self._failing = True
             return await self._fallback.add(
                 session_id, count, alert_window=alert_window, ttl_seconds=ttl_seconds
             )
+        if self._failing:
+            logger.info("replays counted in Redis again")
+        self._failing = False
         return Tally(total=int(reply[0]), alert=reply[1] == 1)
 
 
