@@ -10,7 +10,6 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
 from revocation.adapters.jwks import key_set
 from revocation.entrypoints.containers import Container
@@ -22,6 +21,10 @@ from revocation.entrypoints.http.health import ReadinessProbe
 from revocation.entrypoints.http.history import HistoryController, InternalHistoryController
 from revocation.entrypoints.http.oauth import oauth_router
 from revocation.entrypoints.http.openapi import BEARER_COMPONENTS
+from revocation.entrypoints.http.openapi_document import (
+    DocumentedOpenAPIConfig,
+    readable_operation_id,
+)
 from revocation.entrypoints.http.operations import instrumented, operations_routes, timed
 from revocation.entrypoints.http.peer import TrustedProxies
 from revocation.entrypoints.http.sessions import SessionsController
@@ -69,11 +72,13 @@ def create_app(container: Container) -> Litestar:
         cors_config=cors_config(settings.cors_allowed_origins),
         lifespan=[lambda _: container.lifespan()],
         logging_config=None,  # the process configures logging once (entrypoints.logs)
-        openapi_config=OpenAPIConfig(
+        openapi_config=DocumentedOpenAPIConfig(
             title="Token revocation service",
             version="2.0.0",
             path="/schema",
             components=BEARER_COMPONENTS,
+            use_handler_docstrings=True,  # descriptions of routes the catalogue does not list
+            operation_id_creator=readable_operation_id,
         ),
         request_max_body_size=settings.max_body_bytes,
         state=State(
