@@ -10,8 +10,8 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
+from revocation.adapters.jwks import key_set
 from revocation.entrypoints.containers import Container
 from revocation.entrypoints.http.auth import revocation_middleware
 from revocation.entrypoints.http.controllers import InternalController, LogoutController
@@ -20,7 +20,12 @@ from revocation.entrypoints.http.errors import EXCEPTION_HANDLERS
 from revocation.entrypoints.http.gateway import GatewayVerify
 from revocation.entrypoints.http.health import ReadinessProbe
 from revocation.entrypoints.http.history import HistoryController, InternalHistoryController
+from revocation.entrypoints.http.oauth import oauth_router
 from revocation.entrypoints.http.openapi import BEARER_COMPONENTS
+from revocation.entrypoints.http.openapi_document import (
+    DocumentedOpenAPIConfig,
+    readable_operation_id,
+)
 from revocation.entrypoints.http.operations import instrumented, operations_routes, timed
 from revocation.entrypoints.http.peer import TrustedProxies
 from revocation.entrypoints.http.sessions import SessionsController
@@ -49,6 +54,7 @@ def create_app(container: Container) -> Litestar:
             HistoryController,
             InternalHistoryController,
             verify_router(),
+            oauth_router(),
         ],
         dependencies={
             "logout_token": _bridge(container.logout_token),
@@ -60,20 +66,29 @@ def create_app(container: Container) -> Litestar:
             "authenticate_token": _bridge(container.authenticate_token),
             "session_history": _bridge(container.session_history),
             "internal_session_history": _bridge(container.internal_session_history),
+            "introspect_token": _bridge(container.introspect_token),
+            "revoke_oauth_token": _bridge(container.revoke_oauth_token),
         },
         middleware=[revocation_middleware(authenticate)],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors_config(settings.cors_allowed_origins),
         lifespan=[lambda _: container.lifespan()],
         logging_config=None,  # the process configures logging once (entrypoints.logs)
-        openapi_config=OpenAPIConfig(
+        openapi_config=DocumentedOpenAPIConfig(
             title="Token revocation service",
             version="2.0.0",
             path="/schema",
             components=BEARER_COMPONENTS,
+            use_handler_docstrings=True,  # descriptions of routes the catalogue does not list
+            operation_id_creator=readable_operation_id,
         ),
         request_max_body_size=settings.max_body_bytes,
-        state=State({"trusted_proxies": TrustedProxies(settings.trusted_proxies)}),
+        state=State(
+            {
+                "trusted_proxies": TrustedProxies(settings.trusted_proxies),
+                "jwks": key_set(container.jwt_codec().public_jwks),
+            }
+        ),
     )
     if settings.cors_allowed_origins:  # CORS is for browsers; the verify route is for gateways
         app.asgi_handler = WithoutCors(app.asgi_handler, VERIFY_PATH)

@@ -23,6 +23,8 @@ PUBLIC_PATHS = (
     r"^/health/",
     r"^/metrics$",
     r"^/schema(/|$)",
+    r"^/oauth/(introspect|revoke)$",  # the client authenticates; the token is a parameter
+    r"^/\.well-known/",
 )
 _AUTHORIZATION = b"authorization"  # ASGI servers lower-case header names
 
