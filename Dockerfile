@@ -1,11 +1,15 @@
 # The service image: `docker compose up` runs it beside Postgres and Redis.
-FROM python:3.11-slim
+# An exact version tag: a rebuild takes the same Python (pin a digest too where a registry can
+# be asked for one). The dependencies come from the lock, with their hashes.
+FROM python:3.11.11-slim-bookworm
 WORKDIR /app
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-COPY pyproject.toml README.md ./
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# The lock first, alone: this layer is rebuilt only when the dependencies change.
+COPY requirements/runtime.txt ./requirements/runtime.txt
+RUN pip install --no-cache-dir --require-hashes -r requirements/runtime.txt
+COPY pyproject.toml README.md piccolo_conf.py ./
 COPY src ./src
-COPY piccolo_conf.py ./
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 revocation
+RUN pip install --no-cache-dir --no-deps . && useradd --system --uid 10001 revocation
 USER revocation
 EXPOSE 8000
 # Ready, not merely live: 503 (an error for urlopen) while the database cannot answer.

@@ -11,7 +11,11 @@ import os
 from piccolo.conf.apps import AppRegistry
 
 from revocation.adapters.piccolo.engines import build_engine
+from revocation.entrypoints.database_urls import normalise_database_url
 
-DB = build_engine(os.environ.get("DATABASE_URL", "sqlite:///revocation.sqlite3"))
+# The URL as the service reads it: `postgresql+asyncpg://` and the like work here too.
+DB = build_engine(
+    normalise_database_url(os.environ.get("DATABASE_URL", "") or "sqlite:///revocation.sqlite3")
+)
 
 APP_REGISTRY = AppRegistry(apps=["revocation.adapters.piccolo.piccolo_app"])

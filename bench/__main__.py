@@ -1,4 +1,4 @@
-"""`python -m bench`: see bench/run.py and the README's "Benchmark" section."""
+"""`python -m bench`: see bench/run.py and bench/README.md."""
 
 from bench.run import main
 

@@ -3,7 +3,7 @@
 The benchmark (`bench/`) starts its hand-written reference app through this same function, so the
 service and the reference always run on identical server settings. Granian is the default: with
 one worker it served the protected route slightly faster than uvicorn in `make bench` (figures
-in the README; with two workers the runs were a draw).
+in bench/README.md; with two workers the runs were a draw).
 """
 
 from __future__ import annotations

@@ -17,12 +17,23 @@ from revocation.entrypoints.serving_task import task_while_serving
 logger = logging.getLogger(__name__)
 
 
-async def purge_once(token_log: TokenLog, clock: Clock, *, leeway: float, batch_size: int) -> int:
-    """Delete every row expired beyond the leeway, in batches; how many went."""
+async def purge_once(
+    token_log: TokenLog,
+    clock: Clock,
+    *,
+    leeway: float,
+    batch_size: int,
+    progress: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Delete every row expired beyond the leeway, in batches; how many went.
+
+    `progress` is told the running total after each batch.
+    """
     before = clock.now() - leeway
     total = 0
     while removed := await token_log.purge_expired(before, batch_size):
         total += removed
+        progress(total)
         await asyncio.sleep(0)  # let requests run between batches
     return total
 

@@ -3,7 +3,7 @@ is: settings_table)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -27,6 +27,10 @@ ReplayPolicy = Literal["off", "alert", "revoke-user"]
 DEV_JWT_SECRET = "development-only-jwt-secret-never-use-in-production"  # noqa: S105
 DEV_APP_ID = "development-app-id"
 DEV_APP_KEY = "development-only-app-key-never-use-in-production"
+_DEV_HINT = (
+    " (or, to try the service on this machine with SQLite: `revocation COMMAND --dev`, or "
+    "REVOCATION_ENV=development)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +91,19 @@ class Settings:
     replay_alert_window_seconds: int = default("replay_alert_window_seconds")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Build and validate settings from environment variables (docs/settings.md)."""
-        values: dict[str, Any] = {setting.field: setting.read(environ) for setting in SETTINGS}
+    def from_env(
+        cls, environ: Mapping[str, str], *, only: Collection[str] | None = None
+    ) -> Settings:
+        """Build and validate settings from environment variables (docs/settings.md).
+
+        `only`: read just these fields, the others keep their defaults, and leave validation to
+        the caller (a command that opens the database needs no secret).
+        """
+        chosen = [setting for setting in SETTINGS if only is None or setting.field in only]
+        values: dict[str, Any] = {setting.field: setting.read(environ) for setting in chosen}
         settings = cls(**values)
-        settings.validate()
+        if only is None:
+            settings.validate()
         return settings
 
     def __post_init__(self) -> None:
@@ -129,14 +141,9 @@ class Settings:
 
     def validate(self) -> None:
         """Refuse to start on a missing secret, naming what to set."""
-        if self.uses_hmac and not self.jwt_secret:
-            raise SettingsError("JWT_SECRET is required (or REVOCATION_ENV=development)")
-        if not self.uses_hmac and not self.jwt_public_key:
-            raise SettingsError("JWT_PUBLIC_KEY is required for asymmetric JWT_ALGORITHMS")
+        self.validate_jwt()
         if not (self.app_id and self.app_key):
-            raise SettingsError("APP_ID and APP_KEY are required (or REVOCATION_ENV=development)")
-        if self.uses_hmac and self.jwt_secret and len(self.jwt_secret.encode()) < 32:
-            raise SettingsError("JWT_SECRET must be at least 32 bytes")
+            raise SettingsError(f"APP_ID and APP_KEY are required{_DEV_HINT}")
         if self.redis_cluster and not self.redis_url:
             raise SettingsError("REDIS_CLUSTER=true needs REDIS_URL (any node of the cluster)")
         if self.redis_cluster and self.redis_sentinels:
@@ -149,6 +156,15 @@ class Settings:
                 "REVOCATION_CACHE=redis needs one Redis that never fails over; with Sentinel "
                 "or Cluster use local (the default)"
             )
+
+    def validate_jwt(self) -> None:
+        """The token settings alone: what issuing and checking tokens needs."""
+        if self.uses_hmac and not self.jwt_secret:
+            raise SettingsError(f"JWT_SECRET is required{_DEV_HINT}")
+        if not self.uses_hmac and not self.jwt_public_key:
+            raise SettingsError("JWT_PUBLIC_KEY is required for asymmetric JWT_ALGORITHMS")
+        if self.uses_hmac and self.jwt_secret and len(self.jwt_secret.encode()) < 32:
+            raise SettingsError("JWT_SECRET must be at least 32 bytes")
 
     @property
     def revocation_lease_seconds(self) -> float:

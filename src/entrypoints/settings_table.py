@@ -11,7 +11,10 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from revocation.entrypoints.database_urls import DatabaseUrlError, normalise_database_url
 
 
 class SettingsError(ValueError):
@@ -30,10 +33,22 @@ class Setting:
     parse: Parser
     doc: str
     shown_default: str | None = None  # how the reference writes a derived or empty default
+    # Secrets may come from a file named by `<VARIABLE>_FILE` (Docker and Kubernetes secrets).
+    from_file: bool = False
 
     def read(self, environ: Mapping[str, str]) -> object:
         raw = environ.get(self.variable, "")
+        file_name = environ.get(f"{self.variable}_FILE", "") if self.from_file else ""
+        if file_name and raw:
+            raise SettingsError(f"set {self.variable} or {self.variable}_FILE, not both")
+        if file_name:
+            return self.parse(self.variable, read_secret_file(f"{self.variable}_FILE", file_name))
         return self.default if raw == "" else self.parse(self.variable, raw)
+
+    @property
+    def documented_variable(self) -> str:
+        file_variant = f" (or `{self.variable}_FILE`)" if self.from_file else ""
+        return f"`{self.variable}`{file_variant}"
 
     @property
     def documented_default(self) -> str:
@@ -43,8 +58,29 @@ class Setting:
         return f"`{str(shown).lower() if isinstance(shown, bool) else shown}`"
 
 
+def read_secret_file(variable: str, file_name: str) -> str:
+    """A secret file's text without its trailing newline; a missing or empty file is an error."""
+    path = Path(file_name)
+    try:
+        content = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except FileNotFoundError:
+        raise SettingsError(f"{variable}: no file at {path.absolute()}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{variable}: cannot read {path.absolute()}: {error}") from None
+    if not content.strip():
+        raise SettingsError(f"{variable}: {path.absolute()} is empty")
+    return content
+
+
 def text(_: str, raw: str) -> str:
     return raw
+
+
+def database_url(name: str, raw: str) -> str:
+    try:
+        return normalise_database_url(raw)
+    except DatabaseUrlError as error:
+        raise SettingsError(f"{name}: {error}") from None
 
 
 def integer(minimum: int) -> Parser:
@@ -77,6 +113,14 @@ def choice(*allowed: str) -> Parser:
         return raw
 
     return parse
+
+
+def level(name: str, raw: str) -> str:
+    """A logging level name, in any case (`info` is `INFO`)."""
+    levels = ("DEBUG", "INFO", "WARNING", "ERROR")
+    if raw.upper() not in levels:
+        raise SettingsError(f"{name} must be one of {', '.join(levels)} (any case), not {raw!r}")
+    return raw.upper()
 
 
 def flag(name: str, raw: str) -> bool:
@@ -136,11 +180,13 @@ S = Setting
 SETTINGS: tuple[Setting, ...] = (
     S("REVOCATION_ENV", "environment", "production", choice("production", "development"),
       "`development` allows the fixed development secrets below"),
-    S("DATABASE_URL", "database_url", "sqlite:///revocation.sqlite3", text,
-      "`postgresql://…` or `sqlite:///path` (a file)"),
+    S("DATABASE_URL", "database_url", "sqlite:///revocation.sqlite3", database_url,
+      "`postgresql://…` (also `postgres://`, `postgresql+asyncpg://`) or `sqlite:///path`, a "
+      "file relative to the working directory (`sqlite:////abs/path`: absolute)",
+      from_file=True),
     S("REDIS_URL", "redis_url", DERIVED, text,
       "unset: in-process blacklist (one process only); with `REDIS_SENTINELS`, only its scheme, "
-      "credentials and database count", "unset (with Sentinel: `redis://`)"),
+      "credentials and database count", "unset (with Sentinel: `redis://`)", from_file=True),
     S("REDIS_CLUSTER", "redis_cluster", False, flag,
       "`true`: `REDIS_URL` names any node of a Redis Cluster"),
     S("REDIS_SENTINELS", "redis_sentinels", (), addresses,
@@ -149,7 +195,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("REDIS_SENTINEL_SERVICE", "redis_sentinel_service", "mymaster", text,
       "the name the sentinels monitor the primary by"),
     S("REDIS_SENTINEL_PASSWORD", "redis_sentinel_password", None, text,
-      "the sentinels' own password (`requirepass` in sentinel.conf)", "unset"),
+      "the sentinels' own password (`requirepass` in sentinel.conf)", "unset", from_file=True),
     S("REDIS_WAIT_REPLICAS", "redis_wait_replicas", 0, integer(0),
       "where Redis answers alone, a logout answers only once this many replicas have its "
       "block (`WAIT`), so a failover keeps it in Redis; past `REDIS_WAIT_TIMEOUT_MS` it "
@@ -161,18 +207,19 @@ SETTINGS: tuple[Setting, ...] = (
       "how long a logout waits for those replicas"),
     S("JWT_ALGORITHMS", "jwt_algorithms", ("HS256",), names,
       "comma-separated allow-list; HMAC and asymmetric families can't mix"),
-    S("JWT_SECRET", "jwt_secret", DERIVED, text, "HMAC secret, ≥ 32 bytes", "none (dev: fixed)"),
+    S("JWT_SECRET", "jwt_secret", DERIVED, text, "HMAC secret, ≥ 32 bytes", "none (dev: fixed)",
+      from_file=True),
     S("JWT_PUBLIC_KEY", "jwt_public_key", None, text,
-      "PEM public key for RS/ES/PS/EdDSA algorithms", "none"),
+      "PEM public key for RS/ES/PS/EdDSA algorithms", "none", from_file=True),
     S("JWT_PRIVATE_KEY", "jwt_private_key", None, text,
       "PEM private key, only to issue tokens with an asymmetric algorithm; its public half "
       "is `JWT_PUBLIC_KEY`, and the tokens it signs carry that key's `kid` (RFC 7638 "
-      "thumbprint)", "none"),
+      "thumbprint)", "none", from_file=True),
     S("JWT_VERIFICATION_KEYS", "jwt_verification_keys", (), pem_blocks,
       "more PEM public keys, one block after another, that verify tokens beside "
       "`JWT_PUBLIC_KEY` (all listed in `/.well-known/jwks.json`). Rotation: publish the next "
       "key here first; then make it `JWT_PRIVATE_KEY`/`JWT_PUBLIC_KEY` and keep the old public "
-      "key here until the last token it signed expires", "none"),
+      "key here until the last token it signed expires", "none", from_file=True),
     S("JWT_ISSUER", "jwt_issuer", None, text,
       "when set, required and checked; our tokens carry it", "unset"),
     S("JWT_AUDIENCE", "jwt_audience", None, text,
@@ -192,7 +239,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("APP_ID", "app_id", DERIVED, text, "the internal callers' app id (lgt-all, issuance)",
       "none (dev: fixed)"),
     S("APP_KEY", "app_key", DERIVED, text, "the internal callers' app key",
-      "none (dev: fixed)"),
+      "none (dev: fixed)", from_file=True),
     S("LGT_ALL_MAX_FAILURES", "lgt_all_max_failures", 5, integer(0),
       "wrong credentials compared per peer per window before it is throttled (0: off); each "
       "comparison is reserved atomically before it happens, so however many requests race, no "
@@ -229,8 +276,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("LOG_FORMAT", "log_format", DERIVED, choice("json", "text"),
       "`json`: one object per line with `request_id`; `text`: for a terminal",
       "`json` (dev: `text`)"),
-    S("LOG_LEVEL", "log_level", "INFO", choice("DEBUG", "INFO", "WARNING", "ERROR"),
-      "the lowest level logged"),
+    S("LOG_LEVEL", "log_level", "INFO", level,
+      "the lowest level logged (`DEBUG`, `INFO`, `WARNING`, `ERROR`, in any case)"),
     S("REFUSAL_LOG_INTERVAL_SECONDS", "refusal_log_interval_seconds", 60.0, positive,
       "refused tokens are logged as one `token_rejections` line per reason per interval (with "
       "a count and one example request id), never a line per request"),
@@ -279,13 +326,16 @@ def default(field: str) -> Any:
 
 def reference() -> str:
     """The documented settings reference (docs/settings.md), rendered from the table."""
-    rows = [f"| `{s.variable}` | {s.documented_default} | {s.doc} |" for s in SETTINGS]
+    rows = [f"| {s.documented_variable} | {s.documented_default} | {s.doc} |" for s in SETTINGS]
     return "\n".join(
         [
             "# Settings",
             "",
             "All from the environment; `Settings.from_env` validates them at start-up and names "
-            "any problem. Rendered from `src/entrypoints/settings_table.py` by "
+            "any problem. A setting shown with a `_FILE` variant may instead be read from the "
+            "file it names (a Docker or Kubernetes secret; its trailing newline is dropped; a "
+            "missing or empty file stops start-up). Rendered from "
+            "`src/entrypoints/settings_table.py` by "
             "`python -m revocation.entrypoints.settings_table`.",
             "",
             "| Variable | Default | Meaning |",

@@ -47,7 +47,7 @@ def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, st
 class TestCli:
     def test_production_without_secrets_stops_with_a_clear_message(self) -> None:
         env = {name: "" for name in ("JWT_SECRET", "APP_ID", "APP_KEY", "REVOCATION_ENV")}
-        result = run_cli("migrate", env=env)
+        result = run_cli("issue-token", "--user-id", "1", env=env)
         assert result.returncode == 2
         assert "configuration error: JWT_SECRET is required" in result.stderr
 

@@ -56,6 +56,25 @@ async def migrate(engine: DatabaseEngine) -> None:
                 )
 
 
+async def pending_migrations(engine: DatabaseEngine) -> list[str]:
+    """IDs of the committed migrations the database lacks (all of them on a new database).
+
+    Raises TokenLogUnavailable when the database fails.
+    """
+    with database_errors("read which migrations were applied"):
+        done = await _applied(engine) if await _history_exists(engine) else set()
+    return [str(m.ID) for m in committed_migrations() if str(m.ID) not in done]
+
+
+async def _history_exists(engine: DatabaseEngine) -> bool:
+    if _dialect(engine) == "sqlite":
+        query = "SELECT count(*) AS found FROM sqlite_master WHERE type = 'table' AND name = {}"
+    else:
+        query = "SELECT count(*) AS found FROM pg_tables WHERE tablename = {}"
+    rows = await engine.run_querystring(QueryString(query, "migration"))
+    return bool(rows and rows[0]["found"])
+
+
 def committed_migrations() -> list[ModuleType]:
     """The migration modules in `piccolo_migrations/`, oldest first."""
     package = piccolo_migrations.__name__

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from typing import Any
 
 import msgspec
@@ -38,6 +37,36 @@ DOMAIN_ERRORS: dict[type[RevocationError], tuple[int, str]] = {
     SessionNotFound: (404, "Not Found"),
     StorageUnavailable: (503, "Service Unavailable"),
 }
+# The titles of Litestar's own errors, written here rather than taken from http.HTTPStatus,
+# whose phrases change between Python versions (3.13 renamed 413 "Content Too Large"): the API's
+# answers are part of its contract and must not depend on the interpreter.
+HTTP_TITLES: dict[int, str] = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    408: "Request Timeout",
+    409: "Conflict",
+    411: "Length Required",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+}
+
+
+def http_title(status: int) -> str:
+    """The fixed title of a status; a status not listed gets its class's."""
+    return HTTP_TITLES.get(status) or ("Client Error" if status < 500 else "Server Error")
+
+
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
@@ -61,6 +90,15 @@ async def send_domain_error(error: RevocationError, send: Send) -> None:
         "headers": list(headers),
     }
     await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def send_unexpected_error(error: Exception, send: Send) -> None:
+    """The answer `unexpected_error_to_response` gives, sent straight to the ASGI server."""
+    logger.exception("unhandled error", exc_info=error)
+    body = msgspec.json.encode(ErrorBody("Internal Server Error"))
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
@@ -105,7 +143,7 @@ def http_error_to_response(_: Request[Any, Any, Any], error: Exception) -> Respo
     headers = dict(error.headers or {})
     if status == 401:
         headers.update(BEARER_CHALLENGE)
-    return error_response(status, HTTPStatus(status).phrase, headers)
+    return error_response(status, http_title(status), headers)
 
 
 def unexpected_error_to_response(

@@ -105,7 +105,8 @@ class IssueTokenOperation(Operation):
 
 
 def error(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=ErrorBody, description=description)
+    # Examples come from the catalogue (openapi_document), never generated at random.
+    return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
 UNAUTHORIZED = {401: error("Missing, invalid, expired or revoked token")}

@@ -1,0 +1,62 @@
+"""DATABASE_URL as users copy it from other tools, reduced to the two forms the engines take.
+
+SQLAlchemy and Django write the driver into the scheme (`postgresql+asyncpg://`,
+`sqlite+aiosqlite:///`); the rest of such a URL means the same here, so the driver part is
+dropped. Anything else is refused with the list of what is accepted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+POSTGRES = "postgresql://"
+SQLITE = "sqlite:///"
+# Scheme (before `://`) -> the one the engines take. The drivers only change the client library.
+_SCHEMES = {
+    **{
+        f"{base}{driver}": "postgresql"
+        for base in ("postgresql", "postgres")
+        for driver in ("", "+asyncpg", "+psycopg", "+psycopg2")
+    },
+    **{f"sqlite{driver}": "sqlite" for driver in ("", "+aiosqlite", "+pysqlite")},
+}
+ACCEPTED = ", ".join(f"{scheme}://" for scheme in _SCHEMES)
+
+
+class DatabaseUrlError(ValueError):
+    """A DATABASE_URL this service cannot use; the message says what it accepts."""
+
+
+def normalise_database_url(url: str) -> str:
+    """`postgresql://…` or `sqlite:///<file>` for any accepted spelling; DatabaseUrlError else."""
+    scheme, separator, rest = url.partition("://")
+    accepted = _SCHEMES.get(scheme.lower()) if separator else None
+    if accepted is None:
+        shown = f"{scheme}://" if separator else repr(url)
+        raise DatabaseUrlError(f"{shown} is not a database URL this service takes ({ACCEPTED})")
+    if accepted == "postgresql":
+        return POSTGRES + rest
+    if not rest.startswith("/") or rest in ("/", "/:memory:") or "mode=memory" in rest:
+        # Piccolo opens a new SQLite connection per query: each would see a new, empty
+        # in-memory database.
+        raise DatabaseUrlError(f"SQLite needs a database file (sqlite:///path), not {url!r}")
+    return SQLITE + rest.removeprefix("/")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The absolute path of a `sqlite:///` URL's file (relative to the working directory)."""
+    if not url.startswith(SQLITE):
+        return None
+    return Path(url.removeprefix(SQLITE)).absolute()
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, to print."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}" if "@" in rest else url
+
+
+def describe(url: str) -> str:
+    """How messages name the database: a SQLite file's absolute path, else the redacted URL."""
+    path = sqlite_path(url)
+    return f"the SQLite file {path}" if path else redacted(url)
