@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from revocation.adapters.piccolo.migrate import migrate
 from revocation.domain.model import parse_user_id
 from revocation.entrypoints import asgi_server
+from revocation.entrypoints.app import create_app
 from revocation.entrypoints.cli_database import (
     CommandError,
     check_migrated_if_reachable,
@@ -47,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     check_migrated_if_reachable(settings)
+    _refuse_unbuildable(settings)
     asgi_server.run(
         "revocation.entrypoints.app:app_from_env",
         server=args.server,
@@ -56,6 +58,16 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=logging_config(settings.log_format, settings.log_level),
     )
     return 0
+
+
+def _refuse_unbuildable(settings: Settings) -> None:
+    """Build the app once here (no I/O): a value an adapter refuses (a REDIS_URL that is no
+    Redis URL, a PEM key that does not parse) is then one line, not a traceback from each
+    server worker."""
+    try:
+        create_app(Container(settings=settings))
+    except ValueError as error:
+        raise CommandError(f"configuration error: {error}") from None
 
 
 def run_migrations(_: argparse.Namespace, settings: Settings) -> int:

@@ -66,6 +66,26 @@ class TestOutsideMake:
         assert_one_line_error(result, "loopback HOST")
 
 
+class TestServeRefusesWhatItsAdaptersRefuse:
+    @pytest.mark.parametrize(
+        ("setting", "value", "expected"),
+        [
+            ("REDIS_URL", "http://cache:6379", "Redis URL must specify one of"),
+            ("JWT_PUBLIC_KEY", "not a PEM key", "not a usable RS256 key"),
+        ],
+    )
+    def test_in_one_line_before_any_worker_starts(
+        self, tmp_path: Path, setting: str, value: str, expected: str
+    ) -> None:
+        assert run(tmp_path, "migrate").returncode == 0
+        env = {"JWT_ALGORITHMS": "RS256"} if setting == "JWT_PUBLIC_KEY" else {}
+        result = run(
+            tmp_path, "serve", "--dev", "--port", str(free_port()), **env, **{setting: value}
+        )
+        assert_one_line_error(result, "configuration error", expected)
+        assert "granian" not in result.stderr  # refused before the server started
+
+
 class TestAnotherDirectory:
     def test_a_missing_database_file_is_named_with_how_to_create_it(self, tmp_path: Path) -> None:
         result = run(tmp_path, "issue-token", "--dev", "--user-id", "12345")
