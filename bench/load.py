@@ -37,10 +37,18 @@ class Load:
 
 
 def run_wrk(
-    url: str, *, seconds: float, connections: int, tokens: Sequence[str] = (), threads: int = 1
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    tokens: Sequence[str] = (),
+    threads: int = 1,
+    script: str | None = None,
 ) -> Load:
-    """`wrk --latency` for `seconds` against `url`, rotating `tokens` as bearer credentials."""
-    with _wrk_command(url, max(1, round(seconds)), connections, tokens, threads) as command:
+    """`wrk --latency` for `seconds` against `url`, rotating `tokens` as bearer credentials
+    (or with another request hook, `script`, in wrk's Lua)."""
+    seconds_ = max(1, round(seconds))
+    with _wrk_command(url, seconds_, connections, tokens, threads, script) as command:
         done = subprocess.run(command, capture_output=True, text=True, check=True)
     return parse_wrk(done.stdout)
 
@@ -75,15 +83,22 @@ def wrk_in_background(
 
 @contextlib.contextmanager
 def _wrk_command(
-    url: str, seconds: int, connections: int, tokens: Sequence[str], threads: int
+    url: str,
+    seconds: int,
+    connections: int,
+    tokens: Sequence[str],
+    threads: int,
+    script: str | None = None,
 ) -> Iterator[list[str]]:
     command = [require_tool("wrk"), "--latency", f"-t{threads}", f"-c{connections}"]
     command += [f"-d{seconds}s", "--timeout", "5s"]
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        if tokens:
-            script.write(_ROTATE_TOKENS % ", ".join(f'"{token}"' for token in tokens))
-            script.flush()
-            command += ["-s", script.name]
+    if script is None and tokens:
+        script = _ROTATE_TOKENS % ", ".join(f'"{token}"' for token in tokens)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as hook:
+        if script is not None:
+            hook.write(script)
+            hook.flush()
+            command += ["-s", hook.name]
         yield [*command, url]
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from typing import Any, get_args
+from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from jwt.algorithms import HMACAlgorithm
 from jwt.types import Options
 
+from revocation.adapters.jwt_keys import REFUSED, KeyRing
 from revocation.domain.errors import InvalidToken
 from revocation.domain.model import Claims, TokenKey, parse_user_id
 from revocation.domain.ports import TokenCodec
@@ -17,13 +18,15 @@ from revocation.domain.ports import TokenCodec
 MAX_TEXT_CLAIM = 255  # `iss` and `jti` fit the token log's varchar(255)
 MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z: fits a datetime and a timestamp
 _REQUIRED = ["exp", "iat", "jti", "sub"]
-# Anything PyJWT raises, and what malformed input can make the standard library raise.
-# ValueError covers UnicodeError, binascii.Error and json.JSONDecodeError.
-_REFUSED = (jwt.PyJWTError, ValueError, TypeError, RecursionError)
 
 
 class PyJWTCodec:
-    """The `TokenCodec` port on PyJWT; raises InvalidToken for any token it refuses."""
+    """The `TokenCodec` port on PyJWT; raises InvalidToken for any token it refuses.
+
+    With public keys, every verification key is named by its thumbprint (`kid`), tokens it
+    signs carry the signing key's, and `previous_verification_keys` keep verifying what older
+    signing keys issued: a rotation leaves every unexpired token valid.
+    """
 
     def __init__(
         self,
@@ -34,19 +37,15 @@ class PyJWTCodec:
         issuer: str | None = None,
         audience: str | None = None,
         leeway_seconds: int = 0,
+        previous_verification_keys: Sequence[str | bytes] = (),
     ) -> None:
         if leeway_seconds < 0:
             raise ValueError("leeway_seconds must not be negative")
         self._algorithms = _allow_list(algorithms)
-        # Keys are parsed once here, so a bad key stops start-up instead of failing each request.
-        self._verification_key = _prepare_key(self._algorithms, verification_key, "verification")
-        if isinstance(self._verification_key, get_args(PrivateKeyTypes)):
-            raise ValueError("verification_key must be a public key, not a private one")
-        self._signing_key = (
-            None
-            if signing_key is None
-            else _prepare_key(self._algorithms[:1], signing_key, "signing")
+        self._keys = KeyRing(
+            self._algorithms, [verification_key, *previous_verification_keys], signing_key
         )
+        self.public_jwks = self._keys.public_jwks
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
@@ -63,7 +62,7 @@ class PyJWTCodec:
         return _claims(self._decode(token, self._verify_options))
 
     def encode(self, claims: Claims) -> str:
-        if self._signing_key is None:
+        if self._keys.signing is None:
             raise RuntimeError("this PyJWTCodec has no signing_key: it can only verify")
         payload: dict[str, Any] = {
             "sub": str(claims.user_id),
@@ -75,21 +74,34 @@ class PyJWTCodec:
             payload["iss"] = claims.key.issuer
         if self._audience is not None:
             payload["aud"] = self._audience
-        return self._jwt.encode(payload, self._signing_key, algorithm=self._algorithms[0])
+        return self._jwt.encode(
+            payload,
+            self._keys.signing,
+            algorithm=self._algorithms[0],
+            headers=self._keys.kid_header,
+        )
 
     def _decode(self, token: str, options: Options) -> dict[str, Any]:
         try:
-            return self._jwt.decode(
-                token,
-                self._verification_key,
-                algorithms=self._algorithms,  # never the token header's choice
-                options=options,
-                issuer=self._issuer,
-                audience=self._audience,
-                leeway=self._leeway,
-            )
-        except _REFUSED as error:
+            verifies = options.get("verify_signature", True)
+            keys = self._keys.candidates(token) if verifies else self._keys.verification[:1]
+            for key in keys[:-1]:  # older keys, while a rotation keeps them
+                with contextlib.suppress(jwt.InvalidSignatureError):
+                    return self._decode_with(token, key, options)
+            return self._decode_with(token, keys[-1], options)
+        except REFUSED as error:
             raise InvalidToken(f"{type(error).__name__}: {error}") from error
+
+    def _decode_with(self, token: str, key: Any, options: Options) -> dict[str, Any]:
+        return self._jwt.decode(
+            token,
+            key,
+            algorithms=self._algorithms,  # never the token header's choice
+            options=options,
+            issuer=self._issuer,
+            audience=self._audience,
+            leeway=self._leeway,
+        )
 
 
 def _allow_list(algorithms: Sequence[str]) -> list[str]:
@@ -108,19 +120,6 @@ def _allow_list(algorithms: Sequence[str]) -> list[str]:
             "algorithms mix HMAC (HS*) with public-key ones; that allows key confusion"
         )
     return list(algorithms)
-
-
-def _prepare_key(algorithms: Sequence[str], key: str | bytes, role: str) -> Any:
-    prepared: Any = None  # a cryptography key object, or HMAC secret bytes
-    for name in algorithms:
-        algorithm = jwt.get_algorithm_by_name(name)
-        try:
-            prepared = algorithm.prepare_key(key)
-        except _REFUSED as error:
-            raise ValueError(f"{role}_key is not a usable {name} key: {error}") from None
-        if weakness := algorithm.check_key_length(prepared):
-            raise ValueError(f"{role}_key is too weak for {name}: {weakness}")
-    return prepared
 
 
 def _claims(payload: dict[str, Any]) -> Claims:

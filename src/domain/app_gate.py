@@ -25,6 +25,15 @@ class InternalCall:
     peer: str  # who is calling, as the HTTP edge saw it (after trusted proxies)
 
 
+@dataclass(frozen=True, slots=True)
+class ClientCall:
+    """An OAuth client's credentials as sent (its client id and secret are the app id and key)."""
+
+    app_id: object
+    app_key: object
+    peer: str
+
+
 class AppGate:
     """User id first, then credentials present, then the brake, then a constant-time compare.
 
@@ -41,10 +50,15 @@ class AppGate:
 
     async def admit(self, call: InternalCall) -> int:
         """The validated user id, or the error the spec names for the first failed rule."""
-        user_id, app_id, app_key, peer = call.user_id, call.app_id, call.app_key, call.peer
-        parsed_user_id = parse_user_id(user_id)
+        parsed_user_id = parse_user_id(call.user_id)
         if parsed_user_id is None:
             raise MissingUserId("user_id is missing or not an integer in range")
+        await self.admit_client(ClientCall(call.app_id, call.app_key, call.peer))
+        return parsed_user_id
+
+    async def admit_client(self, call: ClientCall) -> str:
+        """The client's app id once its credentials match, behind the same brake."""
+        app_id, app_key, peer = call.app_id, call.app_key, call.peer
         if not _non_empty_str(app_id) or not _non_empty_str(app_key):
             raise MissingAppCredentials("app_id and app_key must be non-empty strings")
         try:
@@ -57,7 +71,7 @@ class AppGate:
             self._telemetry.internal_auth_failed(peer, throttled=False)
             raise InvalidAppCredentials("app_id and app_key do not match")
         await attempt.succeeded()
-        return parsed_user_id
+        return app_id
 
 
 def _non_empty_str(value: object) -> TypeGuard[str]:

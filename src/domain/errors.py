@@ -41,6 +41,14 @@ class InvalidPage(RevocationError):
     """A history page was asked with a cursor no page gave, or a size out of range."""
 
 
+class InvalidOAuthRequest(RevocationError):
+    """An OAuth request is malformed: a parameter repeated, the client authenticated twice."""
+
+
+class MissingToken(InvalidOAuthRequest):
+    """An OAuth introspection or revocation request named no token."""
+
+
 class MissingUserId(RevocationError):
     """An internal call gave no usable user id."""
 

@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from revocation.adapters.jwks import key_set
 from revocation.entrypoints.containers import Container
 from revocation.entrypoints.http.auth import revocation_middleware
 from revocation.entrypoints.http.controllers import InternalController, LogoutController
@@ -18,6 +19,7 @@ from revocation.entrypoints.http.cors import WithoutCors, cors_config
 from revocation.entrypoints.http.errors import EXCEPTION_HANDLERS
 from revocation.entrypoints.http.health import ReadinessProbe
 from revocation.entrypoints.http.history import HistoryController, InternalHistoryController
+from revocation.entrypoints.http.oauth import oauth_router
 from revocation.entrypoints.http.openapi import BEARER_COMPONENTS
 from revocation.entrypoints.http.openapi_document import (
     DocumentedOpenAPIConfig,
@@ -50,6 +52,7 @@ def create_app(container: Container) -> Litestar:
             HistoryController,
             InternalHistoryController,
             verify_router(),
+            oauth_router(),
         ],
         dependencies={
             "logout_token": _bridge(container.logout_token),
@@ -61,6 +64,8 @@ def create_app(container: Container) -> Litestar:
             "authenticate_token": _bridge(container.authenticate_token),
             "session_history": _bridge(container.session_history),
             "internal_session_history": _bridge(container.internal_session_history),
+            "introspect_token": _bridge(container.introspect_token),
+            "revoke_oauth_token": _bridge(container.revoke_oauth_token),
         },
         middleware=[revocation_middleware(timed(container.authenticate_token(), metrics))],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -76,7 +81,12 @@ def create_app(container: Container) -> Litestar:
             operation_id_creator=readable_operation_id,
         ),
         request_max_body_size=settings.max_body_bytes,
-        state=State({"trusted_proxies": TrustedProxies(settings.trusted_proxies)}),
+        state=State(
+            {
+                "trusted_proxies": TrustedProxies(settings.trusted_proxies),
+                "jwks": key_set(container.jwt_codec().public_jwks),
+            }
+        ),
     )
     if settings.cors_allowed_origins:  # CORS is for browsers; the verify route is for gateways
         app.asgi_handler = WithoutCors(app.asgi_handler, VERIFY_PATH)

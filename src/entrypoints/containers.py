@@ -40,6 +40,7 @@ from revocation.adapters.replay_queue import IgnoredReplays, ReplayQueue, Respon
 from revocation.adapters.replay_tally import InMemoryReplayTally
 from revocation.adapters.telemetry import LoggingTelemetry, RefusalSummary
 from revocation.adapters.throttle import InMemoryFailureThrottle
+from revocation.adapters.throttle_turns import QueuedThrottle
 from revocation.adapters.verified_tokens import VerifiedTokenCache
 from revocation.domain.app_gate import AppGate
 from revocation.domain.logged_tokens import LoggedTokens
@@ -51,11 +52,13 @@ from revocation.domain.use_cases import (
     InternalIssueToken,
     InternalLogoutAll,
     InternalSessionHistory,
+    IntrospectToken,
     IssueToken,
     ListSessions,
     LogoutAllDevices,
     LogoutToken,
     RespondToReplays,
+    RevokeOAuthToken,
     RevokeSession,
     SessionHistory,
 )
@@ -72,16 +75,20 @@ def wiring_of(settings: Settings, in_memory: bool) -> Wiring:
     return settings.revocation_cache
 
 
-def build_codec(settings: Settings, clock: Clock) -> TokenCodec:
+def build_jwt_codec(settings: Settings) -> PyJWTCodec:
     secret = settings.jwt_secret if settings.uses_hmac else None
-    codec = PyJWTCodec(
+    return PyJWTCodec(
         algorithms=settings.jwt_algorithms,
         verification_key=secret or settings.jwt_public_key or "",
         signing_key=secret or settings.jwt_private_key,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
+        previous_verification_keys=() if secret else settings.jwt_verification_keys,
     )
+
+
+def build_codec(settings: Settings, clock: Clock, codec: PyJWTCodec) -> TokenCodec:
     if settings.verified_token_cache_size == 0:
         return codec
     return VerifiedTokenCache(
@@ -202,7 +209,9 @@ class Container(containers.DeclarativeContainer):
     )
     # Its own provider: overriding it (a test's recorder) leaves /metrics and its timers working.
     telemetry = providers.Callable(lambda metrics: metrics, metrics)
-    codec = providers.Singleton(build_codec, settings, clock)
+    # The keys (and the JWKS that publishes them), and the verified-token cache in front.
+    jwt_codec = providers.Singleton(build_jwt_codec, settings)
+    codec = providers.Singleton(build_codec, settings, clock, jwt_codec)
     policy = providers.Singleton(
         BlacklistPolicy,
         max_ttl_seconds=settings.provided.blacklist_expiry_seconds,
@@ -311,12 +320,16 @@ class Container(containers.DeclarativeContainer):
         off=providers.Singleton(IgnoredReplays),
     )
 
+    # A client authenticating many times at once (introspection) queues here, not polling.
+    queued_throttle = providers.Singleton(
+        QueuedThrottle, throttle, max_in_flight=settings.provided.lgt_all_max_failures
+    )
     gate = providers.Singleton(
         AppGate,
         credentials=providers.Singleton(
             StaticAppCredentials, settings.provided.app_id, settings.provided.app_key
         ),
-        throttle=throttle,
+        throttle=queued_throttle,
         telemetry=telemetry,
     )
 
@@ -360,6 +373,13 @@ class Container(containers.DeclarativeContainer):
     )
     internal_logout_all = providers.Factory(
         InternalLogoutAll, gate=gate, logout_all_devices=logout_all_devices
+    )
+    # OAuth's doors to the same check and the same logout.
+    introspect_token = providers.Factory(
+        IntrospectToken, gate=gate, authenticate=authenticate_token
+    )
+    revoke_oauth_token = providers.Factory(
+        RevokeOAuthToken, gate=gate, codec=codec, logout_token=logout_token
     )
     issue_token = providers.Factory(
         IssueToken,

@@ -51,6 +51,7 @@ class Settings:
     jwt_secret: str | None = default("jwt_secret")
     jwt_public_key: str | None = default("jwt_public_key")
     jwt_private_key: str | None = default("jwt_private_key")
+    jwt_verification_keys: tuple[str, ...] = default("jwt_verification_keys")
     jwt_issuer: str | None = default("jwt_issuer")
     jwt_audience: str | None = default("jwt_audience")
     jwt_leeway_seconds: int = default("jwt_leeway_seconds")

@@ -165,6 +165,17 @@ def origins(name: str, raw: str) -> tuple[str, ...]:
     return parts
 
 
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.DOTALL)
+
+
+def pem_blocks(name: str, raw: str) -> tuple[str, ...]:
+    """One or more PEM blocks, one after the other (a file's content, or joined with `\n`)."""
+    blocks = tuple(match.group(0) for match in _PEM_BLOCK.finditer(raw.replace("\\n", "\n")))
+    if not blocks:
+        raise SettingsError(f"{name} must hold one or more PEM public keys")
+    return blocks
+
+
 S = Setting
 SETTINGS: tuple[Setting, ...] = (
     S("REVOCATION_ENV", "environment", "production", choice("production", "development"),
@@ -201,8 +212,14 @@ SETTINGS: tuple[Setting, ...] = (
     S("JWT_PUBLIC_KEY", "jwt_public_key", None, text,
       "PEM public key for RS/ES/PS/EdDSA algorithms", "none", from_file=True),
     S("JWT_PRIVATE_KEY", "jwt_private_key", None, text,
-      "PEM private key, only to issue tokens with an asymmetric algorithm", "none",
-      from_file=True),
+      "PEM private key, only to issue tokens with an asymmetric algorithm; its public half "
+      "is `JWT_PUBLIC_KEY`, and the tokens it signs carry that key's `kid` (RFC 7638 "
+      "thumbprint)", "none", from_file=True),
+    S("JWT_VERIFICATION_KEYS", "jwt_verification_keys", (), pem_blocks,
+      "more PEM public keys, one block after another, that verify tokens beside "
+      "`JWT_PUBLIC_KEY` (all listed in `/.well-known/jwks.json`). Rotation: publish the next "
+      "key here first; then make it `JWT_PRIVATE_KEY`/`JWT_PUBLIC_KEY` and keep the old public "
+      "key here until the last token it signed expires", "none", from_file=True),
     S("JWT_ISSUER", "jwt_issuer", None, text,
       "when set, required and checked; our tokens carry it", "unset"),
     S("JWT_AUDIENCE", "jwt_audience", None, text,

@@ -53,3 +53,18 @@ def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """wrk and urllib talk to loopback only; a proxy from the environment would intercept."""
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
+
+
+def test_the_introspection_benchmark_runs_and_prints_its_rows(postgres_url: str) -> None:
+    """`python -m bench.introspection`, tiny: its three rows and two verdicts come out."""
+    for tool in ("wrk", "redis-server"):
+        if shutil.which(tool) is None:
+            unavailable(f"`{tool}` is not installed (Debian: apt-get install {tool})")
+    admin_url = postgres_url.rpartition("/")[0] + "/postgres"
+    command = [sys.executable, "-m", "bench.introspection", "--seconds", "1", "--rounds", "1"]
+    command += ["--tokens", "3", "--admin-url", admin_url]
+    command += ["--database", f"revocation_bench_smoke_{secrets.token_hex(4)}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=os.environ)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for row in ("verify route ", "introspection ", "reference ", "introspection: p99"):
+        assert f"\n{row}" in done.stdout or f"| {row}" in done.stdout, row

@@ -159,6 +159,7 @@ class TestSentinel:
                 logouts = logouts_meanwhile(
                     service, watch, lambda: time.monotonic() > started + 3
                 )  # before the failover: the old primary still reached, no longer vouched for
+                assert logouts[503] > 0  # its writes would not survive: the logout is not done
                 sentinel.wait_for_failover()
                 logouts += logouts_meanwhile(service, watch, lambda: service.fast_path(0))
                 back = time.monotonic() - started

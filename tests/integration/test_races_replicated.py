@@ -129,6 +129,9 @@ class ClusterFaults:
         primary = self.primary_of(shard)
         other = c.replicas[shard] if primary is c.primaries[shard] else c.primaries[shard]
         lagging = primary is c.primaries[0]  # behind the proxy
+        # A replica still syncing (a primary restarted by the last fault of this shard) is
+        # too stale to take over: Redis Cluster would never promote it.
+        wait_for(lambda: in_sync(other), "the replica in sync")
         if lagging:
             c.proxy.stall("replica-0")
             time.sleep(rng.uniform(0.1, 0.5))
@@ -146,6 +149,14 @@ class ClusterFaults:
 def role(node: RedisProcess) -> str:
     with node.admin() as admin:
         return str(admin.role()[0])
+
+
+def in_sync(replica: RedisProcess) -> bool:
+    with replica.admin() as admin:
+        replication = admin.info("replication")
+    return bool(
+        replication.get("role") == "slave" and replication.get("master_link_status") == "up"
+    )
 
 
 def cluster_ok(node: RedisProcess) -> bool:

@@ -28,6 +28,8 @@ from tests.random_refs import random_user_id
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
 CREDENTIALS = {"app_id": SERVER_ENV["APP_ID"], "app_key": SERVER_ENV["APP_KEY"]}
+OAUTH_CLIENT = {"client_id": SERVER_ENV["APP_ID"], "client_secret": SERVER_ENV["APP_KEY"]}
+OAUTH_FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +52,9 @@ def authorize(case: Case[Any], server: LiveServer) -> dict[str, str]:
     (and probes the same request without it and with a wrong one: both must be 401).
     """
     token = fresh_token(server)
+    if isinstance(case.body, dict) and case.media_type == OAUTH_FORM:
+        case.body = {**case.body, "token": token, **OAUTH_CLIENT}  # an OAuth client's form
+        return {}
     if isinstance(case.body, dict):
         case.body = {**case.body, **CREDENTIALS}
     if case.path_parameters and "session_id" in case.path_parameters:

@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from litestar.testing import AsyncTestClient
 
 from revocation.entrypoints.app import create_app
 from tests.app_factory import TEST_ENV, in_memory_container
-
-
-def pem_pair(algorithm: str) -> tuple[str, str]:
-    key = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        if algorithm.startswith("RS")
-        else ec.generate_private_key(ec.SECP256R1())
-    )
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+from tests.keys import pem_pair
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256"])

@@ -19,7 +19,7 @@ from revocation.entrypoints.app import create_app
 from revocation.entrypoints.http.verify import VERIFY_PATH
 from tests.app_factory import TEST_ENV, in_memory_container
 from tests.forged_tokens import flip_last_char, hs256, payload_of, unsigned
-from tests.unit.test_asymmetric_keys import pem_pair
+from tests.keys import pem_pair
 
 UNAUTHORIZED = b'{"title":"Unauthorized"}'
 CREDENTIALS = {"app_id": TEST_ENV["APP_ID"], "app_key": TEST_ENV["APP_KEY"]}

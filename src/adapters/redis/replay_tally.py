@@ -10,6 +10,7 @@ caches' tracking would broadcast every count to every instance.
 from __future__ import annotations
 
 import logging
+import time
 
 from redis.exceptions import RedisError
 
@@ -19,6 +20,9 @@ from revocation.domain.ports import ReplayTally
 from revocation.domain.replays import Tally
 
 logger = logging.getLogger(__name__)
+
+# A failing shard, or Redis flapping, would otherwise log a line per replayed token.
+WARNING_INTERVAL_SECONDS = 60.0
 
 # -> {total, 1 if this call set the window's alert key}; ARGV[3] = 0: count only (grace).
 _ADD = """
@@ -51,7 +55,7 @@ class RedisReplayTally:
         self._failures = failures
         self._fallback = fallback
         self._prefix = prefix
-        self._failing = False  # log once per spell of failures, not once per replayed token
+        self._warned_at: float | None = None  # one warning a minute, not one per replay
 
     async def add(
         self, session_id: str, count: int, *, alert_window: int | None, ttl_seconds: int
@@ -65,15 +69,13 @@ class RedisReplayTally:
                 raise RedisError(f"the tally script answered {type(reply).__name__}")
         except REDIS_FAILURES as error:
             self._failures.note()
-            if not self._failing:
+            now = time.monotonic()
+            if self._warned_at is None or now - self._warned_at >= WARNING_INTERVAL_SECONDS:
                 logger.warning("replays counted in this process: Redis failed (%r)", error)
-            self._failing = True
+                self._warned_at = now
             return await self._fallback.add(
                 session_id, count, alert_window=alert_window, ttl_seconds=ttl_seconds
             )
-        if self._failing:
-            logger.info("replays counted in Redis again")
-        self._failing = False
         return Tally(total=int(reply[0]), alert=reply[1] == 1)
 
 

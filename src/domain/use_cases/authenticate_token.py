@@ -35,6 +35,11 @@ def bearer_token(authorization: str | None) -> str:
     token = token.strip(" ")
     if scheme.lower() != "bearer" or not token:
         raise InvalidToken("not a Bearer credential")
+    return well_formed(token)
+
+
+def well_formed(token: str) -> str:
+    """The token if it could be a JWT we issued (b64token characters, bounded length)."""
     if len(token) > MAX_TOKEN_LENGTH or not _B64_TOKEN.fullmatch(token):
         raise InvalidToken("malformed bearer token")
     return token
@@ -83,13 +88,20 @@ class AuthenticateToken:
 
     async def __call__(self, *, authorization: str | None) -> Claims:
         try:
-            return await self._check(authorization)
+            return await self._check(bearer_token(authorization))
         except Unauthorized as rejection:
             self._telemetry.token_rejected(rejection.reason)
             raise
 
-    async def _check(self, authorization: str | None) -> Claims:
-        token = bearer_token(authorization)
+    async def check_token(self, *, token: str) -> Claims:
+        """The same check for a token given alone (OAuth introspection sends it in a form)."""
+        try:
+            return await self._check(well_formed(token))
+        except Unauthorized as rejection:
+            self._telemetry.token_rejected(rejection.reason)
+            raise
+
+    async def _check(self, token: str) -> Claims:
         # 1. Redis: the pair's entry and the user's watermark (answered once step 2 passed).
         fast = await self._fast_layer(self._codec.peek(token))
         # 2. The JWT: signature, algorithm and claims.

@@ -24,6 +24,8 @@ PUBLIC_PATHS = (
     r"^/health/",
     r"^/metrics$",
     r"^/schema(/|$)",
+    r"^/oauth/(introspect|revoke)$",  # the client authenticates; the token is a parameter
+    r"^/\.well-known/",
 )
 _AUTHORIZATION = b"authorization"  # ASGI servers lower-case header names
 # A route handler's `opt` key: a function of the Claims returning the whole answer, as an ASGI
