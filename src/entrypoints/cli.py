@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from revocation.adapters.piccolo.migrate import migrate
 from revocation.domain.model import parse_user_id
 from revocation.entrypoints import asgi_server
-from revocation.entrypoints.app import create_app
 from revocation.entrypoints.cli_database import (
     CommandError,
     check_migrated_if_reachable,
@@ -19,6 +18,7 @@ from revocation.entrypoints.cli_database import (
 )
 from revocation.entrypoints.cli_parser import build_parser
 from revocation.entrypoints.cli_progress import Progress
+from revocation.entrypoints.cli_serve import refuse_what_the_server_would
 from revocation.entrypoints.cli_settings import settings_for
 from revocation.entrypoints.containers import Container
 from revocation.entrypoints.database_urls import describe
@@ -47,27 +47,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
+    host, port = args.host or settings.host, args.port or settings.port
     check_migrated_if_reachable(settings)
-    _refuse_unbuildable(settings)
+    refuse_what_the_server_would(settings, host, port)
     asgi_server.run(
         "revocation.entrypoints.app:app_from_env",
         server=args.server,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         workers=args.workers,
         log_config=logging_config(settings.log_format, settings.log_level),
     )
     return 0
-
-
-def _refuse_unbuildable(settings: Settings) -> None:
-    """Build the app once here (no I/O): a value an adapter refuses (a REDIS_URL that is no
-    Redis URL, a PEM key that does not parse) is then one line, not a traceback from each
-    server worker."""
-    try:
-        create_app(Container(settings=settings))
-    except ValueError as error:
-        raise CommandError(f"configuration error: {error}") from None
 
 
 def run_migrations(_: argparse.Namespace, settings: Settings) -> int:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import pty
+import socket
 import subprocess
 import sys
 import time
@@ -84,6 +85,15 @@ class TestServeRefusesWhatItsAdaptersRefuse:
         )
         assert_one_line_error(result, "configuration error", expected)
         assert "granian" not in result.stderr  # refused before the server started
+
+    def test_a_port_in_use_is_one_line(self, tmp_path: Path) -> None:
+        assert run(tmp_path, "migrate").returncode == 0
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = str(taken.getsockname()[1])
+            result = run(tmp_path, "serve", "--dev", "--port", port)
+        assert_one_line_error(result, f"cannot listen on 127.0.0.1:{port}", "--port")
 
 
 class TestAnotherDirectory:
