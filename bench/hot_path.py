@@ -24,6 +24,9 @@ class Case:
     path: str
     tokens: Sequence[str]
     status: int  # what every response must be
+    # Every token seen once before the load (memos, caches); False: more tokens than any cache
+    # holds, and only a sample is checked first, so most arrive unseen.
+    warm: bool = True
 
 
 @dataclass(frozen=True)
@@ -36,17 +39,25 @@ class Figures:
     rounds: int
 
 
-def cases(valid: Sequence[str], revoked: Sequence[str]) -> list[Case]:
-    return [
-        Case("hello (no auth)", HELLO_PATH, (), 200),
-        Case("protected, valid token", VERIFY_PATH, valid, 200),
-        Case("protected, blacklisted", VERIFY_PATH, revoked, 401),
+HELLO, VALID, BLACKLISTED = "hello (no auth)", "protected, valid token", "protected, blacklisted"
+COLD = "protected, cold tokens"
+COLD_SAMPLE = 20
+
+
+def cases(valid: Sequence[str], revoked: Sequence[str], cold: Sequence[str] = ()) -> list[Case]:
+    """Hello, valid and blacklisted tokens, and cold tokens when some are given."""
+    warm = [
+        Case(HELLO, HELLO_PATH, (), 200),
+        Case(VALID, VERIFY_PATH, valid, 200),
+        Case(BLACKLISTED, VERIFY_PATH, revoked, 401),
     ]
+    return [*warm, Case(COLD, VERIFY_PATH, cold, 200, warm=False)] if cold else warm
 
 
 def check_answers(app: App, case: Case) -> None:
-    """Before any load: every token of the case gets the expected status from this app."""
-    for token in case.tokens or [""]:
+    """Before any load: every token of the case (a sample of a cold one) gets the expected
+    status from this app."""
+    for token in (case.tokens if case.warm else case.tokens[:COLD_SAMPLE]) or [""]:
         request = urllib.request.Request(app.base_url + case.path)
         if token:
             request.add_header("Authorization", f"Bearer {token}")

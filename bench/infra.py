@@ -137,6 +137,11 @@ def reference_command(port: int, server: str, workers: int) -> list[str]:
     return [*module, "--server", server, "--workers", str(workers)]
 
 
+def bare_command(port: int, server: str, workers: int) -> list[str]:
+    module = [sys.executable, "-m", "bench.bare_asgi", "--port", str(port)]
+    return [*module, "--server", server, "--workers", str(workers)]
+
+
 def migrate(env: Mapping[str, str]) -> None:
     command = [sys.executable, "-m", "revocation.entrypoints.cli", "migrate"]
     subprocess.run(command, env=dict(env), cwd=REPO, check=True, capture_output=True)

@@ -21,6 +21,7 @@ import httpx
 from redis.crc import key_slot
 
 from bench import hot_path, logout_latency, report, seed
+from bench.hot_path import BLACKLISTED, VALID
 from bench.infra import (
     App,
     app_process,
@@ -34,7 +35,7 @@ from bench.infra import (
     throwaway_redis,
 )
 from bench.run import _machine
-from bench.targets import BLACKLISTED, LOGOUT_P99_MS, VALID
+from bench.targets import LOGOUT_P99_MS
 from revocation.adapters.redis.client import KeyLayout
 from revocation.entrypoints.http.health import PROBE_KEY
 from tests.integration.redis_cluster import ReplicatedCluster, replicated_cluster

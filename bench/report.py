@@ -9,6 +9,7 @@ from bench.hot_path import Figures
 from bench.logout_all import Scaling
 
 REFERENCE = "reference"
+BARE = "bare ASGI app"  # the server's ceiling: no framework, no check
 DEFAULT_MODE = "local"  # the service's REVOCATION_CACHE default with one Redis
 
 

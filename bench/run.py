@@ -19,13 +19,22 @@ from itertools import product
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import hot_path, invalidation_lag, logout_all, logout_latency, memory, report, seed
+from bench import (
+    hot_path,
+    invalidation_lag,
+    logout_all,
+    logout_latency,
+    memory,
+    report,
+    seed,
+)
 from bench import targets as verdicts
 from bench.infra import (
     CACHE_MODES,
     REPO,
     App,
     app_process,
+    bare_command,
     free_port,
     migrate,
     own_database,
@@ -48,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rows", type=int, default=100_000, help="seeded token-log rows")
     parser.add_argument("--tokens", type=int, default=100, help="distinct tokens per load run")
+    parser.add_argument(
+        "--cold-tokens",
+        type=int,
+        default=40_000,
+        help="distinct tokens of the cold row (default 40,000: more than the verified-token "
+        "cache's 10,000 and the local cache's 100,000 values, about 33,000 tokens)",
+    )
     parser.add_argument("--sizes", default="1,10,100,1000,10000", help="logout-all N values")
     parser.add_argument("--memory-entries", type=int, default=100_000)
     parser.add_argument("--skip-servers", action="store_true", help="no ASGI server comparison")
@@ -83,19 +99,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     require_tool("wrk")
     started = time.monotonic()
     print(_machine())
-    redis_bytes = memory.redis_bytes_per_token(args.memory_entries)
+    redis_bytes, logged_bytes = memory.redis_bytes_per_token(args.memory_entries)
+    process_bytes = memory.process_bytes_per_logged_token(min(args.memory_entries, 20_000))
     with throwaway_redis() as redis_url, own_database(args.admin_url, args.database) as db_url:
         env = service_env(db_url, redis_url)
         migrate(env)
         asyncio.run(seed.bulk_rows(db_url, args.rows))
         table_bytes, table_rows = asyncio.run(seed.table_size(db_url))
         tokens = seed.issue_tokens(env, args.tokens)
+        cold = seed.cold_tokens(env, args.cold_tokens, _COLD_USERS)
         per_mode = logout_latency.WARM_UP_LOGOUTS + args.logouts
         to_log_out = {
             mode: seed.logged_tokens(env, per_mode, _LOGOUT_USERS + number * per_mode)
             for number, mode in enumerate(modes)
         }
-        all_cases = hot_path.cases(tokens.valid, tokens.revoked)
+        all_cases = hot_path.cases(tokens.valid, tokens.revoked, cold)
         load = {"rounds": args.rounds, "seconds": args.seconds, "connections": args.connections}
         with _apps(db_url, redis_url, args.server, args.workers, modes) as apps:
             figures = _hot_path(apps, all_cases, redis_url, args, load)
@@ -117,6 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  Redis: {redis_bytes:.1f} bytes per blacklisted token (INFO used_memory delta)")
     per_row = table_bytes / table_rows
     print(f"  Postgres: {per_row:.0f} bytes per logged token (table+indexes, {table_rows:,} rows)")
+    print(f"  Redis: {logged_bytes:.1f} bytes per logged token's mark (INFO used_memory delta)")
+    print(
+        f"  Process: {process_bytes:.0f} bytes per logged token in the local cache once checked "
+        "(its entry, mark and user's watermark; tracemalloc); bounded by REVOCATION_CACHE_SIZE"
+    )
     print("\nTargets")
     print(report.verdicts_table(_verdicts(figures, modes, latencies, scaling, redis_bytes)))
     load_average = " ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -126,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # Users of the tokens the logout-latency runs log out (the load's are at seed.BENCH_USER_BASE).
 _LOGOUT_USERS = 3_000_000
+_COLD_USERS = 5_000_000
 
 
 def _hello_mode(modes: Sequence[str]) -> str:
@@ -140,7 +164,7 @@ def _hot_path(
     args: argparse.Namespace,
     load: dict[str, Any],
 ) -> dict[tuple[str, str], hot_path.Figures]:
-    setup = f"{args.server}, {args.workers} worker(s), wrk -t1 -c{args.connections}"
+    setup = f"{args.server}, {args.workers} worker(s), wrk -t1 -c{args.connections}, LOG_LEVEL=INFO"
     print(f"\nHot path ({setup}, {args.rounds} x {args.seconds:g} s, medians)")
     modes = [mode for mode in apps if mode != report.REFERENCE]
     if not hot_path.wait_for_mirror(redis_url, modes):
@@ -150,11 +174,16 @@ def _hot_path(
         (app, case)
         for case in all_cases
         for app in apps.values()
-        if case.tokens or app.label in (report.REFERENCE, hello_app.label)
+        if (case.tokens and app.label != report.BARE)
+        or (not case.tokens and app.label in (report.REFERENCE, report.BARE, hello_app.label))
     ]
     figures = hot_path.measure(pairs, **load)
     print(report.hot_path_table(figures))
     print("  x ref, p99 / ref: against the reference's row of the same case")
+    print(
+        f"  cold tokens: {len(all_cases[3].tokens):,} distinct, "
+        f"only {hot_path.COLD_SAMPLE} seen before the load"
+    )
     return figures
 
 
@@ -220,6 +249,7 @@ def _verdicts(
         hello = report.service_label(_hello_mode(modes))
         local = report.DEFAULT_MODE
         result += verdicts.near_zero(figures, local, hello, latencies.get(local))
+        result += verdicts.gateway(figures, local, report.BARE)
     return result + verdicts.logout_all_and_memory(scaling, redis_bytes)
 
 
@@ -232,12 +262,13 @@ def _apps(
     with contextlib.ExitStack() as stack:
         apps = {}
         variants = [(report.REFERENCE, reference_command, service_env(db_url, redis_url))]
+        variants += [(report.BARE, bare_command, service_env(db_url, redis_url))]
         variants += [
             (mode, service_command, service_env(db_url, redis_url, cache=mode)) for mode in modes
         ]
         for key, command, env in variants:
             port = free_port()
-            label = key if key == report.REFERENCE else report.service_label(key)
+            label = key if key in (report.REFERENCE, report.BARE) else report.service_label(key)
             process = app_process(label, command(port, server, workers), env, port)
             apps[key] = stack.enter_context(process)
         yield apps

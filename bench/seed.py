@@ -72,9 +72,12 @@ class Tokens:
     revoked: list[str]
 
 
-async def _with_use_cases(env: Mapping[str, str], work: Callable[[Container], Awaitable[T]]) -> T:
-    # A writer only: the spec's flow, no tracking listener (it runs in an app's lifespan).
-    container = Container(settings=Settings.from_env({**env, "REVOCATION_CACHE": "off"}))
+async def _with_use_cases(
+    env: Mapping[str, str], work: Callable[[Container], Awaitable[T]], cache: str = "off"
+) -> T:
+    # A writer only, no tracking listener (it runs in an app's lifespan): the spec's flow, or
+    # (`cache="redis"`) the mode in which issuance also marks its tokens logged in Redis.
+    container = Container(settings=Settings.from_env({**env, "REVOCATION_CACHE": cache}))
     engine = container.database()
     await start_engine(engine)
     try:
@@ -113,3 +116,19 @@ def logged_tokens(env: Mapping[str, str], count: int, first_user: int) -> list[s
         return [(await issue_token(user_id=user, device="bench")).token for user in users]
 
     return asyncio.run(_with_use_cases(env, issue))
+
+
+def cold_tokens(env: Mapping[str, str], count: int, first_user: int) -> list[str]:
+    """`count` logged tokens of users `first_user`... as the service issues them where Redis
+    answers alone (marked logged there too), 32 at a time."""
+
+    async def issue(container: Container) -> list[str]:
+        issue_token, slots = container.issue_token(), asyncio.Semaphore(32)
+
+        async def one(user: int) -> str:
+            async with slots:
+                return (await issue_token(user_id=user, device="bench")).token
+
+        return list(await asyncio.gather(*(one(first_user + n) for n in range(count))))
+
+    return asyncio.run(_with_use_cases(env, issue, cache="redis"))

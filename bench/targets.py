@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bench.hot_path import Figures
+from bench.hot_path import BLACKLISTED, COLD, HELLO, VALID, Figures
 from bench.logout_all import Scaling
 from bench.logout_latency import LogoutLatency
 from bench.report import REFERENCE, Verdict, service_label
 
-HELLO, VALID, BLACKLISTED = "hello (no auth)", "protected, valid token", "protected, blacklisted"
 LOGOUT_P99_MS = 60
 
 FigureMap = Mapping[tuple[str, str], Figures]
@@ -56,7 +55,7 @@ def near_zero(
             f"{ours.p99_ms:.2f} vs {theirs.p99_ms:.2f} ms",
         ),
         Verdict(
-            f"{tag} blacklisted req/s >= valid req/s",
+            f"{tag} blacklisted req/s >= valid req/s, at the default LOG_LEVEL (INFO)",
             rejected.rps >= ours.rps,
             f"{rejected.rps:,.0f} vs {ours.rps:,.0f} req/s",
         ),
@@ -70,6 +69,29 @@ def near_zero(
             )
         )
     return result
+
+
+def gateway(figures: FigureMap, mode: str, bare_label: str) -> list[Verdict]:
+    """The verify route against the server's ceiling (a bare ASGI hello), and cold tokens
+    (more than any cache holds) against the hand-written reference."""
+    tag = f"gateway, cache={mode}:"
+    label = service_label(mode)
+    ours, bare = figures[(label, VALID)], figures[(bare_label, HELLO)]
+    cold, cold_ref = figures[(label, COLD)], figures[(REFERENCE, COLD)]
+    return [
+        _ratio(f"{tag} warm tokens: throughput >= 0.5x bare ASGI hello", ours.rps, bare.rps, 0.5),
+        Verdict(
+            f"{tag} warm tokens: p99 <= 2x bare ASGI hello's",
+            ours.p99_ms <= 2 * bare.p99_ms,
+            f"{ours.p99_ms:.2f} vs {bare.p99_ms:.2f} ms",
+        ),
+        _ratio(f"{tag} cold tokens: throughput >= 2.5x reference", cold.rps, cold_ref.rps, 2.5),
+        Verdict(
+            f"{tag} cold tokens: p99 <= reference p99",
+            cold.p99_ms <= cold_ref.p99_ms,
+            f"{cold.p99_ms:.2f} vs {cold_ref.p99_ms:.2f} ms",
+        ),
+    ]
 
 
 def logout_all_and_memory(scaling: Sequence[Scaling], redis_bytes: float) -> list[Verdict]:

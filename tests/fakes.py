@@ -10,6 +10,7 @@ from revocation.domain.errors import BlacklistUnavailable, TokenLogUnavailable
 from revocation.domain.model import (
     BlacklistEntry,
     BlacklistState,
+    LoggedEntry,
     LogState,
     TokenKey,
     TokenRecord,
@@ -66,6 +67,9 @@ class DownBlacklist:
         raise BlacklistUnavailable("down")
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
+        raise BlacklistUnavailable("down")
+
+    async def note_logged(self, entries: Sequence[LoggedEntry]) -> None:
         raise BlacklistUnavailable("down")
 
 

@@ -7,7 +7,13 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from revocation.domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
+from revocation.domain.model import (
+    BlacklistEntry,
+    BlacklistState,
+    LoggedEntry,
+    TokenKey,
+    Watermark,
+)
 
 
 class DictBlacklist:
@@ -27,6 +33,10 @@ class DictBlacklist:
         now = time.monotonic()
         for entry in entries:
             self._blocked[entry.key] = now + entry.ttl_seconds
+
+    async def note_logged(self, entries: Sequence[LoggedEntry]) -> None:
+        """Marks of logged tokens are a shortcut, not a duty: an adapter that keeps none answers
+        `logged=None` and the service asks the database. It must never invent one."""
 
     @contextlib.asynccontextmanager
     async def revoking(self, entries: Sequence[BlacklistEntry]) -> AsyncIterator[None]:

@@ -19,6 +19,8 @@ from revocation.domain.audit import Revocation
 from revocation.domain.model import (
     BlacklistEntry,
     BlacklistState,
+    LoggedEntry,
+    LoggedMark,
     LogState,
     TokenKey,
     TokenRecord,
@@ -145,17 +147,27 @@ class InMemoryBlacklist:
         # (iss, jti) -> expiry instant.
         self._blocked: dict[TokenKey, float] = {}
         self._watermarks: dict[int, tuple[Watermark, float]] = {}
+        self._logged: dict[TokenKey, tuple[LoggedMark, float]] = {}
         self._lock = asyncio.Lock()
 
     async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
         now = self._clock.now()
         expiry = self._blocked.get(key)
         watermark = self._watermarks.get(user_id)
+        logged = self._logged.get(key)
         return BlacklistState(
             token_blocked=expiry is not None and expiry > now,
             watermark=watermark[0] if watermark and watermark[1] > now else None,
             complete=self.complete,
+            logged=logged[0] if logged and logged[1] > now else None,
         )
+
+    async def note_logged(self, entries: Sequence[LoggedEntry]) -> None:
+        now = self._clock.now()
+        for entry in entries:
+            self._logged[entry.key] = (entry.mark, now + entry.ttl_seconds)
+        if len(self._logged) > 1024 and len(self._logged) & 1023 == 0:
+            self._logged = {k: v for k, v in self._logged.items() if v[1] > now}
 
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
         now = self._clock.now()

@@ -13,6 +13,7 @@ import hashlib
 from collections import OrderedDict
 from typing import NamedTuple
 
+from revocation.domain.errors import InvalidToken
 from revocation.domain.model import Claims
 from revocation.domain.ports import Clock, TokenCodec
 
@@ -52,13 +53,23 @@ class VerifiedTokenCache:
 
     def peek(self, token: str) -> Claims:
         digest = _digest(token)
-        claims = self._live(digest) or self._peeked.get(digest)
+        claims = self._live(digest) or self._peeked.get(digest) or self._verified_ahead(token)
         if claims is None:
             claims = self._inner.peek(token)  # no time checks: the same bytes, the same claims
             if len(self._peeked) >= self._max_entries:
                 self._peeked.popitem(last=False)
             self._peeked[digest] = claims
         return claims
+
+    def _verified_ahead(self, token: str) -> Claims | None:
+        """A token met for the first time is verified now, as `verify` would (and remembered
+        as verified): the check verifies every token it peeks at once its fast layer answered,
+        and one PyJWT decode costs about as much as the peek's own. None when it is refused:
+        the peek then reads it unverified, and `verify` refuses it again."""
+        try:
+            return self.verify(token)
+        except InvalidToken:
+            return None
 
     def encode(self, claims: Claims) -> str:
         return self._inner.encode(claims)

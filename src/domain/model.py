@@ -140,6 +140,24 @@ class BlacklistEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggedMark:
+    """The fast layer's copy of a logged row: whose token it is, and its precise issue time."""
+
+    user_id: int
+    issued_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEntry:
+    """One logged token for the fast layer, with how long the copy may live: never past the
+    instant its row may be purged, so "logged" there never outlives the log's own answer."""
+
+    key: TokenKey
+    mark: LoggedMark
+    ttl_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class BlacklistState:
     """What the fast layer knows of one token, read in one round trip."""
 
@@ -151,6 +169,8 @@ class BlacklistState:
     # A logout of this token is committing to the log right now (or died doing so): only the
     # log knows whether the token is blocked.
     token_pending: bool = False
+    # The token's (iss, jti) is logged, for this user and issue time (None: not known here).
+    logged: LoggedMark | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,11 @@ class BlacklistPolicy:
             return max(0, remaining)
         return max(0, min(self.max_ttl_seconds, remaining))
 
+    def logged_ttl_for(self, expires_at: float, now: float) -> int:
+        """Seconds the fast layer may say a token expiring at `expires_at` is logged: until its
+        row may be purged (expiry plus leeway), rounded down; 0: say nothing."""
+        return max(0, math.floor(expires_at + self.leeway_seconds - now))
+
     @property
     def watermark_ttl_seconds(self) -> int:
         """A watermark outlives every token it kills that the fast layer answers for."""

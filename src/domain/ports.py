@@ -11,6 +11,7 @@ from revocation.domain.model import (
     BlacklistEntry,
     BlacklistState,
     Claims,
+    LoggedEntry,
     LogState,
     TokenKey,
     TokenRecord,
@@ -154,6 +155,12 @@ class Blacklist(Protocol):
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
         """Raise the user's watermark (never lower it), living `ttl_seconds`; one round trip."""
+        ...
+
+    async def note_logged(self, entries: Sequence[LoggedEntry]) -> None:
+        """Keep each entry's "logged" mark for its TTL, in one round trip (`lookup` answers it
+        as `logged`). A mark is a fact of the log that never changes while it lives: it waits
+        for no cache and no replica."""
         ...
 
 

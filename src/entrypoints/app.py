@@ -17,6 +17,7 @@ from revocation.entrypoints.http.auth import revocation_middleware
 from revocation.entrypoints.http.controllers import InternalController, LogoutController
 from revocation.entrypoints.http.cors import WithoutCors, cors_config
 from revocation.entrypoints.http.errors import EXCEPTION_HANDLERS
+from revocation.entrypoints.http.gateway import GatewayVerify
 from revocation.entrypoints.http.health import ReadinessProbe
 from revocation.entrypoints.http.history import HistoryController, InternalHistoryController
 from revocation.entrypoints.http.oauth import oauth_router
@@ -39,6 +40,7 @@ def create_app(container: Container) -> Litestar:
     """A Litestar app on the container's adapters (`Container(in_memory=True)` for tests)."""
     settings: Settings = container.settings()
     metrics = container.metrics() if settings.metrics_enabled else None
+    authenticate = timed(container.authenticate_token(), metrics)
     probe = ReadinessProbe(
         token_log=container.token_log,
         blacklist=container.blacklist,
@@ -67,7 +69,7 @@ def create_app(container: Container) -> Litestar:
             "introspect_token": _bridge(container.introspect_token),
             "revoke_oauth_token": _bridge(container.revoke_oauth_token),
         },
-        middleware=[revocation_middleware(timed(container.authenticate_token(), metrics))],
+        middleware=[revocation_middleware(authenticate)],
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors_config(settings.cors_allowed_origins),
         lifespan=[lambda _: container.lifespan()],
@@ -90,6 +92,8 @@ def create_app(container: Container) -> Litestar:
     )
     if settings.cors_allowed_origins:  # CORS is for browsers; the verify route is for gateways
         app.asgi_handler = WithoutCors(app.asgi_handler, VERIFY_PATH)
+    # The verify route is answered before Litestar's layers: every gateway call pays for them.
+    app.asgi_handler = GatewayVerify(app.asgi_handler, authenticate)
     return instrumented(app, metrics)  # request ids and metrics around everything
 
 

@@ -43,6 +43,7 @@ from revocation.adapters.throttle import InMemoryFailureThrottle
 from revocation.adapters.throttle_turns import QueuedThrottle
 from revocation.adapters.verified_tokens import VerifiedTokenCache
 from revocation.domain.app_gate import AppGate
+from revocation.domain.logged_mirror import LoggedMirror
 from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.policy import BlacklistPolicy
 from revocation.domain.ports import Clock, TokenCodec
@@ -339,6 +340,11 @@ class Container(containers.DeclarativeContainer):
         max_entries=settings.provided.revocation_cache_size,
         leeway_seconds=settings.provided.jwt_leeway_seconds,
     )
+    # Where checks take the fast layer's word: which tokens are logged, so each costs the fleet
+    # one database read at most (none when issued here).
+    logged_mirror = providers.Factory(
+        LoggedMirror, blacklist=blacklist, policy=policy, clock=clock, telemetry=telemetry
+    )
     authenticate_token = providers.Factory(
         AuthenticateToken,
         codec=codec,
@@ -348,6 +354,7 @@ class Container(containers.DeclarativeContainer):
         policy=policy,
         clock=clock,
         logged_tokens=logged_tokens,
+        logged_mirror=logged_mirror,
         replays=replay_watch,
         require_logged=settings.provided.requires_logged_tokens,
         unlogged_iat_skew_seconds=settings.provided.unlogged_iat_skew_seconds,
@@ -386,6 +393,7 @@ class Container(containers.DeclarativeContainer):
         codec=codec,
         token_log=token_log,
         clock=clock,
+        logged_mirror=logged_mirror,
         issuer=providers.Callable(lambda s: s.jwt_issuer or "", settings),
         ttl_seconds=settings.provided.access_token_ttl_seconds,
     )

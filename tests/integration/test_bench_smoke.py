@@ -1,8 +1,9 @@
 """The benchmark harness end to end, tiny: every phase runs and its table comes out.
 
 Not a performance test: one 1-second round per row, N up to 100, 1,000 seeded rows, 16 logouts
-per mode. It proves that `make bench` works (wrk, the reference and the service in every
-REVOCATION_CACHE mode, logout latency, invalidation lag, the counting proxies, the memory figure).
+per mode. It proves that `make bench` works (wrk, the reference, the bare ASGI app and the
+service in every REVOCATION_CACHE mode, cold tokens, logout latency, invalidation lag, the
+counting proxies, the memory figures).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def test_the_benchmark_runs_every_phase_and_prints_its_tables(postgres_url: str)
     admin_url = postgres_url.rpartition("/")[0] + "/postgres"
     command = [sys.executable, "-m", "bench", "--seconds", "1", "--rounds", "1"]
     command += ["--sizes", "1,100", "--tokens", "3", "--rows", "1000", "--skip-servers"]
+    command += ["--cold-tokens", "50"]
     command += ["--memory-entries", "1000", "--logouts", "16", "--admin-url", admin_url]
     command += ["--database", f"revocation_bench_smoke_{secrets.token_hex(4)}"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=os.environ)
@@ -34,8 +36,12 @@ def test_the_benchmark_runs_every_phase_and_prints_its_tables(postgres_url: str)
     for mode in ("off", "redis", "local"):
         label = f"service, REVOCATION_CACHE={mode}"
         assert f"protected, blacklisted | {label}" in sections["Hot path"]
+        assert f"protected, cold tokens | {label}" in sections["Hot path"]
         assert f"\n{label} " in sections["Logout latency"]
+    assert "hello (no auth)        | bare ASGI app" in sections["Hot path"]
     assert "\nservice, REVOCATION_CACHE=local " in sections["Invalidation lag"]
+    assert "gateway, cache=local: cold tokens" in sections["Targets"]
+    assert "bytes per logged token's mark" in sections["Memory"]
     assert "near zero, cache=local: logout p99" in sections["Targets"]
     assert "\n100 " in sections["Logout-all"]  # the row of N = 100 made it
 

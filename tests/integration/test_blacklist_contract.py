@@ -8,6 +8,7 @@ so nothing sleeps. Random user ids keep tests apart on the shared Redis; nothing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from asyncio import StreamReader, StreamWriter
 from collections.abc import AsyncIterator, Iterable
@@ -30,7 +31,7 @@ from revocation.adapters.redis.client import (
 )
 from revocation.adapters.redis.tracking import FixedPrimary, TrackingListener
 from revocation.domain.errors import BlacklistUnavailable
-from revocation.domain.model import BlacklistEntry, TokenKey, Watermark
+from revocation.domain.model import BlacklistEntry, LoggedEntry, LoggedMark, TokenKey, Watermark
 from revocation.domain.ports import Blacklist
 from tests.integration.servers import redis_options
 from tests.random_refs import random_key, random_user_id
@@ -69,10 +70,13 @@ class MemoryHarness:
 
 
 class RedisHarness:
-    def __init__(self, client: RedisClient, blacklist: Blacklist | None = None) -> None:
+    def __init__(
+        self, client: RedisClient, blacklist: Blacklist | None = None, *, full: bool = False
+    ) -> None:
         self.raw = client
-        self.keys = RedisBlacklist(client, RedisFailures())
-        self.blacklist = blacklist or self.keys
+        self.keys = RedisBlacklist(client, RedisFailures(), full_mirror=full)
+        # Not `blacklist or ...`: an empty local cache is falsy (it has a length).
+        self.blacklist = self.keys if blacklist is None else blacklist
 
     async def assert_token_lives(self, key: TokenKey, user_id: int, seconds: int) -> None:
         await self._assert_pttl(self.keys.keys.token_key(key), seconds)
@@ -94,6 +98,23 @@ async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 async def tracked_redis(redis_url: str) -> AsyncIterator[tuple[Redis, LocallyCachedBlacklist]]:
     """The local cache on the shared Redis, its tracking connection up and its lease valid."""
+    async with tracked(redis_url, full=False) as pair:
+        yield pair
+
+
+@pytest.fixture
+async def tracked_full_redis(
+    redis_url: str,
+) -> AsyncIterator[tuple[Redis, LocallyCachedBlacklist]]:
+    """The same, reading the full mirror's keys (where checks take the fast layer's word)."""
+    async with tracked(redis_url, full=True) as pair:
+        yield pair
+
+
+@contextlib.asynccontextmanager
+async def tracked(
+    redis_url: str, *, full: bool
+) -> AsyncIterator[tuple[Redis, LocallyCachedBlacklist]]:
     client = build_redis_client(redis_url, redis_options(2))
     listener = TrackingListener(
         redis_url,
@@ -103,7 +124,7 @@ async def tracked_redis(redis_url: str) -> AsyncIterator[tuple[Redis, LocallyCac
         lease_seconds=LEASE,
     )
     cached = LocallyCachedBlacklist(
-        RedisBlacklist(client, RedisFailures()), listener, lease_seconds=LEASE
+        RedisBlacklist(client, RedisFailures(), full_mirror=full), listener, lease_seconds=LEASE
     )
     await listener.start()
     try:
@@ -116,23 +137,35 @@ async def tracked_redis(redis_url: str) -> AsyncIterator[tuple[Redis, LocallyCac
         await client.aclose()
 
 
-@pytest.fixture(
-    params=[
-        "memory",
-        pytest.param("redis", marks=pytest.mark.redis),
-        pytest.param("redis_cluster", marks=pytest.mark.redis),  # three masters, see conftest
-        pytest.param("local", marks=pytest.mark.redis),  # the default with one Redis
-    ]
-)
+HARNESSES = [
+    "memory",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("redis_cluster", marks=pytest.mark.redis),  # three masters, see conftest
+    pytest.param("local", marks=pytest.mark.redis),  # the default with one Redis
+]
+
+
+@pytest.fixture(params=HARNESSES)
 def harness(request: pytest.FixtureRequest) -> Harness:
+    return _harness(request, full=False)
+
+
+@pytest.fixture(params=HARNESSES)
+def full_harness(request: pytest.FixtureRequest) -> Harness:
+    """Where checks take the fast layer's word: lookups also read the markers and marks."""
+    return _harness(request, full=True)
+
+
+def _harness(request: pytest.FixtureRequest, *, full: bool) -> Harness:
     # Servers are asked for here, not in the signature, so the in-memory half runs without.
     if request.param == "memory":
         return MemoryHarness()
     if request.param == "local":
-        client, cached = request.getfixturevalue("tracked_redis")
+        tracked_fixture = "tracked_full_redis" if full else "tracked_redis"
+        client, cached = request.getfixturevalue(tracked_fixture)
         return RedisHarness(client, cached)
     client = request.getfixturevalue(f"{request.param}_client")
-    return RedisHarness(client)
+    return RedisHarness(client, full=full)
 
 
 def entry(key: TokenKey, user_id: int, ttl: int = DAY) -> BlacklistEntry:
@@ -262,6 +295,34 @@ class TestRaiseWatermark:
         await harness.blacklist.raise_watermark(Watermark(user, 1_800_000_000.0), 0)
 
         assert (await harness.blacklist.lookup(random_key(), user)).watermark is None
+
+
+class TestNoteLogged:
+    async def test_a_noted_token_reads_logged_with_its_user_and_exact_issue_time(
+        self, full_harness: Harness
+    ) -> None:
+        harness = full_harness
+        key, user, issued_at = random_key(), random_user_id(), 1_800_000_000.123457
+        assert (await harness.blacklist.lookup(key, user)).logged is None
+        await harness.blacklist.note_logged([LoggedEntry(key, LoggedMark(user, issued_at), DAY)])
+        state = await harness.blacklist.lookup(key, user)
+        assert state.logged == LoggedMark(user, issued_at)  # bit for bit: a watermark's edge
+        assert not state.token_blocked
+        assert (await harness.blacklist.lookup(random_key(), user)).logged is None
+
+    async def test_a_mark_lives_its_ttl_and_blocks_nothing(self, full_harness: Harness) -> None:
+        harness, key, user = full_harness, random_key(), random_user_id()
+        await harness.blacklist.note_logged([LoggedEntry(key, LoggedMark(user, 1.5), 60)])
+        await harness.blacklist.add([entry(key, user)])
+        state = await harness.blacklist.lookup(key, user)
+        assert state.token_blocked  # an entry is read beside its mark, whatever the mark says
+        assert state.logged == LoggedMark(user, 1.5)
+        if isinstance(harness, MemoryHarness):
+            harness.clock.advance(60)
+            assert (await harness.blacklist.lookup(key, user)).logged is None
+        else:
+            assert isinstance(harness, RedisHarness)
+            await harness._assert_pttl(harness.keys.keys.logged_key(key), 60)
 
 
 class TestRevoking:

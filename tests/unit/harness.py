@@ -15,6 +15,7 @@ from revocation.adapters.replay_tally import InMemoryReplayTally
 from revocation.adapters.telemetry import RecordingTelemetry
 from revocation.adapters.throttle import InMemoryFailureThrottle
 from revocation.domain.app_gate import AppGate
+from revocation.domain.logged_mirror import LoggedMirror
 from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.policy import BlacklistPolicy
 from revocation.domain.ports import Background, Blacklist, ReplayTally, TokenLog
@@ -85,11 +86,17 @@ class Harness:
         assert self.blacklist is not None
         return self.blacklist
 
+    def logged_mirror(self) -> LoggedMirror:
+        return LoggedMirror(
+            blacklist=self.fast, policy=self.policy, clock=self.clock, telemetry=self.telemetry
+        )
+
     def issue_token(self) -> IssueToken:
         return IssueToken(
             codec=self.codec,
             token_log=self.token_log,
             clock=self.clock,
+            logged_mirror=self.logged_mirror(),
             issuer="unit-tests",
             ttl_seconds=TTL,
         )
@@ -104,6 +111,7 @@ class Harness:
             policy=self.policy,
             clock=self.clock,
             logged_tokens=self.logged_tokens,
+            logged_mirror=self.logged_mirror(),
             replays=self.replays,
             unlogged_iat_skew_seconds=self.skew,
         )

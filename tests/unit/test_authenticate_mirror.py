@@ -61,12 +61,15 @@ class TestTheMirrorAnswersAlone:
         harness.token_log = DownTokenLog()
         assert (await check(harness, issued.token)).user_id == 1
 
-    async def test_a_token_this_process_never_saw_asks_the_log(self) -> None:
+    async def test_a_token_logged_elsewhere_and_never_seen_asks_the_log(self) -> None:
         harness = mirrored()
-        issued = await harness.issue_token()(user_id=1)
+        now = int(harness.clock.now())
+        key = TokenKey("unit-tests", "logged-by-another-service")
+        await harness.token_log.record(TokenRecord(key, 1, now, now + 600))
+        issued = harness.codec.encode(Claims(key, 1, now, now + 600))
         harness.token_log = DownTokenLog()
         with pytest.raises(TokenLogUnavailable):
-            await check(harness, issued.token)
+            await check(harness, issued)
 
     async def test_an_unlogged_token_is_still_refused(self) -> None:
         harness = mirrored()
@@ -176,13 +179,18 @@ class TestRevocationsThroughTheMirror:
     async def test_a_revocation_redis_missed_is_put_there_by_the_next_check_that_sees_it(
         self, scope: str
     ) -> None:
+        """A token the fast layer does not know as logged (another service logged it, and no
+        check read it yet): its first check reads the log, which knows the revocation."""
         harness = mirrored()
-        issued = await harness.issue_token()(user_id=1)
+        now = int(harness.clock.now())
+        key = TokenKey("unit-tests", "logged-elsewhere")
+        await harness.token_log.record(TokenRecord(key, 1, now, now + 600))
+        token = harness.codec.encode(Claims(key, 1, now, now + 600))
         harness.clock.advance(1)  # a revocation in a later second: Redis can tell alone
         redis = harness.fast
         harness.blacklist = DownBlacklist()
         revoke = (
-            harness.logout()(claims=harness.codec.verify(issued.token), revocation=LOGOUT)
+            harness.logout()(claims=harness.codec.verify(token), revocation=LOGOUT)
             if scope == "token"
             else harness.logout_all(ManualBackground())(  # only the watermark
                 user_id=1, revocation=LOGOUT_ALL
@@ -192,11 +200,11 @@ class TestRevocationsThroughTheMirror:
             await revoke
         harness.blacklist = redis  # back, complete, but without that revocation
         with pytest.raises(TokenRevoked):
-            await check(harness, issued.token)  # the log decides, and tells Redis
+            await check(harness, token)  # the log decides, and tells Redis
         harness.token_log = DownTokenLog()
         harness.logged_tokens = LoggedTokens()  # another instance, which trusts Redis alone
         with pytest.raises(TokenRevoked):
-            await check(harness, issued.token)
+            await check(harness, token)
 
     async def test_without_the_mode_a_redis_failure_is_covered_by_the_log(self) -> None:
         harness = Harness()

@@ -140,7 +140,30 @@ class TestHit:
         for _ in range(2):
             with pytest.raises(InvalidToken):
                 cache.verify(forged)
-        assert counting.verified == 2
+        assert counting.verified == 3  # the first peek's attempt, then each verify's own
+
+    def test_a_first_peek_verifies_ahead_so_the_token_is_decoded_once(
+        self, clock: ManualClock
+    ) -> None:
+        counting = CountingCodec(codec())
+        cache = cached(counting, clock)
+
+        assert cache.peek(token()) == claims()
+        assert cache.verify(token()) == claims()
+        assert (counting.peeked, counting.verified) == (0, 1)
+
+    def test_a_token_refused_ahead_is_still_peeked_and_refused_by_verify(
+        self, clock: ManualClock
+    ) -> None:
+        counting = CountingCodec(codec())
+        cache = cached(counting, clock)
+        not_yet_valid = token(nbf=START + 60)
+
+        assert cache.peek(not_yet_valid) == claims()
+        with pytest.raises(InvalidToken):
+            cache.verify(not_yet_valid)
+        clock.advance(60)
+        assert cache.verify(not_yet_valid) == claims()  # no refusal was remembered
 
     def test_encode_delegates(self, clock: ManualClock) -> None:
         cache = cached(codec(), clock)

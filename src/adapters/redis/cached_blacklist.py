@@ -25,7 +25,13 @@ from typing import Protocol
 
 from revocation.adapters.redis.client import PENDING, Identities, KeyLayout, outlive_leases
 from revocation.domain.errors import BlacklistUnavailable
-from revocation.domain.model import BlacklistEntry, BlacklistState, TokenKey, Watermark
+from revocation.domain.model import (
+    BlacklistEntry,
+    BlacklistState,
+    LoggedEntry,
+    TokenKey,
+    Watermark,
+)
 from revocation.domain.ports import Blacklist
 
 _MISSING = object()
@@ -80,6 +86,8 @@ class RedisReads(Protocol):
     ) -> Identities: ...
 
     async def distrust(self, keys: Sequence[bytes]) -> None: ...
+
+    async def note_logged(self, entries: Sequence[LoggedEntry]) -> None: ...
 
     @property
     def keys(self) -> KeyLayout: ...
@@ -170,6 +178,12 @@ class LocallyCachedBlacklist:
         self._forget(list(served))
         await outlive_leases(acknowledged, self._lease)
         await self._check_primaries(served)
+
+    async def note_logged(self, entries: Sequence[LoggedEntry]) -> None:
+        """No lease wait: a logged mark is a fact that never changes while it lives, and a cache
+        that still holds its absence only asks the log once more."""
+        await self._redis.note_logged(entries)
+        self._forget([self._redis.keys.logged_key(entry.key) for entry in entries])
 
     def __len__(self) -> int:
         return len(self._values)

@@ -6,6 +6,8 @@ one node, moves with its slot, and carries its own mirror marker:
   `rv{t3f}<12-byte digest of (iss, jti)>` = "1"  (a blocked pair, in bucket t3f: the digest's
       first byte; never the token text), or "?<16 hex digits>" while a logout commits to the
       log (the local cache's pending mark, unique to that logout: ask the log)
+  `rv{t3f}L<the same digest>` = "<user id>:<issue time>" (a logged token, in its pair's bucket;
+      lives until its row may be purged: only ever a true fact of the log)
   `rv{w2a}42` = user 42's watermark in integer microseconds (bucket w2a: 42 mod 256)
   `rv{t3f}:mirror` (`:mirror:full` where Redis answers alone) = the bucket's marker: a repair's
       ticket, "done:<run id of the primary that completed the repair>", or "distrusted" (a
@@ -46,6 +48,7 @@ MIRROR_DONE = b"done:"  # + the run id of the primary on which a full repair com
 DISTRUSTED = b"distrusted"  # a marker after a write that may not survive a failover
 BUCKETS = 256  # per kind (tokens, watermarks): enough slots to spread a Cluster's load
 _DIGEST_BYTES = 12  # 96 bits: a collision needs ~2^48 blocked tokens
+_TAG_BYTES = len(b"{t00}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,15 @@ class KeyLayout:
     def token_key(self, key: TokenKey) -> bytes:
         digest = hashlib.sha256(key.material()).digest()[:_DIGEST_BYTES]
         return b"%s{t%02x}%s" % (self.prefix, digest[0], digest)
+
+    def logged_key(self, key: TokenKey) -> bytes:
+        """One byte longer than the pair's entry: no entry's key is ever a logged one's."""
+        return self.logged_key_of(self.token_key(key))
+
+    def logged_key_of(self, token_key: bytes) -> bytes:
+        """`logged_key`, from the pair's entry key (the digest computed once)."""
+        tag_end = len(self.prefix) + _TAG_BYTES
+        return token_key[:tag_end] + b"L" + token_key[tag_end:]
 
     def watermark_key(self, user_id: int) -> bytes:
         return b"%s{w%02x}%d" % (self.prefix, user_id % BUCKETS, user_id)

@@ -11,6 +11,7 @@ from revocation.domain.errors import (
     TokenRevoked,
     Unauthorized,
 )
+from revocation.domain.logged_mirror import LoggedMirror
 from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.model import BlacklistEntry, BlacklistState, Claims, LogState
 from revocation.domain.policy import BlacklistPolicy
@@ -53,9 +54,10 @@ class AuthenticateToken:
     learns from the answer, its time or its metrics whether (or when) another user logged out.
 
     Where the policy lets the fast layer answer alone, the database step is skipped when its
-    mirror is complete and covers the token, and this process already knows the token is logged
-    (and when it was issued, for a watermark in its second): then the log could only repeat
-    what the mirror said.
+    mirror is complete and covers the token, and the fast layer (its logged mark) or this
+    process already knows the token is logged (and when it was issued, for a watermark in its
+    second): then the log could only repeat what the mirror said. A row the log shows logged is
+    marked in the fast layer, so each token costs the fleet one database read at most.
 
     A revoked token whose signature verified is a replay: noted (ReplayWatch) for the alerts,
     which cost the request nothing more.
@@ -71,6 +73,7 @@ class AuthenticateToken:
         policy: BlacklistPolicy,
         clock: Clock,
         logged_tokens: LoggedTokens,
+        logged_mirror: LoggedMirror,
         replays: ReplayWatch,
         require_logged: bool = True,
         unlogged_iat_skew_seconds: int = 0,
@@ -82,6 +85,7 @@ class AuthenticateToken:
         self._policy = policy
         self._clock = clock
         self._logged = logged_tokens
+        self._logged_mirror = logged_mirror
         self._replays = replays
         self._require_logged = require_logged
         self._skew = unlogged_iat_skew_seconds
@@ -122,6 +126,8 @@ class AuthenticateToken:
         state = await self._token_log.lookup(claims.key, claims.user_id)
         if state.record is not None and state.record.user_id == claims.user_id:
             self._logged.remember(state.record)
+            if fast is not None and fast.logged is None:
+                await self._logged_mirror.note(state.record)
         try:
             self._reject_unless_logged_live(claims, state)
         except TokenRevoked:
@@ -164,12 +170,19 @@ class AuthenticateToken:
             return watermark is None or not watermark.kills_unlogged_iat(
                 claims.issued_at, self._skew
             )
-        issued_at = self._logged.issued_at(claims.key, claims.user_id, self._clock.now())
+        issued_at = self._issued_at(claims, fast)
         if issued_at is None:
             return False  # never seen in the log by this process: ask it once
         if watermark and watermark.kills_issued_at(issued_at):
             raise TokenRevoked("token predates its user's logout-all")
         return True
+
+    def _issued_at(self, claims: Claims, fast: BlacklistState) -> float | None:
+        """The logged token's precise issue time, as the fast layer or this process knows it."""
+        mark = fast.logged
+        if mark is not None and mark.user_id == claims.user_id:
+            return mark.issued_at
+        return self._logged.issued_at(claims.key, claims.user_id, self._clock.now())
 
     def _reject_unless_logged_live(self, claims: Claims, state: LogState) -> None:
         record, watermark = state.record, state.watermark

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import secrets
 
+from revocation.domain.logged_mirror import LoggedMirror
 from revocation.domain.model import Claims, IssuedToken, TokenKey, TokenRecord, device_label
 from revocation.domain.ports import Clock, TokenCodec, TokenLog
 
 
 class IssueToken:
-    """Log the new token (committed) before handing it out, so it is never unknown."""
+    """Log the new token (committed) before handing it out, so it is never unknown; the fast
+    layer learns it is logged too, so no check of it need ask the log."""
 
     def __init__(
         self,
@@ -18,9 +20,11 @@ class IssueToken:
         codec: TokenCodec,
         token_log: TokenLog,
         clock: Clock,
+        logged_mirror: LoggedMirror,
         issuer: str,
         ttl_seconds: int,
     ) -> None:
+        self._logged_mirror = logged_mirror
         self._codec = codec
         self._token_log = token_log
         self._clock = clock
@@ -46,4 +50,5 @@ class IssueToken:
             device=label,
         )
         await self._token_log.record(record)
+        await self._logged_mirror.note(record)
         return IssuedToken(token=self._codec.encode(claims), record=record)

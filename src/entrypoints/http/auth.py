@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -28,12 +27,6 @@ PUBLIC_PATHS = (
     r"^/\.well-known/",
 )
 _AUTHORIZATION = b"authorization"  # ASGI servers lower-case header names
-# A route handler's `opt` key: a function of the Claims returning the whole answer, as an ASGI
-# app. The middleware sends it itself, without Litestar's handler machinery (request object,
-# signature model, response conversion), which costs more than the cached check; only where
-# that skips nothing else (`_skips_nothing`), or the handler runs as usual.
-ANSWER_OPT_KEY = "answer_from_claims"
-AnswerFromClaims = Callable[[Claims], ASGIApp]
 
 
 class Authenticator(Protocol):
@@ -56,8 +49,6 @@ class RevocationAuthMiddleware(ASGIMiddleware):
     def __init__(self, authenticate: Authenticator, public_paths: Sequence[str]) -> None:
         self._authenticate = authenticate
         self.should_bypass_for_scope = _bypass(public_paths)
-        # id(route handler) -> the answer this middleware may send for it, or None.
-        self._answers: dict[int, AnswerFromClaims | None] = {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         authorization = authorization_header(scope["headers"])
@@ -73,20 +64,7 @@ class RevocationAuthMiddleware(ASGIMiddleware):
             checked_request.reset(checking)
         scope["user"] = claims
         scope["auth"] = claims
-        answer = self._answer_for(scope) if scope["type"] == ScopeType.HTTP else None
-        if answer is not None:
-            await answer(claims)(scope, receive, send)
-            return
         await next_app(scope, receive, send)
-
-    def _answer_for(self, scope: Scope) -> AnswerFromClaims | None:
-        handler = scope["route_handler"]
-        key = id(handler)  # handlers live as long as the app
-        if key not in self._answers:
-            answer = handler.opt.get(ANSWER_OPT_KEY)
-            skips_nothing = _skips_nothing(handler, scope["litestar_app"], self)
-            self._answers[key] = answer if skips_nothing else None
-        return self._answers[key]
 
 
 def authorization_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -98,22 +76,6 @@ def authorization_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
         if name == _AUTHORIZATION:
             found = value if found is None else found + b", " + value
     return None if found is None else found.decode("latin-1")
-
-
-def _skips_nothing(handler: Any, app: Litestar, middleware: ASGIMiddleware) -> bool:
-    """Nothing Litestar runs between this middleware and the handler would be left out: no
-    guard, hook, response cache, inner middleware, or app setting that adds one (allowed
-    hosts, CSRF, compression). A route that has any of them is answered by its handler."""
-    layers = handler.ownership_layers
-    return (
-        not handler.resolve_guards()
-        and not any(getattr(layer, "before_request", None) for layer in layers)
-        and not any(getattr(layer, "after_request", None) for layer in layers)
-        and not any(getattr(layer, "after_response", None) for layer in layers)
-        and not getattr(handler, "cache", False)
-        and list(handler.resolve_middleware()) == [middleware]
-        and not (app.allowed_hosts or app.csrf_config or app.compression_config)
-    )
 
 
 def _bypass(public_paths: Sequence[str]) -> Callable[[Scope], bool]:

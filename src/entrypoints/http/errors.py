@@ -93,6 +93,15 @@ async def send_domain_error(error: RevocationError, send: Send) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+async def send_unexpected_error(error: Exception, send: Send) -> None:
+    """The answer `unexpected_error_to_response` gives, sent straight to the ASGI server."""
+    logger.exception("unhandled error", exc_info=error)
+    body = msgspec.json.encode(ErrorBody("Internal Server Error"))
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 RawAnswer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
 # Error type -> its raw answer, for types whose answer never varies (every 401 on the hot path).
 _RAW_ANSWERS: dict[type[RevocationError], RawAnswer] = {}

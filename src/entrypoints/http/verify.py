@@ -1,5 +1,8 @@
 """The gateway's question, "is this token still good?": nginx auth_request, Traefik, Envoy.
 
+The service answers it before Litestar (`gateway.GatewayVerify`); the routes here describe it in
+the OpenAPI schema, and answer the same way wherever a request reaches them.
+
 Every method gets the same answer. nginx's auth_request and Traefik's ForwardAuth call with GET,
 but Envoy's ext_authz (HTTP service) forwards the client's own method, OPTIONS included; a
 method we refused would break that route, and one we answered unchecked would open it.
@@ -20,7 +23,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from revocation.domain.model import Claims
 from revocation.domain.use_cases import AuthenticateToken
-from revocation.entrypoints.http.auth import ANSWER_OPT_KEY, authorization_header
+from revocation.entrypoints.http.auth import authorization_header
 from revocation.entrypoints.http.openapi import BEARER_SECURITY, UNAUTHORIZED, UNAVAILABLE
 
 VERIFY_PATH = "/api/v2/auth/verify"
@@ -63,6 +66,8 @@ def verified_headers(claims: Claims) -> dict[str, str]:
 
 
 def header_safe(value: str) -> str:
+    if value.isascii() and value.isprintable() and "%" not in value:
+        return value  # the usual jti or issuer: what quote would give, without its cost
     return quote(value, safe=_PRINTABLE_BUT_PERCENT)
 
 
@@ -85,7 +90,9 @@ class VerifiedAnswer:
         self._headers = [*headers, *_EMPTY_TEXT_BODY]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self._headers})
+        # A copy: the answer may be sent again, and middlewares may add headers in place.
+        headers = list(self._headers)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -111,34 +118,29 @@ _ROUTE_OPTIONS: dict[str, Any] = {
     "media_type": MediaType.TEXT,  # the 200 has an empty body: documented as text, not JSON
     "responses": {**UNAUTHORIZED, **UNAVAILABLE},
     "response_headers": _DOCUMENTED_HEADERS,
+    "opt": {"exclude_from_auth": True},  # the handler checks the token itself
 }
 
 
-@route(http_method=VERIFY_METHODS, opt={ANSWER_OPT_KEY: VerifiedAnswer}, **_ROUTE_OPTIONS)
-async def verify(request: Request[Claims, Claims, Any]) -> ASGIApp:
-    """200 with the live token's identity in headers; the middleware answered 401 or 503.
-
-    The middleware sends this answer itself (`ANSWER_OPT_KEY`); this body runs only where
-    another authentication middleware set `request.user`.
-    """
-    return VerifiedAnswer(request.user)
-
-
-@route(http_method=HttpMethod.OPTIONS, **_ROUTE_OPTIONS)
-async def verify_options(
+@route(http_method=[*VERIFY_METHODS, HttpMethod.OPTIONS], **_ROUTE_OPTIONS)
+async def verify(
     request: Request[Any, Any, Any], authenticate_token: NamedDependency[AuthenticateToken]
 ) -> ASGIApp:
-    """The same check for OPTIONS, which the middleware lets by for CORS preflights (CORS never
-    applies to this route: `cors.WithoutCors`)."""
+    """200 with the live token's identity in headers; 401 or 503 from the error table.
+
+    OPTIONS is listed, or Litestar adds its own unchecked 204 for it; the authentication
+    middleware leaves this route to its own check (`exclude_from_auth`), as it lets every
+    OPTIONS by for CORS preflights (CORS never applies to this route: `cors.WithoutCors`).
+    """
     claims = await authenticate_token(authorization=authorization_header(request.scope["headers"]))
     return VerifiedAnswer(claims)
 
 
 def verify_router() -> Router:
-    """The verify route; OPTIONS goes first, or Litestar adds its own unchecked 204 for it."""
+    """The verify route, every method through one checked handler."""
     return Router(
         VERIFY_PATH,
-        route_handlers=[verify_options, verify],
+        route_handlers=[verify],
         security=BEARER_SECURITY,
         tags=["gateway"],
     )
