@@ -143,6 +143,8 @@ def page_request(cursor: object, limit: object) -> tuple[int | None, int]:
     """(the row id a page starts below, its size), or InvalidPage."""
     if limit is None:
         limit = DEFAULT_PAGE_SIZE
+    if isinstance(limit, float) and limit.is_integer():
+        limit = int(limit)  # JSON has one number type: 36.0 is the integer 36 (JSON Schema agrees)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidPage(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}")
     if cursor is None:

@@ -18,6 +18,7 @@ from revocation.entrypoints.cli_database import (
 )
 from revocation.entrypoints.cli_parser import build_parser
 from revocation.entrypoints.cli_progress import Progress
+from revocation.entrypoints.cli_serve import refuse_what_the_server_would
 from revocation.entrypoints.cli_settings import settings_for
 from revocation.entrypoints.containers import Container
 from revocation.entrypoints.database_urls import describe
@@ -46,12 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
+    host, port = args.host or settings.host, args.port or settings.port
     check_migrated_if_reachable(settings)
+    refuse_what_the_server_would(settings, host, port)
     asgi_server.run(
         "revocation.entrypoints.app:app_from_env",
         server=args.server,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         workers=args.workers,
         log_config=logging_config(settings.log_format, settings.log_level),
     )

@@ -8,6 +8,7 @@ dropped. Anything else is refused with the list of what is accepted.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 POSTGRES = "postgresql://"
 SQLITE = "sqlite:///"
@@ -29,18 +30,32 @@ class DatabaseUrlError(ValueError):
 
 def normalise_database_url(url: str) -> str:
     """`postgresql://…` or `sqlite:///<file>` for any accepted spelling; DatabaseUrlError else."""
+    # The value is never quoted back: it may carry a password (a keyword DSN, a typo).
     scheme, separator, rest = url.partition("://")
     accepted = _SCHEMES.get(scheme.lower()) if separator else None
     if accepted is None:
-        shown = f"{scheme}://" if separator else repr(url)
+        shown = f"{scheme}://" if separator else "the value (no scheme://)"
         raise DatabaseUrlError(f"{shown} is not a database URL this service takes ({ACCEPTED})")
     if accepted == "postgresql":
+        _check_host_and_port(rest)
         return POSTGRES + rest
     if not rest.startswith("/") or rest in ("/", "/:memory:") or "mode=memory" in rest:
         # Piccolo opens a new SQLite connection per query: each would see a new, empty
         # in-memory database.
-        raise DatabaseUrlError(f"SQLite needs a database file (sqlite:///path), not {url!r}")
+        raise DatabaseUrlError("SQLite needs a database file (sqlite:///path), not in memory")
     return SQLITE + rest.removeprefix("/")
+
+
+def _check_host_and_port(rest: str) -> None:
+    """A host and port the driver can read: a password with `/`, `#`, `?` or `@` unescaped
+    would otherwise surface, in part, in the driver's own error."""
+    try:
+        parts = urlsplit(POSTGRES + rest)
+        _ = parts.port
+    except ValueError:
+        raise DatabaseUrlError(
+            "the URL's host or port cannot be read (percent-encode / # ? @ in the password)"
+        ) from None
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -65,8 +65,12 @@ def read_secret_file(variable: str, file_name: str) -> str:
         content = path.read_text(encoding="utf-8").rstrip("\r\n")
     except FileNotFoundError:
         raise SettingsError(f"{variable}: no file at {path.absolute()}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SettingsError(f"{variable}: cannot read {path.absolute()}: {error}") from None
+    except UnicodeDecodeError:  # its message quotes a byte of the secret
+        raise SettingsError(f"{variable}: {path.absolute()} is not UTF-8 text") from None
+    except OSError as error:
+        raise SettingsError(
+            f"{variable}: cannot read {path.absolute()}: {error.strerror}"
+        ) from None
     if not content.strip():
         raise SettingsError(f"{variable}: {path.absolute()} is empty")
     return content

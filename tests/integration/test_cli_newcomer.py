@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import pty
+import socket
 import subprocess
 import sys
 import time
@@ -64,6 +65,35 @@ class TestOutsideMake:
     def test_dev_flag_refuses_a_public_address(self, tmp_path: Path) -> None:
         result = run(tmp_path, "serve", "--dev", "--host", "0.0.0.0")  # noqa: S104
         assert_one_line_error(result, "loopback HOST")
+
+
+class TestServeRefusesWhatItsAdaptersRefuse:
+    @pytest.mark.parametrize(
+        ("setting", "value", "expected"),
+        [
+            ("REDIS_URL", "http://cache:6379", "Redis URL must specify one of"),
+            ("JWT_PUBLIC_KEY", "not a PEM key", "not a usable RS256 key"),
+        ],
+    )
+    def test_in_one_line_before_any_worker_starts(
+        self, tmp_path: Path, setting: str, value: str, expected: str
+    ) -> None:
+        assert run(tmp_path, "migrate").returncode == 0
+        env = {"JWT_ALGORITHMS": "RS256"} if setting == "JWT_PUBLIC_KEY" else {}
+        result = run(
+            tmp_path, "serve", "--dev", "--port", str(free_port()), **env, **{setting: value}
+        )
+        assert_one_line_error(result, "configuration error", expected)
+        assert "granian" not in result.stderr  # refused before the server started
+
+    def test_a_port_in_use_is_one_line(self, tmp_path: Path) -> None:
+        assert run(tmp_path, "migrate").returncode == 0
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = str(taken.getsockname()[1])
+            result = run(tmp_path, "serve", "--dev", "--port", port)
+        assert_one_line_error(result, f"cannot listen on 127.0.0.1:{port}", "--port")
 
 
 class TestAnotherDirectory:

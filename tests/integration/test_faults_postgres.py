@@ -20,6 +20,7 @@ from tests.integration.service_calls import (
     UNAUTHORIZED,
     UNAVAILABLE,
     eventually,
+    identity,
     issue,
     issue_token,
     logout,
@@ -108,15 +109,19 @@ def test_postgres_down_while_redis_answers_alone(
         httpx.Client(base_url=server.base_url, timeout=10) as client,
         redis.Redis.from_url(fault_redis_url) as side_door,
     ):
-        revoked, known, unseen = (issue_token(client, random_user_id()) for _ in range(3))
+        revoked, known, issued, unseen = (issue_token(client, random_user_id()) for _ in range(4))
         assert logout(client, revoked).status_code == 200
         assert verify(client, known).status_code == 200  # this process learns it is logged
-        markers = KeyLayout().markers(full=True)
+        layout = KeyLayout()
+        # As if another service had logged it: Redis does not know it is logged.
+        side_door.delete(layout.logged_key(identity(unseen)[0]))
+        markers = layout.markers(full=True)
         eventually(lambda: all(vouched(v) for v in side_door.mget(markers)), "a full repair")
         cluster.stop()
         try:
             assert verify(client, revoked).status_code == 401
             assert verify(client, known).status_code == 200  # nothing the log could add
+            assert verify(client, issued).status_code == 200  # Redis knows it is logged
             assert_unavailable(verify(client, unseen))  # is it logged? only the log knows
             assert_unavailable(logout(client, known))
             assert_unavailable(logout_all(client, known))

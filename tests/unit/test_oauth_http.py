@@ -11,8 +11,10 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from revocation.domain.errors import InvalidDevice, RevocationError
 from revocation.domain.model import Claims, TokenKey
 from revocation.entrypoints.app import create_app
+from revocation.entrypoints.http.oauth_answers import OAUTH_EXCEPTION_HANDLERS, OAuthError
 from tests.app_factory import TEST_ENV, in_memory_container
 from tests.fakes import DownTokenLog
 
@@ -153,3 +155,9 @@ async def test_a_database_that_cannot_answer_is_503_temporarily_unavailable() ->
                 503,
                 {"error": "temporarily_unavailable"},
             )
+
+
+def test_a_refusal_the_table_does_not_name_is_an_invalid_request_never_a_500() -> None:
+    answer = OAUTH_EXCEPTION_HANDLERS[RevocationError](None, InvalidDevice("any"))  # type: ignore[arg-type]
+
+    assert (answer.status_code, answer.content) == (400, OAuthError("invalid_request"))

@@ -74,6 +74,10 @@ def test_no_error_example_is_made_up(schema: dict[str, Any]) -> None:
                     titles = [e["value"]["title"] for e in media["examples"].values()]
                     assert titles, (key, status)
                     assert all(re.fullmatch(r"[A-Z][A-Za-z ]+", t) for t in titles), titles
+                if media["schema"].get("$ref", "").endswith("/OAuthError"):
+                    codes = [e["value"]["error"] for e in media["examples"].values()]
+                    assert codes, (key, status)
+                    assert all(re.fullmatch(r"[a-z_]+", code) for code in codes), codes
 
 
 def test_headers_are_documented(schema: dict[str, Any]) -> None:
@@ -85,6 +89,8 @@ def test_headers_are_documented(schema: dict[str, Any]) -> None:
             headers = operation["responses"]["401"]["headers"]
             challenge = "WWW-Authenticate" if operation.get("security") else "Retry-After"
             assert challenge in headers, key
+            if key[1].startswith("/oauth/"):
+                assert headers["WWW-Authenticate"]["description"].startswith("`Basic`")
     verified = ops[("GET", "/api/v2/auth/verify")]["responses"]["200"]["headers"]
     assert {"X-User-Id", "X-Token-Jti", "X-Token-Expires-At"} <= set(verified)
 

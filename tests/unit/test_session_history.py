@@ -107,6 +107,14 @@ class TestCursors:
         with pytest.raises(InvalidPage):
             page_request(cursor, 5)
 
+    def test_a_whole_number_written_as_a_decimal_is_a_limit(self) -> None:
+        assert page_request(None, 36.0) == (None, 36)  # JSON Schema calls 36.0 an integer
+
+    @pytest.mark.parametrize("limit", [36.5, True, "36", 0.0, 101.0])
+    def test_refuses_a_limit_that_is_not_a_whole_number_in_range(self, limit: object) -> None:
+        with pytest.raises(InvalidPage):
+            page_request(None, limit)
+
     def test_every_cursor_of_the_documented_shape_is_a_row_id(self) -> None:
         lowest, highest = page_request("AAAAAAAAAAA", 1), page_request("f_________8", 1)
 

@@ -64,6 +64,21 @@ class TestDatabaseUrl:
         assert str(Path.cwd() / "x.db") in describe("sqlite:///x.db")
         assert "hunter2" not in describe("postgresql://u:hunter2@db/x")
 
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "host=db user=app password=hunter2 dbname=x",  # a libpq keyword string
+            "postgresql:/app:hunter2@db/x",  # one slash short
+            "postgresql://app:hunt/er2@db:5432/x",  # a password the driver would split
+            "sqlite://hunter2@db/x",  # not a file
+        ],
+    )
+    def test_a_refused_url_is_never_quoted_back(self, url: str) -> None:
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_env({**PRODUCTION, "DATABASE_URL": url})
+        assert "hunter2" not in str(refused.value)
+        assert "hunt" not in str(refused.value)
+
 
 class TestSecretFiles:
     def test_each_secret_can_come_from_a_file(self, tmp_path: Path) -> None:
@@ -91,6 +106,13 @@ class TestSecretFiles:
         missing = tmp_path / "nowhere"
         with pytest.raises(SettingsError, match=f"JWT_SECRET_FILE: no file at {missing}"):
             Settings.from_env({**PRODUCTION, "JWT_SECRET": "", "JWT_SECRET_FILE": str(missing)})
+
+    def test_a_file_that_is_not_text_is_refused_without_quoting_it(self, tmp_path: Path) -> None:
+        (tmp_path / "binary").write_bytes(b"secret\xff\xfe")
+        env = {**PRODUCTION, "APP_KEY": "", "APP_KEY_FILE": str(tmp_path / "binary")}
+        with pytest.raises(SettingsError, match="is not UTF-8 text") as refused:
+            Settings.from_env(env)
+        assert "xff" not in str(refused.value)
 
     def test_an_empty_file_is_named(self, tmp_path: Path) -> None:
         (tmp_path / "empty").write_text("\n")

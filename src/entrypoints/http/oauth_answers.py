@@ -33,6 +33,7 @@ OAUTH_ERRORS: dict[type[RevocationError], tuple[int, str]] = {
     InvalidAppCredentials: (401, "invalid_client"),  # a throttled client too
     InvalidOAuthRequest: (400, "invalid_request"),
     StorageUnavailable: (503, "temporarily_unavailable"),
+    RevocationError: (400, "invalid_request"),  # any other refusal of the request's content
 }
 NO_STORE = {"Cache-Control": "no-store"}  # an answer about a token is never reused
 

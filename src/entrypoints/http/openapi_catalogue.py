@@ -22,7 +22,7 @@ INTERNAL_AUTH = (
 class Documented:
     operation_id: str
     summary: str
-    description: str
+    description: str  # empty: the handler's docstring stays the description
     success: object = None  # the 2xx body, as the spec shows it
     titles: dict[int, tuple[str, ...]] = field(default_factory=dict)  # else the status's title
 
@@ -83,7 +83,24 @@ CATALOGUE: dict[tuple[str, str], Documented] = {
         "Reads a probe key through the token log and the blacklist. 200 `ready`, or `degraded` "
         "while Redis fails (the database decides alone); 503 while the database cannot answer.",
         {"status": "ready", "checks": {"database": "ok", "blacklist": "ok", "fast_path": "on"}}),
+    ("POST", "/oauth/introspect"): Documented(
+        "introspectToken", "Introspect a token (RFC 7662)", "",
+        {"active": True, "sub": "12345", "jti": "tLUnRvWmM0Iuqx2cS3bVrA", "exp": 1767225600,
+         "iat": 1767222000, "token_type": "Bearer"}),
+    ("POST", "/oauth/revoke"): Documented(
+        "revokeOAuthToken", "Revoke a token (RFC 7009)", ""),
+    ("GET", "/.well-known/oauth-authorization-server"): Documented(
+        "authorizationServerMetadata", "Where the OAuth endpoints are (RFC 8414)", ""),
+    ("GET", "/.well-known/jwks.json"): Documented(
+        "jsonWebKeys", "The public keys that verify our tokens (RFC 7517)", ""),
 }  # fmt: skip
+# OAuth's answers name an error code, not a title (RFC 6749 section 5.2).
+OAUTH_ERRORS = {
+    400: "invalid_request",
+    401: "invalid_client",
+    413: "invalid_request",
+    503: "temporarily_unavailable",
+}
 # The verify route's other methods and its `{forwarded_path}` form are described once, above.
 UNDOCUMENTED_VERIFY_PATH = "/api/v2/auth/verify/{forwarded_path}"
 VERIFY_PATH = "/api/v2/auth/verify"

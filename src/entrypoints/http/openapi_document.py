@@ -25,6 +25,7 @@ from litestar.openapi.spec import (
 from revocation.entrypoints.http.errors import http_title
 from revocation.entrypoints.http.openapi_catalogue import (
     CATALOGUE,
+    OAUTH_ERRORS,
     UNDOCUMENTED_VERIFY_PATH,
     VERIFY_PATH,
     Documented,
@@ -33,11 +34,13 @@ from revocation.entrypoints.http.openapi_catalogue import (
 _TEXT = Schema(type=OpenAPIType.STRING)
 REQUEST_ID = OpenAPIHeader(schema=_TEXT, description="This request's id, as its log lines show")
 BEARER_CHALLENGE = OpenAPIHeader(schema=_TEXT, description="`Bearer`")
+BASIC_CHALLENGE = OpenAPIHeader(schema=_TEXT, description="`Basic`: the client authenticates")
 RETRY_AFTER = OpenAPIHeader(
     schema=Schema(type=OpenAPIType.INTEGER),
     description="Only when the peer is throttled: seconds until its window ends",
 )
 _ERROR_BODY = "#/components/schemas/ErrorBody"
+_OAUTH_ERROR = "#/components/schemas/OAuthError"
 _VERSION = re.compile(r"^(api|v\d+)$")
 
 
@@ -91,7 +94,8 @@ def _document(operation: Operation, documented: Documented | None) -> None:
     if documented is not None:
         operation.operation_id = documented.operation_id
         operation.summary = documented.summary
-        operation.description = documented.description + _extra(operation.description)
+        if documented.description:
+            operation.description = documented.description + _extra(operation.description)
     elif operation.description and (not operation.summary or " " not in operation.summary):
         operation.summary = operation.description.split(". ")[0].rstrip(".")
     for status, response in (operation.responses or {}).items():
@@ -108,16 +112,23 @@ def _extra(generated: str | None) -> str:
 def _headers(operation: Operation, status: int, response: OpenAPIResponse) -> None:
     headers = response.headers = dict(response.headers or {})
     headers["X-Request-Id"] = REQUEST_ID
-    if status == 401 and operation.security:
+    if status != 401:
+        return
+    if operation.security:
         headers["WWW-Authenticate"] = BEARER_CHALLENGE
-    elif status == 401:
-        headers["Retry-After"] = RETRY_AFTER
+        return
+    headers["Retry-After"] = RETRY_AFTER
+    if _error_schema(response) == _OAUTH_ERROR:
+        headers["WWW-Authenticate"] = BASIC_CHALLENGE
 
 
 def _examples(status: int, response: OpenAPIResponse, documented: Documented | None) -> None:
     for media in (response.content or {}).values():
         schema = media.schema
-        if isinstance(schema, Reference) and schema.ref == _ERROR_BODY:
+        if isinstance(schema, Reference) and schema.ref == _OAUTH_ERROR and status in OAUTH_ERRORS:
+            code = OAUTH_ERRORS[status]
+            media.examples = {code: Example(summary=code, value={"error": code})}
+        elif isinstance(schema, Reference) and schema.ref == _ERROR_BODY:
             titles = (documented.titles.get(status) if documented else None) or (
                 http_title(status),
             )
@@ -126,3 +137,10 @@ def _examples(status: int, response: OpenAPIResponse, documented: Documented | N
             media.examples = {
                 "spec": Example(summary="As the spec shows", value=documented.success)
             }
+
+
+def _error_schema(response: OpenAPIResponse) -> str | None:
+    for media in (response.content or {}).values():
+        if isinstance(media.schema, Reference):
+            return media.schema.ref
+    return None
