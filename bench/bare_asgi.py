@@ -8,11 +8,10 @@ Run: `python -m bench.bare_asgi --port 8002 [--server granian|uvicorn] [--worker
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from revocation.entrypoints import asgi_server
+from bench.serve import serve
 
 _START: dict[str, Any] = {
     "type": "http.response.start",
@@ -44,18 +43,7 @@ def create_app() -> object:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="the benchmark's bare ASGI hello")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--server", choices=asgi_server.SERVERS, default=asgi_server.DEFAULT_SERVER)
-    parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
-    asgi_server.run(
-        "bench.bare_asgi:create_app",
-        server=args.server,
-        host="127.0.0.1",
-        port=args.port,
-        workers=args.workers,
-    )
+    serve("bench.bare_asgi:create_app", "the benchmark's bare ASGI hello")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Run: `python -m bench.reference_app --port 8001 [--server granian|uvicorn] [--wo
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,10 +22,10 @@ from litestar import Litestar, Request, get
 from litestar.response import Response
 from redis.asyncio import Redis
 
+from bench.serve import serve
 from revocation.adapters.redis.blacklist import RedisBlacklist
 from revocation.adapters.redis.client import RedisFailures
 from revocation.domain.model import TokenKey
-from revocation.entrypoints import asgi_server
 from revocation.entrypoints.http.verify import VERIFY_PATH  # the service's protected route
 
 HELLO_PATH = "/health/live"
@@ -137,18 +136,7 @@ def create_app() -> Litestar:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="the benchmark's hand-written reference app")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--server", choices=asgi_server.SERVERS, default=asgi_server.DEFAULT_SERVER)
-    parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
-    asgi_server.run(
-        "bench.reference_app:create_app",
-        server=args.server,
-        host="127.0.0.1",
-        port=args.port,
-        workers=args.workers,
-    )
+    serve("bench.reference_app:create_app", "the benchmark's hand-written reference app")
 
 
 if __name__ == "__main__":
