@@ -74,8 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tempfile.TemporaryDirectory() as directory,
         throwaway_redis() as redis_url,
         own_database(args.admin_url, args.database) as db_url,
-        sentinel_deployment(_subdirectory(directory, "sentinel")) as sentinel,
-        replicated_cluster(_subdirectory(directory, "cluster")) as cluster,
+        sentinel_deployment(_subdirectory(directory, "sentinel"), proxied=False) as sentinel,
+        replicated_cluster(_subdirectory(directory, "cluster"), proxied=False) as cluster,
     ):
         env = service_env(db_url, redis_url)
         migrate(env)
@@ -200,7 +200,7 @@ def _probe_shard(cluster: ReplicatedCluster) -> int:
     with cluster.primaries[1].admin() as admin:
         for first, last, owner, *_ in admin.cluster("slots"):
             if int(first) <= slot <= int(last):
-                ports = [cluster.proxy.port, *(node.port for node in cluster.primaries[1:])]
+                ports = [node.port for node in cluster.primaries]  # not proxied here
                 return ports.index(int(owner[1]))
     raise RuntimeError("no shard serves the probe's slot")
 

@@ -3,11 +3,13 @@
 It runs RepairBlacklist if none completed yet, if Redis failed since the last one (a write may be
 missing, Redis came back empty, or a replica took over), or if the "mirror complete" marker is
 gone (Redis restarted or was flushed, even while no request noticed). It looks every
-BLACKLIST_REPAIR_INTERVAL_SECONDS, and as soon as a failure is noted: until a repair completes,
-checks read the database, so waiting for the next tick after a failover would cost the fast path
-for up to a whole interval. A repair that could not run is retried after 1 s, then 2, 4... up
-to the interval, so a long outage costs a few attempts, not one per failed request. Nothing it
-raises ever reaches the app.
+BLACKLIST_REPAIR_INTERVAL_SECONDS, and at once when Redis certainly lost its data (a flush, or
+another node behind the tracking connection: a restart or a failover): until a repair completes
+there, checks read the database, so waiting for the tick would cost the fast path for up to a
+whole interval. Not at once for a timeout or a refused connection: under load those come in
+bursts, and a repair (which distrusts every bucket while it runs) would then feed the load that
+caused them. A repair that could not run is retried after 1 s, then 2, 4... up to the interval.
+Nothing it raises ever reaches the app.
 """
 
 from __future__ import annotations
@@ -79,8 +81,8 @@ class RepairLoop:
         while True:
             done = await self.tick()
             gap = self._first_retry if done else min(2 * gap, self._interval)
-            await asyncio.sleep(gap)  # at most one attempt per gap, however many failures
-            await self._failures.next_failure(within=self._interval - gap)
+            await asyncio.sleep(gap)  # at most one attempt per gap, however many losses
+            await self._failures.next_data_loss(within=self._interval - gap)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

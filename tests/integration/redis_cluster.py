@@ -182,9 +182,9 @@ def _whole(nodes: list[RedisProcess], replicas: list[RedisProcess]) -> bool:
 
 
 @contextlib.contextmanager
-def replicated_cluster(directory: Path) -> Iterator[ReplicatedCluster]:
+def replicated_cluster(directory: Path, *, proxied: bool = True) -> Iterator[ReplicatedCluster]:
     """A fresh cluster: three primaries sharing the slots, a replica each, the first primary
-    behind a proxy."""
+    behind a proxy (unless `proxied` is false: a benchmark wants no Python in the path)."""
     if not (shutil.which("redis-server") and shutil.which("redis-cli")):
         unavailable("redis-server and redis-cli are needed for the Redis Cluster tests")
     ports = free_cluster_ports(2 * NODES)
@@ -194,7 +194,7 @@ def replicated_cluster(directory: Path) -> Iterator[ReplicatedCluster]:
         with FaultProxy(("127.0.0.1", ports[0]), lambda: dict(parties)) as proxy:
             announced = [
                 "cluster-announce-ip 127.0.0.1",
-                f"cluster-announce-port {proxy.port}",
+                f"cluster-announce-port {proxy.port if proxied else ports[0]}",
                 f"cluster-announce-bus-port {ports[0] + CLUSTER_BUS_OFFSET}",
             ]
             primaries = [_cluster_node(directory, ports[0], *announced)]

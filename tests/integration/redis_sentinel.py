@@ -96,7 +96,9 @@ def _settled(primary: RedisProcess, replica: RedisProcess, sentinels: list[Redis
 
 
 @contextlib.contextmanager
-def sentinel_deployment(directory: Path) -> Iterator[SentinelDeployment]:
+def sentinel_deployment(directory: Path, *, proxied: bool = True) -> Iterator[SentinelDeployment]:
+    """The deployment above; with `proxied` false, nothing goes through the proxy (a benchmark
+    wants no Python in the path)."""
     if shutil.which("redis-server") is None:
         unavailable("redis-server is needed for the Sentinel tests")
     started: list[RedisProcess] = []
@@ -105,11 +107,12 @@ def sentinel_deployment(directory: Path) -> Iterator[SentinelDeployment]:
         primary = start_redis(directory)
         started.append(primary)
         with FaultProxy(primary.address, lambda: dict(parties)) as proxy:
-            replica = start_redis(directory, f"replicaof 127.0.0.1 {proxy.port}")
+            front = proxy.port if proxied else primary.port
+            replica = start_redis(directory, f"replicaof 127.0.0.1 {front}")
             started.append(replica)
             parties[replica.process.pid] = "replica"
             monitor = [
-                f"sentinel monitor {SERVICE} 127.0.0.1 {proxy.port} 2",
+                f"sentinel monitor {SERVICE} 127.0.0.1 {front} 2",
                 f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
                 # Long: Sentinel would otherwise point the replica past the proxy after it.
                 f"sentinel failover-timeout {SERVICE} 60000",

@@ -158,6 +158,7 @@ class TestInvalidations:
         assert tracked.listener.generation > generation
         assert tracked.listener.connected
         assert tracked.failures.seen == failures + 1  # the repair loop will re-fill Redis
+        await asyncio.wait_for(tracked.failures.next_data_loss(within=5), 0.1)  # at once
 
     async def test_a_failing_subscriber_does_not_stop_the_others(self, tracked: Tracked) -> None:
         def broken(keys: Sequence[bytes] | None) -> None:
@@ -277,8 +278,11 @@ class TestReconnect:
         failures = tracked.failures.seen
         await tracked.side_door.client_kill_filter(_id=str(killed))
         await eventually(lambda: tracked.seen.drops >= 2, "the drop")
+        await tracked.failures.next_data_loss(within=0)  # forget any loss noted before
         await works_again(tracked)
         assert tracked.failures.seen >= failures + 2  # the drop and the reconnection
+        with pytest.raises(TimeoutError):  # the same node again: it lost nothing
+            await asyncio.wait_for(tracked.failures.next_data_loss(within=5), 0.1)
         assert await tracking_client_id(tracked.side_door) != killed
         warnings = [r for r in caplog.records if r.levelname == "WARNING"]
         # One per outage; a loaded machine may stall a PONG past the dead-connection cutoff
@@ -302,6 +306,8 @@ class TestReconnect:
         await asyncio.to_thread(tracked.server.start)
         await works_again(tracked)
         assert connected_at_drops[-1]  # the reconnect drops whatever changed meanwhile
+        # Another run id behind the connection: a repair is due at once, not at the next tick.
+        await asyncio.wait_for(tracked.failures.next_data_loss(within=5), 0.1)
 
 
 SCRIPTED_RUN_ID = b"0123456789abcdef0123456789abcdef01234567"

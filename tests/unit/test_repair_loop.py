@@ -101,19 +101,38 @@ class TestRepairLoop:
 
 
 class TestRunningLoop:
-    async def test_a_failure_wakes_it_before_the_interval(self) -> None:
-        setup = Setup()
+    def loop(self, setup: Setup, repair: Callable[[], RepairBlacklist], interval: float) -> None:
         setup.loop = RepairLoop(
-            setup.repair, setup.failures, setup.marker, interval=30, first_retry_seconds=0.01
+            repair, setup.failures, setup.marker, interval=interval, first_retry_seconds=0.01
         )
+
+    async def test_a_data_loss_wakes_it_before_the_interval(self) -> None:
+        setup = Setup()
+        self.loop(setup, setup.repair, interval=30)
         task = asyncio.create_task(setup.loop.run_forever())
         try:
             await until(lambda: setup.walks == 1)
-            setup.failures.note()  # a failover, say: the fast path is off until a repair
+            setup.failures.note()  # a failover: the fast path is off until a repair
+            setup.failures.note_data_lost()
 
             await until(lambda: setup.walks == 2)  # not 30 s later
         finally:
             task.cancel()
+
+    async def test_a_timeout_waits_for_the_tick(self) -> None:
+        setup = Setup()
+        self.loop(setup, setup.repair, interval=30)
+        task = asyncio.create_task(setup.loop.run_forever())
+        try:
+            await until(lambda: setup.walks == 1)
+            for _ in range(20):  # timeouts under load: a repair now would add to the load
+                setup.failures.note()
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.1)
+        finally:
+            task.cancel()
+
+        assert setup.walks == 1
 
     async def test_backs_off_while_repairs_cannot_run(self) -> None:
         setup = Setup(token_log=DownTokenLog())
@@ -125,18 +144,17 @@ class TestRunningLoop:
             attempts += 1
             return repair()
 
-        setup.loop = RepairLoop(
-            counted, setup.failures, setup.marker, interval=0.32, first_retry_seconds=0.01
-        )
+        self.loop(setup, counted, interval=0.32)
         task = asyncio.create_task(setup.loop.run_forever())
         try:
-            for _ in range(80):  # every request meanwhile notes a Redis failure
+            for _ in range(80):  # Redis keeps coming back empty meanwhile
                 setup.failures.note()
+                setup.failures.note_data_lost()
                 await asyncio.sleep(0.005)
         finally:
             task.cancel()
 
-        assert 3 <= attempts <= 7  # 1, 2, 4, 8, 16, 32 hundredths apart; not one per failure
+        assert 3 <= attempts <= 7  # 1, 2, 4, 8, 16, 32 hundredths apart; not one per loss
 
 
 async def until(condition: Callable[[], bool], within: float = 2.0) -> None:

@@ -127,18 +127,23 @@ class RedisFailures:
 
     def __init__(self) -> None:
         self.seen = 0
-        self._noted = asyncio.Event()
+        self._data_lost = asyncio.Event()
 
     def note(self) -> None:
         self.seen += 1
-        self._noted.set()
 
-    async def next_failure(self, within: float) -> None:
-        """Until a failure is noted (since the last call), or `within` seconds passed."""
+    def note_data_lost(self) -> None:
+        """Redis certainly lost what it held: flushed, or another node (another run id) serves.
+        Unlike a timeout under load, this is worth a repair at once (the failure itself is
+        noted as any other, by whoever lost the connection or the data)."""
+        self._data_lost.set()
+
+    async def next_data_loss(self, within: float) -> None:
+        """Until a loss is noted (since the last call), or `within` seconds passed."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(within):
-                await self._noted.wait()
-        self._noted.clear()
+                await self._data_lost.wait()
+        self._data_lost.clear()
 
 
 @contextlib.contextmanager

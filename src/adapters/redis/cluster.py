@@ -288,6 +288,7 @@ class ClusterTracking:
         self._lease = lease_seconds
         self._connect_timeout = connect_timeout
         self._listeners: dict[Address, TrackingListener] = {}
+        self._synced = False  # the primaries found first are no news
         self._subscribers: list[Callable[[Invalidation], None]] = []
         self._probe_callbacks: list[Callable[[float], None]] = []
         self._generation = 0
@@ -342,7 +343,12 @@ class ClusterTracking:
     async def sync(self) -> None:
         """Start a listener for each new primary, stop those of nodes no longer primaries."""
         primaries = self._view.primaries
-        for address in primaries - self._listeners.keys():
+        arrived = primaries - self._listeners.keys()
+        if arrived and self._synced:  # a replica took over (or a node joined): repair at once
+            self._failures.note()
+            self._failures.note_data_lost()
+        self._synced = self._synced or bool(primaries)
+        for address in arrived:
             listener = self._listeners[address] = TrackingListener(
                 self._url,
                 self._failures,

@@ -264,7 +264,9 @@ class TrackingListener:
         if not isinstance(hello, dict) or tracking != b"OK" or not isinstance(info, bytes):
             raise ProtocolError("unexpected handshake reply")
         _check_primary(role)
-        self._node = _run_id(info)
+        before, self._node = self._node, _run_id(info)
+        if before is not None and self._node != before:  # restarted, or another node took over
+            self._failures.note_data_lost()
         return later
 
     async def _read_loop(
@@ -303,6 +305,7 @@ class TrackingListener:
             return  # not tracking's
         raw = items[1]
         if raw is None:  # FLUSHALL, FLUSHDB
+            self._failures.note_data_lost()
             self._invalidate(None)
             return
         keys = [key for key in raw if isinstance(key, bytes)] if isinstance(raw, list) else []
