@@ -272,8 +272,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("DATABASE_POOL_SIZE", "database_pool_size", 10, integer(1),
       "Postgres connections per process"),
     S("BLACKLIST_REPAIR_INTERVAL_SECONDS", "blacklist_repair_interval_seconds", 30, integer(0),
-      "how often Redis is checked for repair; after start-up, and at once after any Redis "
-      "failure or failover, it is re-filled from the database; `0`: off"),
+      "how often Redis is checked for repair: after start-up and after any Redis failure it is "
+      "re-filled from the database (at once after a flush or failover); `0`: off"),
     S("MAX_BODY_BYTES", "max_body_bytes", 16_384, integer(1024), "larger request bodies get 413"),
     S("HOST", "host", "127.0.0.1", text, "where `revocation serve` listens"),
     S("PORT", "port", 8000, integer(1), "where `revocation serve` listens"),
