@@ -20,10 +20,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from revocation.adapters.redis.client import RedisFailures
+from revocation.adapters.serving_task import task_while_serving
 from revocation.domain.errors import StorageUnavailable
 from revocation.domain.ports import MirrorMarker
 from revocation.domain.use_cases.repair_blacklist import RepairBlacklist
-from revocation.entrypoints.serving_task import task_while_serving
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from revocation.adapters.replay_queue import ReplayQueue, Respond
+from revocation.adapters.serving_task import task_while_serving
 from revocation.adapters.telemetry import RefusalSummary
 from revocation.domain.errors import StorageUnavailable
 from revocation.domain.ports import AuditTrail, Clock, TokenLog
-from revocation.entrypoints.serving_task import task_while_serving
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from revocation.entrypoints.serving_task import task_while_serving
+from revocation.adapters.serving_task import task_while_serving
 
 
 async def test_a_loop_that_swallows_one_cancellation_still_ends_at_shutdown() -> None:

@@ -37,6 +37,7 @@ from redis.crc import key_slot
 
 from revocation.adapters.redis.client import REDIS_FAILURES, RedisFailures, RedisOptions
 from revocation.adapters.redis.tracking import Address, Invalidation, TrackingListener
+from revocation.adapters.serving_task import task_while_serving
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +132,10 @@ class ClusterView:
     @contextlib.asynccontextmanager
     async def watching(self) -> AsyncIterator[None]:
         """Polling the nodes while inside."""
-        task = asyncio.create_task(self._poll_forever(), name="cluster-poll")
         try:
-            yield
+            async with task_while_serving(self._poll_forever(), "cluster-poll"):
+                yield
         finally:
-            task.cancel()
-            await asyncio.wait([task])
             for client in self._clients.values():
                 await client.aclose()
 
@@ -325,12 +324,10 @@ class ClusterTracking:
     async def running(self) -> AsyncIterator[None]:
         """The view polled and a listener per primary while inside."""
         async with self._view.watching():
-            task = asyncio.create_task(self._follow_primaries(), name="cluster-listeners")
             try:
-                yield
+                async with task_while_serving(self._follow_primaries(), "cluster-listeners"):
+                    yield
             finally:
-                task.cancel()
-                await asyncio.wait([task])
                 for listener in self._listeners.values():
                     await listener.stop()
 

@@ -46,6 +46,7 @@ from revocation.adapters.redis.client import (
     RedisOptions,
 )
 from revocation.adapters.redis.tracking import Address
+from revocation.adapters.serving_task import task_while_serving
 
 logger = logging.getLogger(__name__)
 
@@ -204,12 +205,10 @@ class SentinelPrimary:
     @contextlib.asynccontextmanager
     async def watching(self) -> AsyncIterator[None]:
         """Polling the sentinels while inside."""
-        task = asyncio.create_task(self._poll_forever(), name="sentinel-poll")
         try:
-            yield
+            async with task_while_serving(self._poll_forever(), "sentinel-poll"):
+                yield
         finally:
-            task.cancel()
-            await asyncio.wait([task])
             for client in self._clients:
                 await client.aclose()
 
