@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from revocation.domain.ports import Clock, ReplayTally
-from revocation.domain.replays import Tally
+from revocation.domain.replays import Counted, Tally
 
 
 @dataclass(slots=True)
@@ -26,20 +27,22 @@ class InMemoryReplayTally:
         self._max_tokens = max_tokens
         self._counts: dict[str, _Count] = {}
 
-    async def add(
-        self, session_id: str, count: int, *, alert_window: int | None, ttl_seconds: int
-    ) -> Tally:
+    async def add(self, counts: Sequence[Counted]) -> list[Tally]:
+        return [self._add(counted) for counted in counts]
+
+    def _add(self, counted: Counted) -> Tally:
         now = self._clock.now()
-        counted = self._counts.get(session_id)
-        if counted is None or counted.expires <= now:
+        count = self._counts.get(counted.session_id)
+        if count is None or count.expires <= now:
             self._make_room(now)
-            counted = self._counts[session_id] = _Count(0, now + ttl_seconds)
-        counted.total += count
-        counted.expires = max(counted.expires, now + ttl_seconds)
-        alert = alert_window is not None and counted.alert_until <= now
-        if alert and alert_window is not None:
-            counted.alert_until = now + alert_window
-        return Tally(total=counted.total, alert=alert)
+            count = self._counts[counted.session_id] = _Count(0, now + counted.ttl_seconds)
+        count.total += counted.count
+        count.expires = max(count.expires, now + counted.ttl_seconds)
+        window = counted.alert_window
+        alert = window is not None and count.alert_until <= now
+        if alert and window is not None:
+            count.alert_until = now + window
+        return Tally(total=count.total, alert=alert)
 
     def _make_room(self, now: float) -> None:
         if len(self._counts) < self._max_tokens:

@@ -17,7 +17,7 @@ from revocation.domain.model import (
     TokenRecord,
     Watermark,
 )
-from revocation.domain.replays import ReplayAlert, Tally
+from revocation.domain.replays import Counted, ReplayAlert, Tally
 
 
 class Clock(Protocol):
@@ -125,11 +125,10 @@ class ReplayTally(Protocol):
     """Counts each revoked token's replays across the fleet and elects one alert per window;
     while its shared store fails, counts and elects in this process. Never raises."""
 
-    async def add(
-        self, session_id: str, count: int, *, alert_window: int | None, ttl_seconds: int
-    ) -> Tally:
-        """Add `count` replays of the token (kept `ttl_seconds`); unless `alert_window` is None,
-        claim the alert of the window of that many seconds: won by one caller per window."""
+    async def add(self, counts: Sequence[Counted]) -> list[Tally]:
+        """Add each token's replays (all in one round trip where the store is shared) and,
+        unless its `alert_window` is None, claim the alert of that window: won by one caller
+        per window. One Tally per count, in order."""
         ...
 
 

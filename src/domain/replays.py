@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from revocation.domain.model import Claims, LogState
+from revocation.domain.model import Claims, LogState, TokenKey
 
 ReplayPolicy = Literal["off", "alert", "revoke-user"]
 
@@ -29,6 +29,16 @@ class Replay:
     claims: Claims
     count: int
     peer: str | None  # who presented it first in that while (after trusted proxies)
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """Replays of one token to add to the fleet's tally."""
+
+    session_id: str  # TokenKey.session_id, never the token
+    count: int
+    alert_window: int | None  # claim this window's alert (seconds); None: count only (grace)
+    ttl_seconds: int  # how long the count lives: as long as the token could be presented
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +90,37 @@ def ending_of(claims: Claims, state: LogState) -> Ending | None:
     if blocked_at is not None:
         return Ending(blocked_at, everywhere=False)
     return None
+
+
+@dataclass(slots=True)
+class _Known:
+    ending: Ending
+    until: float
+
+
+class KnownEndings:
+    """How replayed tokens were ended, remembered by this process until they expire.
+
+    A token's ending never moves its time (a later logout-all only makes it `everywhere`), and
+    the grace period is all a round needs it for; so a flood of one revoked token costs the log
+    one read, not one per round. Acting on a replay reads the log again (fresh facts).
+
+    Bounded: past `max_tokens` tokens, the expired go first, then the oldest remembered.
+    """
+
+    def __init__(self, *, max_tokens: int = 10_000) -> None:
+        self._max_tokens = max_tokens
+        self._known: dict[TokenKey, _Known] = {}
+
+    def get(self, key: TokenKey, now: float) -> Ending | None:
+        known = self._known.get(key)
+        if known is None or known.until <= now:
+            return None
+        return known.ending
+
+    def remember(self, key: TokenKey, ending: Ending, *, until: float, now: float) -> None:
+        if key not in self._known and len(self._known) >= self._max_tokens:
+            self._known = {k: v for k, v in self._known.items() if v.until > now}
+            while len(self._known) >= self._max_tokens:
+                del self._known[next(iter(self._known))]
+        self._known[key] = _Known(ending, until)

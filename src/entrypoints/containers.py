@@ -47,7 +47,7 @@ from revocation.domain.logged_mirror import LoggedMirror
 from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.policy import BlacklistPolicy
 from revocation.domain.ports import Clock, TokenCodec
-from revocation.domain.replays import Replay, ReplayRules
+from revocation.domain.replays import KnownEndings, Replay, ReplayRules
 from revocation.domain.use_cases import (
     AuthenticateToken,
     InternalIssueToken,
@@ -420,6 +420,7 @@ class Container(containers.DeclarativeContainer):
         ),
         leeway_seconds=settings.provided.jwt_leeway_seconds,
         logout_all_devices=logout_all_devices,
+        known_endings=providers.Singleton(KnownEndings),
     )
     # The repair writes straight to Redis: a lease wait after each of its writes would make a
     # repair of 10,000 watermarks take minutes; the marker waits once, before saying "done".

@@ -8,13 +8,14 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio.cluster import RedisCluster
 
 from revocation.adapters.clock import ManualClock
 from revocation.adapters.redis.client import RedisClient, RedisFailures, build_redis_client
 from revocation.adapters.redis.replay_tally import RedisReplayTally
 from revocation.adapters.replay_tally import InMemoryReplayTally
 from revocation.domain.ports import ReplayTally
-from revocation.domain.replays import Tally
+from revocation.domain.replays import Counted, Tally
 from tests.integration.servers import redis_options
 from tests.live_server import free_port
 
@@ -47,8 +48,15 @@ class Tallies:
             await asyncio.sleep(WINDOW + 0.1)
 
     async def add(self, token: str, count: int, *, alert: bool = True) -> Tally:
-        window = WINDOW if alert else None
-        return await self.tally.add(token, count, alert_window=window, ttl_seconds=TTL)
+        return await one(self.tally, token, count, alert_window=WINDOW if alert else None)
+
+
+async def one(
+    tally: ReplayTally, token: str, count: int, *, alert_window: int | None, ttl: int = TTL
+) -> Tally:
+    """A round of one token."""
+    [counted] = await tally.add([Counted(token, count, alert_window, ttl)])
+    return counted
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -91,6 +99,21 @@ class TestReplayTally:
 
         assert (in_grace, await tallies.add(token, 1)) == (Tally(4, False), Tally(5, True))
 
+    async def test_a_round_of_several_tokens_answers_each_in_order(self, tallies: Tallies) -> None:
+        seen, grace, fresh = a_token(), a_token(), a_token()
+        await tallies.add(seen, 2)
+
+        answers = await tallies.tally.add(
+            [
+                Counted(seen, 1, WINDOW, TTL),
+                Counted(grace, 5, None, TTL),
+                Counted(fresh, 3, WINDOW, TTL),
+            ]
+        )
+
+        assert answers == [Tally(3, False), Tally(5, False), Tally(3, True)]
+        assert await tallies.tally.add([]) == []
+
 
 @pytest.mark.redis
 class TestOnRedis:
@@ -99,7 +122,7 @@ class TestOnRedis:
         token = a_token()
 
         tallies = await asyncio.gather(
-            *(i.add(token, 1, alert_window=60, ttl_seconds=TTL) for i in instances for _ in "xyz")
+            *(one(i, token, 1, alert_window=60) for i in instances for _ in "xyz")
         )
 
         assert [t.alert for t in tallies].count(True) == 1
@@ -110,7 +133,7 @@ class TestOnRedis:
     ) -> None:
         token = a_token()
 
-        await shared(redis).add(token, 1, alert_window=30, ttl_seconds=90)
+        await one(shared(redis), token, 1, alert_window=30, ttl=90)
 
         assert 85 <= await redis.ttl(f"rpl{{{token}}}n") <= 90
         assert 25 <= await redis.ttl(f"rpl{{{token}}}a") <= 30
@@ -123,9 +146,9 @@ class TestOnRedis:
         tally = shared(dead, failures)
         token = a_token()
         try:
-            first = await tally.add(token, 2, alert_window=60, ttl_seconds=TTL)
-            second = await tally.add(token, 1, alert_window=60, ttl_seconds=TTL)
-            third = await tally.add(a_token(), 1, alert_window=60, ttl_seconds=TTL)
+            first = await one(tally, token, 2, alert_window=60)
+            second = await one(tally, token, 1, alert_window=60)
+            third = await one(tally, a_token(), 1, alert_window=60)
         finally:
             await dead.aclose()
 
@@ -134,3 +157,18 @@ class TestOnRedis:
         warnings = [r for r in caplog.records if r.name.endswith("replay_tally")]
         assert len(warnings) == 1  # once per spell: a replay flood during an outage is not
         # a flood of log lines
+
+
+@pytest.mark.redis
+async def test_a_round_over_every_shard_of_a_cluster(redis_cluster_client: RedisCluster) -> None:
+    """One round's counts land on their own slots' nodes, each answered in its place."""
+    tally = shared(redis_cluster_client)
+    tokens = [a_token() for _ in range(30)]  # over the three masters, with near certainty
+    await one(tally, tokens[0], 4, alert_window=60)
+
+    answers = await tally.add([Counted(token, 1, 60, TTL) for token in tokens])
+
+    assert answers == [Tally(5, False), *[Tally(1, True)] * 29]
+    nodes = {redis_cluster_client.get_node_from_key(f"rpl{{{token}}}n") for token in tokens}
+    assert len(nodes) == 3
+    assert None not in nodes

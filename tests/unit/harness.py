@@ -19,7 +19,7 @@ from revocation.domain.logged_mirror import LoggedMirror
 from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.policy import BlacklistPolicy
 from revocation.domain.ports import Background, Blacklist, ReplayTally, TokenLog
-from revocation.domain.replays import ReplayPolicy, ReplayRules
+from revocation.domain.replays import KnownEndings, ReplayPolicy, ReplayRules
 from revocation.domain.use_cases import (
     AuthenticateToken,
     InternalLogoutAll,
@@ -80,6 +80,7 @@ class Harness:
             clock=self.clock, max_failures=self.max_failures, window_seconds=60
         )
         self.tally: ReplayTally = InMemoryReplayTally(self.clock)
+        self.known_endings = KnownEndings()
 
     @property
     def fast(self) -> Blacklist:
@@ -173,6 +174,7 @@ class Harness:
             rules=ReplayRules(policy=policy, grace_seconds=grace, window_seconds=window),
             leeway_seconds=LEEWAY,
             logout_all_devices=self.logout_all(),
+            known_endings=self.known_endings,
         )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from revocation.adapters.memory import InMemoryTokenLog
 from revocation.adapters.replay_queue import ReplayQueue
 from revocation.adapters.telemetry import RecordingTelemetry
 from revocation.domain.audit import Reason, Revocation
 from revocation.domain.errors import InvalidToken, TokenRevoked
-from revocation.domain.model import Claims, TokenKey
-from revocation.domain.replays import Replay, ReplayAlert, ReplayPolicy
+from revocation.domain.model import Claims, LogState, TokenKey
+from revocation.domain.replays import Ending, KnownEndings, Replay, ReplayAlert, ReplayPolicy
 from tests.fakes import DownTokenLog
 from tests.forged_tokens import hs256, payload_of
 from tests.revocations import TEST_PEER
@@ -239,6 +240,87 @@ class TestRespondToReplays:
         await a_round(harness, policy="revoke-user", grace=GRACE)
 
         assert (alerts(harness), handled(harness)) == ([], {"unknown": 1})
+
+
+class TestReadingTheLog:
+    async def test_a_flood_over_many_rounds_reads_the_log_once_per_token(self) -> None:
+        log = CountedLookups()
+        harness = Harness(token_log=log)
+        token, _ = await logged_out(harness)
+        log.lookups = 0
+
+        for _ in range(5):  # rounds in the grace period, then after it in one window
+            await replay(harness, token, times=3)
+            await a_round(harness, grace=GRACE)
+            harness.clock.advance(GRACE / 2)
+
+        assert handled(harness) == {"grace": 6, "alerted": 3, "repeat": 6}
+        assert log.lookups == 2  # the first round, and the alert's fresh read
+
+    async def test_an_alert_acts_on_the_log_as_it_is_now_not_as_remembered(self) -> None:
+        # Remembered as ended by its own logout; then the user logged out everywhere (here by
+        # hand; as well by this policy on another instance): the alert must not do it again.
+        harness = Harness()
+        token, _ = await logged_out(harness)
+        await replay(harness, token)
+        await a_round(harness, policy="revoke-user", grace=1)  # in grace: remembered
+        harness.clock.advance(1)
+        everywhere = Revocation.by_user(Reason.LOGOUT_ALL, a_claims("x").key, None)
+        await harness.logout_all()(user_id=7, revocation=everywhere)
+        harness.clock.advance(1)
+        later = await harness.issue_token()(user_id=7)  # the user logs in again
+
+        await replay(harness, token)
+        await a_round(harness, policy="revoke-user", grace=1)
+
+        assert await harness.authenticate()(authorization=bearer(later.token))
+        assert [(a.action, a.ending.everywhere) for a in alerts(harness)] == [("none", True)]
+
+    async def test_an_alert_whose_fresh_read_fails_is_sent_but_never_acts(self) -> None:
+        harness = Harness()
+        other = await harness.issue_token()(user_id=7)
+        token, _ = await logged_out(harness)
+        await replay(harness, token)
+        await a_round(harness, policy="revoke-user", grace=1)  # in grace: remembered
+        harness.clock.advance(1)
+        harness.token_log, working = DownTokenLog(), harness.token_log
+
+        await replay(harness, token)
+        await a_round(harness, policy="revoke-user", grace=1)
+
+        harness.token_log = working
+        assert await harness.authenticate()(authorization=bearer(other.token))
+        assert [(a.action, a.ending.everywhere) for a in alerts(harness)] == [("failed", False)]
+
+
+class TestKnownEndings:
+    def test_forgets_a_token_once_it_expired(self) -> None:
+        known = KnownEndings()
+        known.remember(a_claims("a").key, Ending(1.0, everywhere=False), until=10, now=0)
+
+        assert known.get(a_claims("a").key, now=9.9) == Ending(1.0, everywhere=False)
+        assert known.get(a_claims("a").key, now=10) is None
+
+    def test_holds_a_bounded_number_dropping_the_expired_then_the_oldest(self) -> None:
+        known = KnownEndings(max_tokens=2)
+        ending = Ending(1.0, everywhere=False)
+        known.remember(a_claims("old").key, ending, until=100, now=0)
+        known.remember(a_claims("expired").key, ending, until=5, now=0)
+        known.remember(a_claims("third").key, ending, until=100, now=6)  # the expired goes
+        known.remember(a_claims("fourth").key, ending, until=100, now=6)  # then the oldest
+
+        jtis = ("old", "expired", "third", "fourth")
+        assert [jti for jti in jtis if known.get(a_claims(jti).key, now=7)] == ["third", "fourth"]
+
+
+class CountedLookups(InMemoryTokenLog):
+    """The harness's log, counting how often the replay watch asks it."""
+
+    lookups = 0
+
+    async def lookup(self, key: TokenKey, user_id: int) -> LogState:
+        self.lookups += 1
+        return await super().lookup(key, user_id)
 
 
 def a_claims(jti: str) -> Claims:

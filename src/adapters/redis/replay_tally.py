@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from redis.exceptions import RedisError
 
 from revocation.adapters.redis.client import REDIS_FAILURES, RedisClient, RedisFailures
 from revocation.adapters.replay_tally import InMemoryReplayTally
 from revocation.domain.ports import ReplayTally
-from revocation.domain.replays import Tally
+from revocation.domain.replays import Counted, Tally
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ return {total, 0}
 
 
 class RedisReplayTally:
-    """The fleet's tally in Redis (one script call per token per round); while Redis fails,
+    """The fleet's tally in Redis (a round's script calls in one pipeline); while Redis fails,
     `fallback` counts and elects in this process, so an alert is never lost, only repeated
     once per process at worst."""
 
@@ -57,26 +58,30 @@ class RedisReplayTally:
         self._prefix = prefix
         self._warned_at: float | None = None  # one warning a minute, not one per replay
 
-    async def add(
-        self, session_id: str, count: int, *, alert_window: int | None, ttl_seconds: int
-    ) -> Tally:
-        tag = f"{self._prefix}{{{session_id}}}"
+    async def add(self, counts: Sequence[Counted]) -> list[Tally]:
+        if not counts:
+            return []
+        pipeline = self._client.pipeline(transaction=False)
+        for counted in counts:
+            tag = f"{self._prefix}{{{counted.session_id}}}"
+            window = counted.alert_window or 0
+            pipeline.eval(_ADD, 2, f"{tag}n", f"{tag}a", counted.count, counted.ttl_seconds, window)
         try:
-            reply = await self._client.eval(
-                _ADD, 2, f"{tag}n", f"{tag}a", count, ttl_seconds, alert_window or 0
-            )
-            if not isinstance(reply, list) or len(reply) != 2:  # a connection out of step
-                raise RedisError(f"the tally script answered {type(reply).__name__}")
+            replies = await pipeline.execute()
+            return [_tally(reply) for reply in replies]
         except REDIS_FAILURES as error:
             self._failures.note()
             now = time.monotonic()
             if self._warned_at is None or now - self._warned_at >= WARNING_INTERVAL_SECONDS:
                 logger.warning("replays counted in this process: Redis failed (%r)", error)
                 self._warned_at = now
-            return await self._fallback.add(
-                session_id, count, alert_window=alert_window, ttl_seconds=ttl_seconds
-            )
-        return Tally(total=int(reply[0]), alert=reply[1] == 1)
+            return await self._fallback.add(counts)
+
+
+def _tally(reply: object) -> Tally:
+    if not isinstance(reply, list) or len(reply) != 2:  # a connection out of step
+        raise RedisError(f"the tally script answered {type(reply).__name__}")
+    return Tally(total=int(reply[0]), alert=reply[1] == 1)
 
 
 _: type[ReplayTally] = RedisReplayTally
