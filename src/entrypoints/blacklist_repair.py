@@ -79,10 +79,13 @@ class RepairLoop:
     async def run_forever(self) -> None:
         gap = self._first_retry
         while True:
-            done = await self.tick()
-            gap = self._first_retry if done else min(2 * gap, self._interval)
-            await asyncio.sleep(gap)  # at most one attempt per gap, however many losses
-            await self._failures.next_data_loss(within=self._interval - gap)
+            if await self.tick():
+                gap = self._first_retry
+                await asyncio.sleep(gap)  # at most one attempt per gap, however many losses
+                await self._failures.next_data_loss(within=self._interval - gap)
+            else:  # the fast path stays off until a repair runs: retry, backing off
+                await asyncio.sleep(gap)
+                gap = min(2 * gap, self._interval)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ import pytest
 
 from revocation.adapters.memory import InMemoryBlacklist, InMemoryMirrorMarker, InMemoryTokenLog
 from revocation.adapters.redis.client import RedisFailures
+from revocation.domain.errors import TokenLogUnavailable
 from revocation.domain.model import TokenRecord
 from revocation.domain.ports import TokenLog
 from revocation.domain.use_cases.repair_blacklist import RepairBlacklist
@@ -25,6 +26,17 @@ class CountingTokenLog(InMemoryTokenLog):
 
     async def blocked_after(self, expires_at: float, row_id: int, limit: int) -> list[TokenRecord]:
         self.walks += row_id == 0
+        return await super().blocked_after(expires_at, row_id, limit)
+
+
+class FlakyTokenLog(CountingTokenLog):
+    """Unreachable while `down`."""
+
+    down = False
+
+    async def blocked_after(self, expires_at: float, row_id: int, limit: int) -> list[TokenRecord]:
+        if self.down:
+            raise TokenLogUnavailable("down")
         return await super().blocked_after(expires_at, row_id, limit)
 
 
@@ -116,6 +128,23 @@ class TestRunningLoop:
             setup.failures.note_data_lost()
 
             await until(lambda: setup.walks == 2)  # not 30 s later
+        finally:
+            task.cancel()
+
+    async def test_a_repair_that_could_not_run_is_retried_soon_not_at_the_tick(self) -> None:
+        log = FlakyTokenLog()
+        setup = Setup(token_log=log)
+        self.loop(setup, setup.repair, interval=30)
+        task = asyncio.create_task(setup.loop.run_forever())
+        try:
+            await until(lambda: setup.walks == 1)
+            log.down = True  # a failover: the first repair meets the database unreachable too
+            setup.failures.note()
+            setup.failures.note_data_lost()
+            await asyncio.sleep(0.05)
+            log.down = False
+
+            await until(lambda: setup.walks == 2)  # a retry within the backoff, not 30 s later
         finally:
             task.cancel()
 
