@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 SLOTS = 16384
 _ELECTION_DELAY = 0.5  # Redis Cluster's least wait between a replica seeing FAIL and its vote
 _MARGIN = 0.1  # of that delay: clocks and our own scheduling
+# Keys whose slot the tracking remembers (about 100 bytes each beside the key, which the
+# blacklist keeps anyway), dropped all at once when full.
+_MAX_REMEMBERED_SLOTS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,13 +294,21 @@ class ClusterTracking:
         self._subscribers: list[Callable[[Invalidation], None]] = []
         self._probe_callbacks: list[Callable[[float], None]] = []
         self._generation = 0
+        # A key's slot never changes, and the check asks for the same keys again and again:
+        # redis-py's CRC16 is pure Python, and it was most of what a Cluster adds to a check.
+        self._slots: dict[bytes, int] = {}
 
     @property
     def generation(self) -> int:
         return self._generation
 
     def _listener_of(self, key: bytes) -> TrackingListener | None:
-        owner = self._view.owner(key_slot(key))
+        slot = self._slots.get(key)
+        if slot is None:
+            if len(self._slots) >= _MAX_REMEMBERED_SLOTS:
+                self._slots.clear()
+            slot = self._slots[key] = key_slot(key)
+        owner = self._view.owner(slot)
         return None if owner is None else self._listeners.get(owner)
 
     def node_of(self, key: bytes) -> bytes | None:
