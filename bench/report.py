@@ -11,6 +11,8 @@ from bench.logout_all import Scaling
 REFERENCE = "reference"
 BARE = "bare ASGI app"  # the server's ceiling: no framework, no check
 DEFAULT_MODE = "local"  # the service's REVOCATION_CACHE default with one Redis
+# The default mode with the replay watch off: what the watch costs, measured in the same run.
+REPLAY_OFF = f"service, REVOCATION_CACHE={DEFAULT_MODE}, REPLAY_POLICY=off"
 
 
 @dataclass(frozen=True)

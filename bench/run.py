@@ -166,7 +166,7 @@ def _hot_path(
 ) -> dict[tuple[str, str], hot_path.Figures]:
     setup = f"{args.server}, {args.workers} worker(s), wrk -t1 -c{args.connections}, LOG_LEVEL=INFO"
     print(f"\nHot path ({setup}, {args.rounds} x {args.seconds:g} s, medians)")
-    modes = [mode for mode in apps if mode != report.REFERENCE]
+    modes = [mode for mode in apps if mode in CACHE_MODES]
     if not hot_path.wait_for_mirror(redis_url, modes):
         print("  (the mirror marker was not set within 30 s: redis/local rows read the database)")
     hello_app = apps[_hello_mode(modes)]
@@ -174,7 +174,7 @@ def _hot_path(
         (app, case)
         for case in all_cases
         for app in apps.values()
-        if (case.tokens and app.label != report.BARE)
+        if (case.tokens and app.label != report.BARE and _replayed_or_not(app, case))
         or (not case.tokens and app.label in (report.REFERENCE, report.BARE, hello_app.label))
     ]
     figures = hot_path.measure(pairs, **load)
@@ -185,6 +185,11 @@ def _hot_path(
         f"only {hot_path.COLD_SAMPLE} seen before the load"
     )
     return figures
+
+
+def _replayed_or_not(app: App, case: hot_path.Case) -> bool:
+    """The app without the replay watch runs only the cases the watch could change."""
+    return app.label != report.REPLAY_OFF or case.name in (hot_path.VALID, hot_path.BLACKLISTED)
 
 
 def _logout_latencies(
@@ -250,6 +255,7 @@ def _verdicts(
         local = report.DEFAULT_MODE
         result += verdicts.near_zero(figures, local, hello, latencies.get(local))
         result += verdicts.gateway(figures, local, report.BARE)
+        result += verdicts.replay_watch(figures, local, report.REPLAY_OFF)
     return result + verdicts.logout_all_and_memory(scaling, redis_bytes)
 
 
@@ -266,9 +272,13 @@ def _apps(
         variants += [
             (mode, service_command, service_env(db_url, redis_url, cache=mode)) for mode in modes
         ]
+        if report.DEFAULT_MODE in modes:  # the replay watch's cost: the same app without it
+            env = service_env(db_url, redis_url, cache=report.DEFAULT_MODE)
+            variants += [(report.REPLAY_OFF, service_command, {**env, "REPLAY_POLICY": "off"})]
         for key, command, env in variants:
             port = free_port()
-            label = key if key in (report.REFERENCE, report.BARE) else report.service_label(key)
+            labels = (report.REFERENCE, report.BARE, report.REPLAY_OFF)
+            label = key if key in labels else report.service_label(key)
             process = app_process(label, command(port, server, workers), env, port)
             apps[key] = stack.enter_context(process)
         yield apps

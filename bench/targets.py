@@ -94,6 +94,21 @@ def gateway(figures: FigureMap, mode: str, bare_label: str) -> list[Verdict]:
     ]
 
 
+def replay_watch(figures: FigureMap, mode: str, off_label: str) -> list[Verdict]:
+    """The replay watch (on by default) against the same app without it, in the same run:
+    within noise (5 %) on valid and blacklisted tokens."""
+    tag = f"replay watch, cache={mode}:"
+    return [
+        _ratio(
+            f"{tag} {case} req/s >= 0.95x REPLAY_POLICY=off",
+            figures[(service_label(mode), case)].rps,
+            figures[(off_label, case)].rps,
+            0.95,
+        )
+        for case in (VALID, BLACKLISTED)
+    ]
+
+
 def logout_all_and_memory(scaling: Sequence[Scaling], redis_bytes: float) -> list[Verdict]:
     """Logout-all's round trips and time, and Redis memory per blacklisted token."""
     result = []

@@ -2,8 +2,8 @@
 
 Not a performance test: one 1-second round per row, N up to 100, 1,000 seeded rows, 16 logouts
 per mode. It proves that `make bench` works (wrk, the reference, the bare ASGI app and the
-service in every REVOCATION_CACHE mode, cold tokens, logout latency, invalidation lag, the
-counting proxies, the memory figures).
+service in every REVOCATION_CACHE mode and without the replay watch, cold tokens, logout
+latency, invalidation lag, the counting proxies, the memory figures).
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ def test_the_benchmark_runs_every_phase_and_prints_its_tables(postgres_url: str)
     assert "hello (no auth)        | bare ASGI app" in sections["Hot path"]
     assert "\nservice, REVOCATION_CACHE=local " in sections["Invalidation lag"]
     assert "gateway, cache=local: cold tokens" in sections["Targets"]
+    replay_off = "service, REVOCATION_CACHE=local, REPLAY_POLICY=off"
+    assert f"protected, blacklisted | {replay_off}" in sections["Hot path"]
+    assert f"protected, cold tokens | {replay_off}" not in sections["Hot path"]
+    assert "replay watch, cache=local: protected, blacklisted" in sections["Targets"]
     assert "bytes per logged token's mark" in sections["Memory"]
     assert "near zero, cache=local: logout p99" in sections["Targets"]
     assert "\n100 " in sections["Logout-all"]  # the row of N = 100 made it
