@@ -17,7 +17,11 @@ from revocation.adapters.redis.blacklist import RedisBlacklist, ReplicaWait
 from revocation.adapters.redis.cached_blacklist import LocallyCachedBlacklist
 from revocation.adapters.redis.client import DISTRUSTED, KeyLayout, RedisFailures
 from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
-from revocation.adapters.redis.sentinel import SentinelPrimary, build_sentinel_client
+from revocation.adapters.redis.sentinel import (
+    SentinelPrimary,
+    build_sentinel_client,
+    follow_primary,
+)
 from revocation.adapters.redis.tracking import TrackingListener
 from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.model import BlacklistEntry
@@ -132,6 +136,23 @@ class TestClient:
         promoted = Redis(port=deployment.replica.port)
         assert await promoted.exists(blacklist.keys.token_key(later))  # written to the new one
         await promoted.aclose()
+
+    async def test_a_connection_left_on_another_node_is_reopened_on_the_named_primary(
+        self, deployment: SentinelDeployment, primary: SentinelPrimary, client: Redis
+    ) -> None:
+        follow_primary(client, primary)
+        await primary.locate()
+        named = (await client.info("server"))["run_id"]
+        pool = client.connection_pool
+        # As a connection opened (or in use) while the sentinels came to name another node
+        # comes back: on the other one, which may still take writes.
+        stale = await pool.get_connection()  # type: ignore[no-untyped-call]
+        await stale.disconnect()
+        await stale.connect_to(deployment.replica.address)
+        await pool.release(stale)
+
+        assert (await client.info("server"))["run_id"] == named
+        assert len(pool._available_connections) == 1  # the same one, reopened
 
     async def test_a_revocation_no_replica_took_in_time_is_not_done_and_unvouches_its_bucket(
         self, deployment: SentinelDeployment, client: Redis

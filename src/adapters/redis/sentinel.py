@@ -59,7 +59,35 @@ _GAP = 1.0
 
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     """Sentinel's pool (connections follow the named primary) with the blocking pool's bound: a
-    burst waits for a connection instead of being taken for an outage."""
+    burst waits for a connection instead of being taken for an outage.
+
+    Every connection handed out is on the node the sentinels name now (`named_primary`, set by
+    `follow_primary`). Closing the pool's connections when they name another is not enough: one
+    being opened at that moment (its address asked before the change) or in use then (redis-py
+    itself closes only idle ones) comes back connected to the deposed primary, which, cut off
+    from the sentinels, still takes writes. A repair's writes landing there, with its marker
+    stamped on the new primary, would vouch for revocations the new primary never got.
+    """
+
+    @staticmethod
+    def named_primary() -> Address | None:
+        return None  # until follow_primary: redis-py's own choice
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        connection = await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        named = self.named_primary()
+        if named is None or (connection.host, connection.port) == named:
+            return connection
+        try:
+            await connection.disconnect()
+            await connection.connect()  # asks the sentinels again
+            if (connection.host, connection.port) != named:
+                found = (connection.host, connection.port)
+                raise RedisConnectionError(f"sentinels name {named} and {found}")
+        except BaseException:
+            await self.release(connection)
+            raise
+        return connection
 
 
 class _SentinelClient(Redis):
@@ -115,6 +143,9 @@ def follow_primary(client: Redis, primary: SentinelPrimary) -> None:
     asks them only when it opens a connection, and a deposed primary cut off from them keeps
     answering the ones already open."""
     closing: set[asyncio.Task[None]] = set()
+    pool = client.connection_pool
+    if isinstance(pool, _BlockingSentinelPool):  # always, as built above
+        pool.named_primary = lambda: primary.named  # type: ignore[method-assign]
 
     def close_all() -> None:
         task = asyncio.get_running_loop().create_task(client.connection_pool.disconnect())
@@ -193,6 +224,11 @@ class SentinelPrimary:
 
     def confirms(self, address: Address) -> bool:
         return self._monotonic() < self._trusted_until.get(address, float("-inf"))
+
+    @property
+    def named(self) -> Address | None:
+        """The node most sentinels named at the last poll (None before one answered)."""
+        return self._named
 
     def superseded(self, address: Address) -> bool:
         return self._named is not None and self._named != address
