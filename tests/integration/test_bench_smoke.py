@@ -44,7 +44,7 @@ def test_the_benchmark_runs_every_phase_and_prints_its_tables(postgres_url: str)
     replay_off = "service, REVOCATION_CACHE=local, REPLAY_POLICY=off"
     assert f"protected, blacklisted | {replay_off}" in sections["Hot path"]
     assert f"protected, cold tokens | {replay_off}" not in sections["Hot path"]
-    assert "replay watch, cache=local: protected, blacklisted" in sections["Targets"]
+    assert "replay watch, cache=local: blacklisted/valid" in sections["Targets"]
     assert "bytes per logged token's mark" in sections["Memory"]
     assert "near zero, cache=local: logout p99" in sections["Targets"]
     assert "\n100 " in sections["Logout-all"]  # the row of N = 100 made it
