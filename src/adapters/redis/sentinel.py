@@ -78,12 +78,9 @@ class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
         named = self.named_primary()
         if named is None or (connection.host, connection.port) == named:
             return connection
-        try:
+        try:  # to the node the poll found most sentinels name, as the trust is decided on
             await connection.disconnect()
-            await connection.connect()  # asks the sentinels again
-            if (connection.host, connection.port) != named:
-                found = (connection.host, connection.port)
-                raise RedisConnectionError(f"sentinels name {named} and {found}")
+            await connection.connect_to(named)
         except BaseException:
             await self.release(connection)
             raise
