@@ -3,6 +3,7 @@ starts and stops with the app (`Container.lifespan`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from dependency_injector import containers, providers
@@ -27,7 +28,7 @@ from revocation.adapters.redis.client import (
     build_redis_client,
 )
 from revocation.adapters.redis.cluster import ClusterTracking, ClusterView
-from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
+from revocation.adapters.redis.mirror_marker import RedisMirrorMarker, RepairWitness
 from revocation.adapters.redis.replay_tally import RedisReplayTally
 from revocation.adapters.redis.sentinel import (
     SentinelPrimary,
@@ -244,6 +245,15 @@ class Container(containers.DeclarativeContainer):
     redis_failures = providers.Singleton(RedisFailures)
     redis = providers.Singleton(redis_client, settings)
     # Where Redis answers alone, each lookup also reads the full mirror's markers.
+    # Which node took each bucket's writes while a repair runs: its marker is stamped only there.
+    repair_witness = providers.Singleton(
+        RepairWitness,
+        providers.Callable(
+            lambda keys, policy: functools.partial(keys.marker_of, full=policy.redis_answers_alone),
+            keys,
+            policy,
+        ),
+    )
     redis_blacklist = providers.Singleton(
         RedisBlacklist,
         redis,
@@ -251,6 +261,7 @@ class Container(containers.DeclarativeContainer):
         keys=keys,
         full_mirror=policy.provided.redis_answers_alone,
         replica_wait=providers.Callable(replica_wait, settings, policy),
+        witness=repair_witness,
     )
     tracking = providers.Singleton(tracking_feed, settings, redis, redis_failures, keys, metrics)
     blacklist = providers.Selector(
@@ -278,6 +289,7 @@ class Container(containers.DeclarativeContainer):
         settle_seconds=providers.Callable(
             lambda w, s: s.revocation_lease_seconds if w == "local" else 0, wiring, settings
         ),
+        witness=repair_witness,
     )
 
     local_throttle = providers.Singleton(

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from revocation.adapters.memory import InMemoryMirrorMarker
+from revocation.adapters.redis.blacklist import RedisBlacklist
 from revocation.adapters.redis.client import KeyLayout, RedisFailures
-from revocation.adapters.redis.mirror_marker import RedisMirrorMarker
+from revocation.adapters.redis.mirror_marker import RedisMirrorMarker, RepairWitness
 from revocation.domain.errors import BlacklistUnavailable
+from revocation.domain.model import BlacklistEntry, Watermark
 from revocation.domain.ports import MirrorMarker
+from tests.integration.redis_processes import start_redis
+from tests.random_refs import random_key, random_user_id
 
 
 @dataclass
@@ -119,3 +126,37 @@ async def test_a_ticket_stamped_by_another_node_is_never_completed(redis_url: st
     finally:
         await client.delete(*markers)
         await client.aclose()
+
+
+@pytest.mark.redis
+async def test_a_bucket_whose_writes_another_node_took_is_not_done(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """As when a repair's writes go through a connection still open to a deposed primary (or a
+    stale slot map) while its marker is on the new one: that node lacks them."""
+    keys = KeyLayout(prefix=b"test%s" % secrets.token_hex(4).encode())
+    witness = RepairWitness(functools.partial(keys.marker_of, full=True))
+    markers = keys.markers(full=True)
+    other = start_redis(tmp_path)  # another node
+    here, there = Redis.from_url(redis_url), Redis(port=other.port)
+    try:
+        marker = RedisMirrorMarker(here, RedisFailures(), markers=markers, witness=witness)
+        astray = RedisBlacklist(
+            there, RedisFailures(), keys=keys, full_mirror=True, witness=witness
+        )
+        ticket = await marker.begin()
+        await astray.add([BlacklistEntry(random_key(), 600)])
+        assert not await marker.complete(ticket)
+        assert not await marker.is_complete()
+
+        home = RedisBlacklist(here, RedisFailures(), keys=keys, full_mirror=True, witness=witness)
+        ticket = await marker.begin()
+        await home.add([BlacklistEntry(random_key(), 600)])
+        await home.raise_watermark(Watermark(random_user_id(), time.time()), 600)
+        assert await marker.complete(ticket)
+        assert await marker.is_complete()
+    finally:
+        await here.delete(*markers, *[key async for key in here.scan_iter(keys.prefix + b"*")])
+        await here.aclose()
+        await there.aclose()
+        other.kill()

@@ -28,6 +28,7 @@ from revocation.adapters.redis.client import (
     vouched,
     vouched_by,
 )
+from revocation.adapters.redis.mirror_marker import RepairWitness
 from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.model import (
     BlacklistEntry,
@@ -105,10 +106,13 @@ class RedisBlacklist:
         keys: KeyLayout = KeyLayout(),  # noqa: B008 - a frozen value
         full_mirror: bool = False,
         replica_wait: ReplicaWait | None = None,
+        witness: RepairWitness | None = None,
     ) -> None:
         self._client = client
         self._failures = failures
         self._replica_wait = replica_wait
+        # While a repair runs, plain writes say which node took them, for its marker.
+        self._witness = witness
         self.keys = keys
         self._full_mirror = full_mirror
         self._lookup_keys: dict[tuple[TokenKey, int], tuple[bytes, ...]] = {}
@@ -196,6 +200,10 @@ class RedisBlacklist:
         return self.state_from(user_id, values, complete=self.vouched(values, None))
 
     async def add(self, entries: Sequence[BlacklistEntry]) -> None:
+        if self._witness is not None and self._witness.watching:
+            _, served = await self._set_identified(entries, BLOCKED, wait=False)
+            self._witness.saw(served)
+            return
         pipeline = self._client.pipeline(transaction=False)
         for entry in entries:
             if entry.ttl_seconds > 0:  # `EX 0` is an error; an entry with no time left is moot
@@ -230,7 +238,9 @@ class RedisBlacklist:
         return bool(replies) and all(reply == mark for reply in replies), served
 
     async def raise_watermark(self, watermark: Watermark, ttl_seconds: int) -> None:
-        await self.raise_watermark_identified(watermark, ttl_seconds)
+        served = await self.raise_watermark_identified(watermark, ttl_seconds)
+        if self._witness is not None:
+            self._witness.saw(served)
 
     async def note_logged(self, entries: Sequence[LoggedEntry]) -> None:
         pipeline = self._client.pipeline(transaction=False)
