@@ -121,22 +121,18 @@ class TestRunningLoop:
     async def test_a_data_loss_wakes_it_before_the_interval(self) -> None:
         setup = Setup()
         self.loop(setup, setup.repair, interval=30)
-        task = asyncio.create_task(setup.loop.run_forever())
-        try:
+        async with setup.loop.running():
             await until(lambda: setup.walks == 1)
             setup.failures.note()  # a failover: the fast path is off until a repair
             setup.failures.note_data_lost()
 
             await until(lambda: setup.walks == 2)  # not 30 s later
-        finally:
-            task.cancel()
 
     async def test_a_repair_that_could_not_run_is_retried_soon_not_at_the_tick(self) -> None:
         log = FlakyTokenLog()
         setup = Setup(token_log=log)
         self.loop(setup, setup.repair, interval=30)
-        task = asyncio.create_task(setup.loop.run_forever())
-        try:
+        async with setup.loop.running():
             await until(lambda: setup.walks == 1)
             log.down = True  # a failover: the first repair meets the database unreachable too
             setup.failures.note()
@@ -145,21 +141,16 @@ class TestRunningLoop:
             log.down = False
 
             await until(lambda: setup.walks == 2)  # a retry within the backoff, not 30 s later
-        finally:
-            task.cancel()
 
     async def test_a_timeout_waits_for_the_tick(self) -> None:
         setup = Setup()
         self.loop(setup, setup.repair, interval=30)
-        task = asyncio.create_task(setup.loop.run_forever())
-        try:
+        async with setup.loop.running():
             await until(lambda: setup.walks == 1)
             for _ in range(20):  # timeouts under load: a repair now would add to the load
                 setup.failures.note()
                 await asyncio.sleep(0.005)
             await asyncio.sleep(0.1)
-        finally:
-            task.cancel()
 
         assert setup.walks == 1
 
@@ -174,14 +165,11 @@ class TestRunningLoop:
             return repair()
 
         self.loop(setup, counted, interval=0.32)
-        task = asyncio.create_task(setup.loop.run_forever())
-        try:
+        async with setup.loop.running():
             for _ in range(80):  # Redis keeps coming back empty meanwhile
                 setup.failures.note()
                 setup.failures.note_data_lost()
                 await asyncio.sleep(0.005)
-        finally:
-            task.cancel()
 
         assert 3 <= attempts <= 7  # 1, 2, 4, 8, 16, 32 hundredths apart; not one per loss
 
