@@ -244,7 +244,6 @@ class Container(containers.DeclarativeContainer):
     keys = providers.Object(KeyLayout())
     redis_failures = providers.Singleton(RedisFailures)
     redis = providers.Singleton(redis_client, settings)
-    # Where Redis answers alone, each lookup also reads the full mirror's markers.
     # Which node took each bucket's writes while a repair runs: its marker is stamped only there.
     repair_witness = providers.Singleton(
         RepairWitness,
@@ -254,6 +253,7 @@ class Container(containers.DeclarativeContainer):
             policy,
         ),
     )
+    # Where Redis answers alone, each lookup also reads the full mirror's markers.
     redis_blacklist = providers.Singleton(
         RedisBlacklist,
         redis,

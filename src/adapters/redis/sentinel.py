@@ -61,21 +61,22 @@ class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     """Sentinel's pool (connections follow the named primary) with the blocking pool's bound: a
     burst waits for a connection instead of being taken for an outage.
 
-    Every connection handed out is on the node the sentinels name now (`named_primary`, set by
-    `follow_primary`). Closing the pool's connections when they name another is not enough: one
+    Once it `follows` a SentinelPrimary, every connection handed out is on the node the
+    sentinels name now. Closing the pool's connections when they name another is not enough: one
     being opened at that moment (its address asked before the change) or in use then (redis-py
     itself closes only idle ones) comes back connected to the deposed primary, which, cut off
     from the sentinels, still takes writes. A repair's writes landing there, with its marker
     stamped on the new primary, would vouch for revocations the new primary never got.
     """
 
-    @staticmethod
-    def named_primary() -> Address | None:
-        return None  # until follow_primary: redis-py's own choice
+    _primary: SentinelPrimary | None = None  # until `follow`: redis-py's own choice
+
+    def follow(self, primary: SentinelPrimary) -> None:
+        self._primary = primary
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         connection = await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
-        named = self.named_primary()
+        named = self._primary.named if self._primary is not None else None
         if named is None or (connection.host, connection.port) == named:
             return connection
         try:  # to the node the poll found most sentinels name, as the trust is decided on
@@ -142,10 +143,10 @@ def follow_primary(client: Redis, primary: SentinelPrimary) -> None:
     closing: set[asyncio.Task[None]] = set()
     pool = client.connection_pool
     if isinstance(pool, _BlockingSentinelPool):  # always, as built above
-        pool.named_primary = lambda: primary.named  # type: ignore[method-assign]
+        pool.follow(primary)
 
     def close_all() -> None:
-        task = asyncio.get_running_loop().create_task(client.connection_pool.disconnect())
+        task = asyncio.get_running_loop().create_task(pool.disconnect())
         closing.add(task)
         task.add_done_callback(closing.discard)
 
