@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from revocation.domain.errors import Throttled
@@ -36,26 +37,68 @@ class NoAttempt:
     async def failed(self) -> None:
         return None
 
+    async def kept(self, seconds: float) -> NoAttempt:
+        return self
+
+    def live(self) -> bool:
+        return True
+
 
 @dataclass(slots=True)
 class _Window:
     started: float
     failures: int = 0
-    in_flight: int = 0
+    in_flight: int = 0  # reservations not yet resolved, the kept ones included
+    turned_away: bool = False  # a reservation had to wait: none is kept in this window
+
+    def resolve(self, *, failed: bool) -> None:
+        self.in_flight -= 1
+        self.failures += failed
 
 
 class _LocalAttempt:
-    __slots__ = ("_window",)
+    __slots__ = ("_lasts", "_window")
 
-    def __init__(self, window: _Window) -> None:
+    def __init__(self, window: _Window, lasts: Callable[[_Window, float], bool]) -> None:
         self._window = window
+        self._lasts = lasts  # (window, seconds): it stays the peer's window that long
 
     async def succeeded(self) -> None:
-        self._window.in_flight -= 1
+        self._window.resolve(failed=False)
 
     async def failed(self) -> None:
-        self._window.in_flight -= 1
-        self._window.failures += 1
+        self._window.resolve(failed=True)
+
+    async def kept(self, seconds: float) -> _KeptLocal | None:
+        if self._window.turned_away or not self._lasts(self._window, seconds):
+            self._window.resolve(failed=False)
+            return None
+        return _KeptLocal(self._window, self._lasts, seconds)
+
+
+class _KeptLocal:
+    __slots__ = ("_kept_at", "_lasts", "_seconds", "_window")
+
+    def __init__(
+        self, window: _Window, lasts: Callable[[_Window, float], bool], seconds: float
+    ) -> None:
+        self._window = window
+        self._lasts = lasts
+        self._seconds = seconds
+        self._kept_at = time.monotonic()
+
+    def live(self) -> bool:
+        return (
+            time.monotonic() - self._kept_at < self._seconds
+            and not self._window.turned_away
+            and self._lasts(self._window, 0)
+        )
+
+    async def succeeded(self) -> None:
+        self._window.resolve(failed=False)
+
+    async def failed(self) -> None:
+        self._window.resolve(failed=True)
 
 
 class InMemoryFailureThrottle:
@@ -85,7 +128,8 @@ class InMemoryFailureThrottle:
                 raise Throttled(self._retry_after(window))
             if window.failures + window.in_flight < self._max_failures:
                 window.in_flight += 1
-                return _LocalAttempt(window)
+                return _LocalAttempt(window, lambda counted, for_: self._lasts(peer, counted, for_))
+            window.turned_away = True
             await asyncio.sleep(delay)
         raise Throttled(1)
 
@@ -98,6 +142,13 @@ class InMemoryFailureThrottle:
             if len(self._windows) > self._max_peers:
                 self._windows.popitem(last=False)
         return window
+
+    def _lasts(self, peer: str, window: _Window, seconds: float) -> bool:
+        """The peer's window is this one, and still will be in `seconds`."""
+        return (
+            self._windows.get(peer) is window
+            and self._clock.now() + seconds - window.started < self._window
+        )
 
     def _retry_after(self, window: _Window) -> int:
         return max(1, math.ceil(window.started + self._window - self._clock.now()))

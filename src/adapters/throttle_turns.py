@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from revocation.adapters.throttle import BUSY_WAIT_SECONDS
 from revocation.domain.errors import Throttled
-from revocation.domain.ports import Attempt, FailureThrottle
+from revocation.domain.ports import Attempt, FailureThrottle, KeptAttempt
 
 
 @dataclass(slots=True)
@@ -18,31 +18,73 @@ class _Turns:
     users: int = 0  # waiting or holding a turn: the entry goes when nobody is
 
 
+class _Turn:
+    """A turn taken from a peer's queue, handed to the next caller once."""
+
+    __slots__ = ("_done",)
+
+    def __init__(self, done: Callable[[], None]) -> None:
+        self._done: Callable[[], None] | None = done
+
+    def end(self) -> None:
+        if self._done is not None:  # resolved once, released once
+            self._done()
+            self._done = None
+
+
 class _TurnAttempt:
     """The brake's attempt; resolving it also hands the turn to the next caller."""
 
-    __slots__ = ("_done", "_inner")
+    __slots__ = ("_inner", "_turn")
 
-    def __init__(self, inner: Attempt, done: Callable[[], None]) -> None:
+    def __init__(self, inner: Attempt, turn: _Turn) -> None:
         self._inner = inner
-        self._done: Callable[[], None] | None = done
+        self._turn = turn
 
     async def succeeded(self) -> None:
         try:
             await self._inner.succeeded()
         finally:
-            self._end()
+            self._turn.end()
 
     async def failed(self) -> None:
         try:
             await self._inner.failed()
         finally:
-            self._end()
+            self._turn.end()
 
-    def _end(self) -> None:
-        if self._done is not None:  # resolved once, released once
-            self._done()
-            self._done = None
+    async def kept(self, seconds: float) -> KeptAttempt | None:
+        """Kept, the reservation keeps its turn here too, until it is given back."""
+        kept = None
+        try:
+            kept = await self._inner.kept(seconds)
+        finally:
+            if kept is None:
+                self._turn.end()
+        return None if kept is None else _KeptTurn(kept, self._turn)
+
+
+class _KeptTurn:
+    __slots__ = ("_inner", "_turn")
+
+    def __init__(self, inner: KeptAttempt, turn: _Turn) -> None:
+        self._inner = inner
+        self._turn = turn
+
+    def live(self) -> bool:
+        return self._inner.live()
+
+    async def succeeded(self) -> None:
+        try:
+            await self._inner.succeeded()
+        finally:
+            self._turn.end()
+
+    async def failed(self) -> None:
+        try:
+            await self._inner.failed()
+        finally:
+            self._turn.end()
 
 
 class QueuedThrottle:
@@ -78,7 +120,7 @@ class QueuedThrottle:
         except BaseException:
             self._leave(peer, turns, holding=True)
             raise
-        return _TurnAttempt(attempt, done=lambda: self._leave(peer, turns, holding=True))
+        return _TurnAttempt(attempt, _Turn(lambda: self._leave(peer, turns, holding=True)))
 
     def _leave(self, peer: str, turns: _Turns, *, holding: bool) -> None:
         if holding:

@@ -182,6 +182,28 @@ class Attempt(Protocol):
         """They did not: the attempt counts as a failure until its window ends."""
         ...
 
+    async def kept(self, seconds: float) -> KeptAttempt | None:
+        """They matched, and the reservation is kept, still counted, for the peer's next
+        comparison within `seconds`; None when the brake wants it back instead (somebody was
+        turned away meanwhile, or the window ends sooner): then it is released, as succeeded()."""
+        ...
+
+
+class KeptAttempt(Protocol):
+    """A success's reservation, kept for the same peer's next comparison (one at a time)."""
+
+    def live(self) -> bool:
+        """Still surely counted by the brake: a comparison may be made under it now."""
+        ...
+
+    async def succeeded(self) -> None:
+        """The comparison under it matched, and it is given back: released, never counted."""
+        ...
+
+    async def failed(self) -> None:
+        """It did not: counted as a failure, as any other."""
+        ...
+
 
 class FailureThrottle(Protocol):
     """The brute-force brake on internal calls, per peer (async: the counts may live in Redis,

@@ -41,6 +41,7 @@ from revocation.adapters.replay_queue import IgnoredReplays, ReplayQueue, Respon
 from revocation.adapters.replay_tally import InMemoryReplayTally
 from revocation.adapters.telemetry import LoggingTelemetry, RefusalSummary
 from revocation.adapters.throttle import InMemoryFailureThrottle
+from revocation.adapters.throttle_kept import KeepingThrottle
 from revocation.adapters.throttle_turns import QueuedThrottle
 from revocation.adapters.verified_tokens import VerifiedTokenCache
 from revocation.domain.app_gate import AppGate
@@ -333,16 +334,18 @@ class Container(containers.DeclarativeContainer):
         off=providers.Singleton(IgnoredReplays),
     )
 
-    # A client authenticating many times at once (introspection) queues here, not polling.
+    # A client authenticating many times at once (introspection) queues here, not polling;
+    # one authenticating on every request reuses its last success's reservation for a while.
     queued_throttle = providers.Singleton(
         QueuedThrottle, throttle, max_in_flight=settings.provided.lgt_all_max_failures
     )
+    kept_throttle = providers.Singleton(KeepingThrottle, queued_throttle)
     gate = providers.Singleton(
         AppGate,
         credentials=providers.Singleton(
             StaticAppCredentials, settings.provided.app_id, settings.provided.app_key
         ),
-        throttle=queued_throttle,
+        throttle=kept_throttle,
         telemetry=telemetry,
     )
 
@@ -464,6 +467,7 @@ class Container(containers.DeclarativeContainer):
         tracking=tracking.provider,
         repair_loop=repair_loop.provider,
         background=background.provider,
+        kept_throttle=kept_throttle.provider,
         refusals=refusal_summary.provider,
         clock=clock.provider,
         audit_trail=audit_trail.provider,

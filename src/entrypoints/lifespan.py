@@ -17,6 +17,7 @@ from revocation.adapters.redis.cluster import ClusterTracking
 from revocation.adapters.redis.tracking import TrackingListener
 from revocation.adapters.replay_queue import ReplayQueue, Respond
 from revocation.adapters.telemetry import RefusalSummary
+from revocation.adapters.throttle_kept import KeepingThrottle
 from revocation.domain.ports import AuditTrail, Clock, TokenLog
 from revocation.entrypoints.blacklist_repair import RepairLoop
 from revocation.entrypoints.periodic import (
@@ -74,6 +75,7 @@ def service_lifespan(
     tracking: Callable[[], TrackingListener | ClusterTracking],
     repair_loop: Callable[[], RepairLoop],
     background: Callable[[], AsyncioBackground],
+    kept_throttle: Callable[[], KeepingThrottle],
     refusals: Callable[[], RefusalSummary],
     clock: Callable[[], Clock],
     audit_trail: Callable[[], AuditTrail],
@@ -90,6 +92,8 @@ def service_lifespan(
         steps.append(("tracking", lambda: tracking().running()))
     # At shutdown: the work that followed the last answers, while the pools are still open.
     steps.append(("background work", lambda: background().draining()))
+    # At shutdown: the brake's kept reservations given back, not left counting in Redis.
+    steps.append(("kept brake reservations", lambda: contextlib.aclosing(kept_throttle())))
     if settings.replay_policy != "off":  # alerts (and a policy's logouts) from checks' replays
         steps.append(("replays", lambda: responding_to_replays(replays(), respond_to_replays)))
     if wiring != "memory" and settings.blacklist_repair_interval_seconds > 0:

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from revocation.adapters.clock import SystemClock
+from revocation.adapters.clock import ManualClock, SystemClock
 from revocation.adapters.redis.client import RedisClient, RedisFailures, build_redis_client
 from revocation.adapters.redis.throttle import RedisFailureThrottle
 from revocation.adapters.throttle import InMemoryFailureThrottle
+from revocation.adapters.throttle_kept import KeepingThrottle
 from revocation.domain.errors import Throttled
 from revocation.domain.ports import FailureThrottle
 from tests.integration.servers import redis_options
@@ -47,8 +48,20 @@ async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
 
 
 @pytest.fixture(params=["memory", "redis"])
-def throttle(request: pytest.FixtureRequest, redis: RedisClient) -> FailureThrottle:
+def brake(request: pytest.FixtureRequest, redis: RedisClient) -> FailureThrottle:
     return local() if request.param == "memory" else shared(redis)
+
+
+@pytest.fixture(params=["as is", "keeping successes"])
+async def throttle(
+    request: pytest.FixtureRequest, brake: FailureThrottle
+) -> AsyncIterator[FailureThrottle]:
+    if request.param == "as is":
+        yield brake
+        return
+    keeping = KeepingThrottle(brake)
+    yield keeping
+    await keeping.aclose()
 
 
 def peer() -> str:
@@ -147,3 +160,100 @@ class TestRedisThrottle:
             assert await retry_after(throttle, peer()) == 0
         finally:
             await dead.aclose()
+
+
+async def free_now(brake: FailureThrottle, caller: str, within: float = 0.2) -> bool:
+    """Whether the brake has a reservation free for the caller soon (each poll of a busy
+    window waits): the peer's limit is 1 in these tests, so this says whether one is kept."""
+    try:
+        attempt = await asyncio.wait_for(brake.reserve(caller), within)
+    except TimeoutError:
+        return False
+    await attempt.succeeded()
+    return True
+
+
+class TestKeptReservations:
+    """What keeping a success's reservation may and may not do, on both brakes (limit 1)."""
+
+    @pytest.fixture(params=["memory", "redis"])
+    def one_guess(self, request: pytest.FixtureRequest, redis: RedisClient) -> FailureThrottle:
+        return local(max_failures=1) if request.param == "memory" else shared(redis, 1)
+
+    async def test_a_kept_reservation_still_counts_and_a_wrong_guess_under_it_fails(
+        self, one_guess: FailureThrottle
+    ) -> None:
+        keeping, caller = KeepingThrottle(one_guess, keep_seconds=5), peer()
+        for _ in range(3):
+            await (await keeping.reserve(caller)).succeeded()
+        assert not await free_now(one_guess, caller)  # the one reservation is kept
+        await (await keeping.reserve(caller)).failed()  # under the kept one: no wait
+        assert await retry_after(one_guess, caller) > 0
+        assert await retry_after(keeping, caller) > 0
+
+    async def test_it_is_given_back_when_its_time_is_up(self, one_guess: FailureThrottle) -> None:
+        keeping, caller = KeepingThrottle(one_guess, keep_seconds=0.05), peer()
+        await (await keeping.reserve(caller)).succeeded()
+        assert len(keeping) == 1
+        await asyncio.sleep(0.1)
+        assert len(keeping) == 0
+        assert await free_now(one_guess, caller, within=0.05)
+
+    async def test_it_is_given_back_at_shutdown(self, one_guess: FailureThrottle) -> None:
+        keeping, caller = KeepingThrottle(one_guess, keep_seconds=60), peer()
+        await (await keeping.reserve(caller)).succeeded()
+        await keeping.aclose()
+        assert await free_now(one_guess, caller, within=0.05)
+
+    async def test_none_is_kept_once_somebody_was_turned_away(
+        self, one_guess: FailureThrottle
+    ) -> None:
+        keeping, caller = KeepingThrottle(one_guess, keep_seconds=5), peer()
+        other = await one_guess.reserve(caller)  # another instance's comparison, in flight
+        waiting = asyncio.create_task(keeping.reserve(caller))
+        await asyncio.sleep(0.05)  # turned away at least once: polling
+        await other.succeeded()
+        await (await waiting).succeeded()
+        assert len(keeping) == 0
+        assert await free_now(one_guess, caller, within=0.05)
+        await keeping.aclose()
+
+    async def test_none_is_kept_past_its_window(self) -> None:
+        clock = ManualClock()
+        brake = InMemoryFailureThrottle(clock=clock, max_failures=1, window_seconds=60)
+        keeping, caller = KeepingThrottle(brake, keep_seconds=5), peer()
+        clock.advance(58)  # a window older than the first attempt: the caller's starts now
+        await (await keeping.reserve(caller)).succeeded()
+        clock.advance(59)
+        await (await keeping.reserve(caller)).failed()  # kept one still in its window
+        assert await retry_after(brake, caller) > 0
+        clock.advance(2)  # a new window: the kept one no longer counts in it
+        assert await retry_after(keeping, caller) == 0
+        await keeping.aclose()
+
+
+class TestRedisKeptLeases:
+    async def test_a_crashed_instance_s_kept_reservation_lapses(self, redis: RedisClient) -> None:
+        brake, caller = shared(redis, 1), peer()
+        never_given_back = await (await brake.reserve(caller)).kept(0.2)
+        assert never_given_back is not None and never_given_back.live()
+        assert not await free_now(brake, caller, within=0.1)
+        await asyncio.sleep(0.15)
+        assert not never_given_back.live()
+        assert await free_now(brake, caller, within=0.05)
+
+    async def test_none_is_kept_for_longer_than_the_window_has_left(
+        self, redis: RedisClient
+    ) -> None:
+        brake, caller = shared(redis, 1, window=1), peer()
+        assert await (await brake.reserve(caller)).kept(2) is None
+        assert await free_now(brake, caller, within=0.05)  # given back instead
+
+    async def test_a_failure_counts_even_after_its_window_was_lost(
+        self, redis: RedisClient
+    ) -> None:
+        brake, caller = shared(redis, 1), peer()
+        attempt = await brake.reserve(caller)
+        await redis.delete(f"thr:{caller}")  # a flush, a failover to an empty replica
+        await attempt.failed()
+        assert await retry_after(brake, caller) > 0

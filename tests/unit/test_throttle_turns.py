@@ -44,6 +44,9 @@ class Counted:
         self.owner.in_flight -= 1
         await self.attempt.failed()
 
+    async def kept(self, seconds: float) -> None:
+        await self.succeeded()  # this brake wants every reservation back
+
 
 async def authenticate(throttle: QueuedThrottle, peer: str = "10.0.0.1") -> None:
     attempt = await throttle.reserve(peer)
