@@ -236,7 +236,8 @@ class TestRedisKeptLeases:
     async def test_a_crashed_instance_s_kept_reservation_lapses(self, redis: RedisClient) -> None:
         brake, caller = shared(redis, 1), peer()
         never_given_back = await (await brake.reserve(caller)).kept(0.2)
-        assert never_given_back is not None and never_given_back.live()
+        assert never_given_back is not None
+        assert never_given_back.live()
         assert not await free_now(brake, caller, within=0.1)
         await asyncio.sleep(0.15)
         assert not never_given_back.live()
