@@ -56,7 +56,11 @@ class KeepingThrottle:
             await attempt.succeeded()
             return
         kept = await attempt.kept(self._keep_seconds)
-        if kept is not None:
+        if kept is None:
+            return
+        if peer in self._kept:  # another success kept one meanwhile: one is enough
+            await kept.succeeded()
+        else:
             self._kept[peer] = kept
             asyncio.get_running_loop().call_later(self._keep_seconds, self._expire, peer, kept)
 

@@ -258,3 +258,14 @@ class TestRedisKeptLeases:
         await redis.delete(f"thr:{caller}")  # a flush, a failover to an empty replica
         await attempt.failed()
         assert await retry_after(brake, caller) > 0
+
+    async def test_of_two_successes_kept_at_once_one_is_given_back(
+        self, redis: RedisClient
+    ) -> None:
+        brake, caller = shared(redis, 2), peer()
+        keeping = KeepingThrottle(brake, keep_seconds=5)
+        first, second = await keeping.reserve(caller), await keeping.reserve(caller)
+        await asyncio.gather(first.succeeded(), second.succeeded())  # both ask Redis to keep
+        assert len(keeping) == 1
+        assert await free_now(brake, caller, within=0.05)  # the other reservation came back
+        await keeping.aclose()

@@ -108,7 +108,8 @@ class TestRedisTopologies:
 
 
 REDIS = "redis://127.0.0.1:7000/0"
-AFTER_ANSWERS = ["background work", "replays"]  # the answers' follow-up work, off their path
+KEPT = "kept brake reservations"  # given back at shutdown
+AFTER_ANSWERS = ["background work", KEPT, "replays"]  # the answers' follow-up work, off their path
 WITH_REDIS = ["database pool", "redis client", *AFTER_ANSWERS, "blacklist repair"]
 SUMMARIES = "refusal summaries"
 
@@ -132,7 +133,7 @@ class TestLifespan:
                 ["database pool", *AFTER_ANSWERS, "purge", SUMMARIES],
             ),
             ({"REDIS_URL": REDIS}, True, [*AFTER_ANSWERS, SUMMARIES]),
-            ({"REPLAY_POLICY": "off"}, True, ["background work", SUMMARIES]),
+            ({"REPLAY_POLICY": "off"}, True, ["background work", KEPT, SUMMARIES]),
         ],
     )
     def test_starts_what_the_wiring_uses_in_order(
