@@ -18,6 +18,7 @@ from revocation.entrypoints.http.controllers import InternalController, LogoutCo
 from revocation.entrypoints.http.cors import WithoutCors, cors_config
 from revocation.entrypoints.http.errors import EXCEPTION_HANDLERS
 from revocation.entrypoints.http.gateway import GatewayVerify
+from revocation.entrypoints.http.gateway_introspection import GatewayIntrospection
 from revocation.entrypoints.http.health import ReadinessProbe
 from revocation.entrypoints.http.history import HistoryController, InternalHistoryController
 from revocation.entrypoints.http.oauth import oauth_router
@@ -92,7 +93,14 @@ def create_app(container: Container) -> Litestar:
     )
     if settings.cors_allowed_origins:  # CORS is for browsers; the verify route is for gateways
         app.asgi_handler = WithoutCors(app.asgi_handler, VERIFY_PATH)
-    # The verify route is answered before Litestar's layers: every gateway call pays for them.
+    # The gateways' per-request calls are answered before Litestar's layers: every call to a
+    # backend behind them pays for these.
+    app.asgi_handler = GatewayIntrospection(
+        app.asgi_handler,
+        container.introspect_token(),
+        trusted_proxies=app.state.trusted_proxies,
+        max_body_bytes=settings.max_body_bytes,
+    )
     app.asgi_handler = GatewayVerify(app.asgi_handler, authenticate)
     return instrumented(app, metrics)  # request ids and metrics around everything
 

@@ -41,7 +41,20 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": f"Basic {encoded}"}
 
 
+LITESTAR_ROUTE = "answered by Litestar's route"
+
+
 class TestIntrospection:
+    """Every answer twice: from the door before Litestar (a plain form, as resource servers
+    send it), and from Litestar's route (which a browser's request, with an Origin, reaches)."""
+
+    @pytest.fixture(params=["answered before Litestar", LITESTAR_ROUTE])
+    async def client(self, request: pytest.FixtureRequest) -> AsyncIterator[Client]:
+        async with AsyncTestClient(app=create_app(in_memory_container())) as test_client:
+            if request.param == LITESTAR_ROUTE:
+                test_client.headers["Origin"] = "https://app.example"
+            yield test_client
+
     async def test_a_live_token_answers_active_with_its_claims(self, client: Client) -> None:
         token = await issue(client)
         response = await client.post("/oauth/introspect", data={"token": token}, auth=BASIC)
@@ -97,6 +110,12 @@ class TestIntrospection:
     ) -> None:
         response = await client.post("/oauth/introspect", data=data, auth=auth)
         assert (response.status_code, response.json()) == (400, {"error": "invalid_request"})
+
+    async def test_a_body_over_the_limit_is_an_invalid_request(self, client: Client) -> None:
+        big = "a" * 20_000  # over MAX_BODY_BYTES
+        response = await client.post("/oauth/introspect", data={"token": big}, auth=BASIC)
+        assert (response.status_code, response.json()) == (413, {"error": "invalid_request"})
+        assert response.headers["cache-control"] == "no-store"
 
     async def test_a_guessing_client_is_throttled_with_retry_after(self, client: Client) -> None:
         for _ in range(3):  # LGT_ALL_MAX_FAILURES in the test settings

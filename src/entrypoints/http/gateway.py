@@ -1,5 +1,5 @@
-"""The gateway's verify route as a small ASGI app in front of Litestar: the one HTTP path the
-service answers without the framework.
+"""The gateway's verify route as a small ASGI app in front of Litestar: with introspection's
+plain requests (`gateway_introspection`), what the service answers without the framework.
 
 Why here, and only here: every API call behind a gateway (nginx auth_request, Traefik
 ForwardAuth, Envoy ext_authz) pays for this request, and its answer is a status and a few

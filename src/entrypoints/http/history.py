@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -78,8 +79,8 @@ class InternalHistoryController(Controller):
     ) -> ServiceHistoryBody:
         """A user's ended sessions, as the history endpoint shows them and more. Internal use."""
         fields = await json_object(request)
-        credentials = basic_credentials(request) or (fields.get("app_id"), fields.get("app_key"))
-        app_id, app_key = credentials
+        posted = fields.get("app_id"), fields.get("app_key")
+        app_id, app_key = basic_credentials(request.scope["headers"]) or posted
         call = InternalCall(
             user_id=fields.get("user_id"),
             app_id=app_id,
@@ -92,10 +93,10 @@ class InternalHistoryController(Controller):
         return service_view(page)
 
 
-def basic_credentials(request: Request[Any, Any, Any]) -> tuple[object, object] | None:
+def basic_credentials(headers: Iterable[tuple[bytes, bytes]]) -> tuple[object, object] | None:
     """(app_id, app_key) from `Authorization: Basic`, None without one; a malformed one gives
     empty credentials (refused as missing), never the body's instead."""
-    header = authorization_header(request.scope["headers"])
+    header = authorization_header(headers)
     scheme, _, encoded = (header or "").partition(" ")
     if scheme.lower() != "basic":
         return None

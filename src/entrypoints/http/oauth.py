@@ -16,7 +16,8 @@ from revocation.domain.use_cases import IntrospectToken, RevokeOAuthToken
 from revocation.entrypoints.http.oauth_answers import (
     NO_STORE,
     OAUTH_EXCEPTION_HANDLERS,
-    client_call,
+    form_values,
+    request_client,
     single,
 )
 from revocation.entrypoints.http.oauth_openapi import OAUTH_ERROR_RESPONSES, OAuthFormOperation
@@ -68,8 +69,8 @@ async def introspect(
 ) -> Response[Introspection]:
     """RFC 7662: whether a token is live, by the check every protected route runs."""
     form = await request.form()
-    client = client_call(request, form)
-    claims = await introspect_token(client=client, token=single(form, "token"))
+    client = request_client(request, form)
+    claims = await introspect_token(client=client, token=single(form_values(form), "token"))
     return Response(introspection_of(claims), headers=NO_STORE)
 
 
@@ -79,8 +80,8 @@ async def revoke(
 ) -> Response[bytes]:
     """RFC 7009: revoke a token as its user's logout would; 200 also for an unknown one."""
     form = await request.form()
-    client = client_call(request, form)
-    await revoke_oauth_token(client=client, token=single(form, "token"))
+    client = request_client(request, form)
+    await revoke_oauth_token(client=client, token=single(form_values(form), "token"))
     return Response(b"", headers=NO_STORE, media_type=MediaType.TEXT)
 
 
