@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from revocation.adapters.redis.client import PENDING, Identities, KeyLayout, outlive_leases
+from revocation.adapters.redis.coalesced_reads import CoalescedReads
 from revocation.domain.errors import BlacklistUnavailable
 from revocation.domain.model import (
     BlacklistEntry,
@@ -106,6 +107,7 @@ class LocallyCachedBlacklist:
         max_entries: int = 100_000,
     ) -> None:
         self._redis = redis
+        self._reads = CoalescedReads(redis.read_identified)  # the cold checks' reads, together
         self._feed = feed
         self._lease = lease_seconds
         self._max_entries = max_entries
@@ -123,7 +125,7 @@ class LocallyCachedBlacklist:
                 complete = self._redis.vouched(values, primaries)
                 return self._redis.state_from(user_id, values, complete=complete)
         generation = self._feed.generation
-        values, served = await self._redis.read_identified(keys)
+        values, served = await self._reads.read(keys)
         # Only what the tracked node served can be kept, and only if no invalidation, flush or
         # reconnection came in meanwhile (one can overtake the reply it concerns).
         if self._feed.generation == generation and all(

@@ -1,0 +1,65 @@
+"""Reads of the fast layer asked for in the same turn of the event loop, sent to Redis as one.
+
+Under load, many checks of tokens this process has not cached yet (a gateway's cold tokens) wait
+on Redis at once. Each read on its own costs a redis-py call (the pool, packing, parsing) and,
+in Redis, a script that names its node; most of a cold check's time went there. Read together,
+they cost one call and one script per node: the same answers, each still naming the node that
+served it, for a fraction of the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from revocation.adapters.redis.client import Identities
+
+Answer = tuple[list[bytes | None], Identities]  # the keys' values, and which node served each
+Read = Callable[[list[bytes]], Awaitable[Answer]]
+# Past this many reads in one turn, the rest go in another batch: a script's keys stay few.
+MAX_BATCH = 64
+
+
+class CoalescedReads:
+    """`read(keys)` answers as `inner(keys)` would; reads asked for before the loop's next turn
+    share one call of `inner` (keys asked twice are read once)."""
+
+    def __init__(self, inner: Read) -> None:
+        self._inner = inner
+        self._waiting: list[tuple[list[bytes], asyncio.Future[Answer]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def read(self, keys: list[bytes]) -> Answer:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Answer] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._send)  # after the callbacks ready now: their reads join
+        self._waiting.append((keys, answer))
+        if len(self._waiting) >= MAX_BATCH:
+            self._send()
+        return await answer
+
+    def _send(self) -> None:
+        batch, self._waiting = self._waiting, []
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._read_for(batch))
+            self._sending.add(task)  # the loop keeps only a weak reference
+            task.add_done_callback(self._sending.discard)
+
+    async def _read_for(self, batch: list[tuple[list[bytes], asyncio.Future[Answer]]]) -> None:
+        keys = list(dict.fromkeys(key for asked, _ in batch for key in asked))
+        try:
+            values, served = await self._inner(keys)
+        except asyncio.CancelledError:  # at shutdown: so are its readers
+            for _, answer in batch:
+                answer.cancel()
+            raise
+        except Exception as error:  # each reader gets the failure its own read would have
+            for _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(error)
+            return
+        found = dict(zip(keys, values, strict=True))
+        for asked, answer in batch:
+            if not answer.done():  # a reader cancelled meanwhile wants nothing
+                answer.set_result(([found[key] for key in asked], {k: served[k] for k in asked}))
