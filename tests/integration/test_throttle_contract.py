@@ -8,6 +8,7 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from revocation.adapters.clock import ManualClock, SystemClock
 from revocation.adapters.redis.client import RedisClient, RedisFailures, build_redis_client
@@ -29,7 +30,10 @@ def local(max_failures: int = MAX_FAILURES, window: int = WINDOW) -> InMemoryFai
 
 
 def shared(
-    client: RedisClient, max_failures: int = MAX_FAILURES, window: int = WINDOW
+    client: RedisClient,
+    max_failures: int = MAX_FAILURES,
+    window: int = WINDOW,
+    lease_margin: float = 5.0,
 ) -> RedisFailureThrottle:
     return RedisFailureThrottle(
         client,
@@ -37,6 +41,7 @@ def shared(
         max_failures=max_failures,
         window_seconds=window,
         fallback=local(max_failures, window),
+        lease_margin_seconds=lease_margin,
     )
 
 
@@ -234,13 +239,14 @@ class TestKeptReservations:
 
 class TestRedisKeptLeases:
     async def test_a_crashed_instance_s_kept_reservation_lapses(self, redis: RedisClient) -> None:
-        brake, caller = shared(redis, 1), peer()
-        never_given_back = await (await brake.reserve(caller)).kept(0.2)
+        brake, caller = shared(redis, 1, lease_margin=0.2), peer()
+        never_given_back = await (await brake.reserve(caller)).kept(0.1)
         assert never_given_back is not None
         assert never_given_back.live()
-        assert not await free_now(brake, caller, within=0.1)
         await asyncio.sleep(0.15)
-        assert not never_given_back.live()
+        assert not never_given_back.live()  # no longer used here, still counted in Redis
+        assert not await free_now(brake, caller, within=0.1)
+        await asyncio.sleep(0.1)  # its lease lapsed: 0.1 s of use and the 0.2 s margin
         assert await free_now(brake, caller, within=0.05)
 
     async def test_none_is_kept_for_longer_than_the_window_has_left(
@@ -269,3 +275,85 @@ class TestRedisKeptLeases:
         assert len(keeping) == 1
         assert await free_now(brake, caller, within=0.05)  # the other reservation came back
         await keeping.aclose()
+
+
+class SentTwice:
+    """A client whose every script runs twice, as redis-py's retry runs one whose connection
+    dropped after the server had run it."""
+
+    def __init__(self, client: RedisClient) -> None:
+        self._client = client
+
+    async def eval(self, script: str, numkeys: int, *args: object) -> object:
+        await self._client.eval(script, numkeys, *args)  # type: ignore[arg-type]
+        return await self._client.eval(script, numkeys, *args)  # type: ignore[arg-type]
+
+
+class Failing:
+    """A client Redis stops answering when told to."""
+
+    def __init__(self, client: RedisClient) -> None:
+        self._client = client
+        self.down = False
+
+    async def eval(self, script: str, numkeys: int, *args: object) -> object:
+        if self.down:
+            raise RedisConnectionError("gone")
+        return await self._client.eval(script, numkeys, *args)  # type: ignore[arg-type]
+
+
+class TestRedisScriptsSentTwice:
+    async def test_a_success_sent_twice_frees_one_reservation_not_two(
+        self, redis: RedisClient
+    ) -> None:
+        twice = shared(SentTwice(redis), 1)  # type: ignore[arg-type]
+        caller = peer()
+        for _ in range(3):
+            await (await twice.reserve(caller)).succeeded()
+        held = await shared(redis, 1).reserve(caller)  # the one reservation there is
+        assert not await free_now(shared(redis, 1), caller, within=0.1)
+        await held.succeeded()
+
+    async def test_a_keep_sent_twice_keeps_one(self, redis: RedisClient) -> None:
+        twice, caller = shared(SentTwice(redis), 2), peer()  # type: ignore[arg-type]
+        kept = await (await twice.reserve(caller)).kept(5)
+        assert kept is not None
+        fields = await redis.hkeys(f"thr:{caller}")
+        assert sorted(field[:2] for field in fields if field[1:2] == b":") == [b"k:"]
+        await kept.succeeded()
+        assert await free_now(shared(redis, 2), caller, within=0.05)
+
+    async def test_racing_guesses_sent_twice_are_still_compared_at_most_the_limit(
+        self, redis: RedisClient
+    ) -> None:
+        twice, guesser, compared = shared(SentTwice(redis)), peer(), 0  # type: ignore[arg-type]
+
+        async def guess() -> None:
+            nonlocal compared
+            try:
+                attempt = await twice.reserve(guesser)
+            except Throttled:
+                return
+            compared += 1
+            await asyncio.sleep(0.01)
+            await attempt.failed()
+
+        await asyncio.gather(*(guess() for _ in range(50)))
+        assert 0 < compared <= MAX_FAILURES  # a failure sent twice may count twice
+
+
+async def test_a_failure_redis_cannot_take_counts_in_this_process(redis: RedisClient) -> None:
+    client, guesser = Failing(redis), peer()
+    brake = RedisFailureThrottle(
+        client,  # type: ignore[arg-type]
+        RedisFailures(),
+        max_failures=1,
+        window_seconds=WINDOW,
+        fallback=(fallback := local(max_failures=1)),
+        lease_margin_seconds=0.1,
+    )
+    kept = await (await brake.reserve(guesser)).kept(0.1)
+    assert kept is not None
+    client.down = True
+    await kept.failed()  # its lease lapses in Redis in 0.2 s, and Redis never heard of it
+    assert await retry_after(fallback, guesser) > 0
