@@ -78,6 +78,8 @@ async def test_reads_a_body_sent_in_pieces_and_a_content_type_with_parameters() 
         ("GET", INTROSPECT, [BASIC, (b"content-type", FORM)]),
         ("POST", "/oauth/revoke", [BASIC, (b"content-type", FORM)]),
         ("POST", INTROSPECT + "/", [BASIC, (b"content-type", FORM)]),
+        ("POST", INTROSPECT, [BASIC, (b"content-type", b"text/plain"), (b"content-type", FORM)]),
+        ("POST", INTROSPECT, [BASIC, (b"content-type", FORM), (b"content-length", b"x1")]),
     ],
 )
 async def test_any_other_shape_goes_on_to_litestar(
@@ -93,6 +95,13 @@ async def test_a_body_over_the_limit_is_an_invalid_request() -> None:
     inner = Recorder()
     body = b"token=" + b"a" * 2000
     sent = await call(door(inner, max_body_bytes=1024), [BASIC, (b"content-type", FORM)], body)
+    assert sent[0]["status"] == 413
+    assert sent[1]["body"] == b'{"error":"invalid_request"}'
+
+
+async def test_a_declared_length_over_the_limit_is_refused_before_reading() -> None:
+    headers = [BASIC, (b"content-type", FORM), (b"content-length", b"5000")]
+    sent = await call(door(Recorder(), max_body_bytes=1024), headers, b"never read")
     assert sent[0]["status"] == 413
     assert sent[1]["body"] == b'{"error":"invalid_request"}'
 

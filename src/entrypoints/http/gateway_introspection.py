@@ -58,6 +58,9 @@ class GatewayIntrospection:
             await self._app(scope, receive, send)
             return
         scope["path_template"] = INTROSPECTION_PATH
+        if _declared_length(scope) > self._max_body:  # refused before reading, as Litestar does
+            await _send(send, 413, msgspec.json.encode(OAuthError("invalid_request")), NO_STORE)
+            return
         body = await _body(receive, self._max_body)
         if body is None:
             return  # the client is gone: nobody to answer
@@ -87,9 +90,19 @@ def _plain_introspection(scope: Scope) -> bool:
     for name, value in scope["headers"]:
         if name == b"origin":
             return False
-        if name == b"content-type":
+        if name == b"content-type" and content_type is None:  # the first, as Litestar reads it
             content_type = value
+        if name == b"content-length" and not value.isdigit():
+            return False  # Litestar's own 400
     return content_type is not None and content_type.partition(b";")[0].strip().lower() == _FORM
+
+
+def _declared_length(scope: Scope) -> int:
+    """The Content-Length the client declared (digits: see `_plain_introspection`), or 0."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value)
+    return 0
 
 
 async def _body(receive: Receive, limit: int) -> bytes | None:
