@@ -276,6 +276,7 @@ class Container(containers.DeclarativeContainer):
             tracking,
             lease_seconds=settings.provided.revocation_lease_seconds,
             max_entries=settings.provided.revocation_cache_size,
+            cluster=settings.provided.redis_cluster,
         ),
     )
     mirror_marker = providers.Singleton(

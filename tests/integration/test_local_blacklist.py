@@ -111,10 +111,10 @@ async def layout(client: Redis) -> KeyLayout:
 
 
 def cached(
-    client: Redis, feed: ScriptedFeed, keys: KeyLayout, **options: int
+    client: Redis, feed: ScriptedFeed, keys: KeyLayout, max_entries: int = 100_000
 ) -> LocallyCachedBlacklist:
     inner = RedisBlacklist(client, RedisFailures(), keys=keys, full_mirror=True)
-    return LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE, **options)
+    return LocallyCachedBlacklist(inner, feed, lease_seconds=LEASE, max_entries=max_entries)
 
 
 async def test_a_cached_answer_is_served_until_redis_says_it_changed(

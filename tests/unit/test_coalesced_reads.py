@@ -81,3 +81,42 @@ async def test_a_reader_that_gave_up_leaves_the_others_their_answers() -> None:
     impatient.cancel()
     assert await patient == ([b"v-b"], {b"b": b"node-b"})
     assert impatient.cancelled()
+
+
+class OneNodeDown(FakeRedis):
+    """A Cluster whose node `b` fails: a read with any of its keys fails as a whole."""
+
+    async def read_identified(self, keys: list[bytes]) -> tuple[list[bytes | None], Identities]:
+        if any(key.startswith(b"b") for key in keys):
+            self.calls.append(keys)
+            await asyncio.sleep(0)
+            raise BlacklistUnavailable("redis: node b is down")
+        return await super().read_identified(keys)
+
+
+async def test_on_a_cluster_one_node_down_fails_only_the_reads_of_its_keys() -> None:
+    redis = OneNodeDown()
+    reads = CoalescedReads(redis.read_identified, isolate_failures=True)
+    healthy, broken = await asyncio.gather(
+        reads.read([b"a1"]), reads.read([b"b1"]), return_exceptions=True
+    )
+    assert healthy == ([b"v-a1"], {b"a1": b"node-a"})
+    assert isinstance(broken, BlacklistUnavailable)
+    assert redis.calls == [[b"a1", b"b1"], [b"a1"], [b"b1"]]
+
+
+async def test_on_one_redis_a_failed_read_is_not_tried_again() -> None:
+    redis = OneNodeDown()
+    reads = CoalescedReads(redis.read_identified)
+    answers = await asyncio.gather(reads.read([b"a1"]), reads.read([b"b1"]), return_exceptions=True)
+    assert all(isinstance(answer, BlacklistUnavailable) for answer in answers)
+    assert redis.calls == [[b"a1", b"b1"]]
+
+
+async def test_an_answer_that_cannot_be_matched_fails_its_readers_instead_of_leaving_them() -> None:
+    async def short(keys: list[bytes]) -> tuple[list[bytes | None], Identities]:
+        return [], {}  # a reply out of step with what was asked
+
+    reads = CoalescedReads(short)
+    with pytest.raises(ValueError, match="zip"):
+        await asyncio.wait_for(reads.read([b"a"]), 1)

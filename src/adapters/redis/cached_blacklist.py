@@ -105,9 +105,12 @@ class LocallyCachedBlacklist:
         *,
         lease_seconds: float,
         max_entries: int = 100_000,
+        cluster: bool = False,
     ) -> None:
         self._redis = redis
-        self._reads = CoalescedReads(redis.read_identified)  # the cold checks' reads, together
+        # The reads of the checks that must ask Redis (cold tokens) go together; on a Cluster,
+        # one that failed is tried again per check, so one node fails only its own keys' reads.
+        self._reads = CoalescedReads(redis.read_identified, isolate_failures=cluster)
         self._feed = feed
         self._lease = lease_seconds
         self._max_entries = max_entries

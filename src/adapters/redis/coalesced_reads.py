@@ -22,10 +22,16 @@ MAX_BATCH = 64
 
 class CoalescedReads:
     """`read(keys)` answers as `inner(keys)` would; reads asked for before the loop's next turn
-    share one call of `inner` (keys asked twice are read once)."""
+    share one call of `inner` (keys asked twice are read once).
 
-    def __init__(self, inner: Read) -> None:
+    With `isolate_failures` (a Cluster: one read there may span several nodes), a shared read
+    that failed is read again reader by reader, so one node's failure fails only the reads of
+    its keys. On one Redis, a failure is the same for every reader: no second try.
+    """
+
+    def __init__(self, inner: Read, *, isolate_failures: bool = False) -> None:
         self._inner = inner
+        self._isolate = isolate_failures
         self._waiting: list[tuple[list[bytes], asyncio.Future[Answer]]] = []
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -47,19 +53,29 @@ class CoalescedReads:
             task.add_done_callback(self._sending.discard)
 
     async def _read_for(self, batch: list[tuple[list[bytes], asyncio.Future[Answer]]]) -> None:
-        keys = list(dict.fromkeys(key for asked, _ in batch for key in asked))
+        """Every reader of the batch answered or failed, whatever goes wrong (none left waiting)."""
         try:
-            values, served = await self._inner(keys)
+            await self._answer(batch)
         except asyncio.CancelledError:  # at shutdown: so are its readers
             for _, answer in batch:
                 answer.cancel()
             raise
-        except Exception as error:  # each reader gets the failure its own read would have
-            for _, answer in batch:
-                if not answer.done():
+        except Exception as error:
+            if self._isolate and len(batch) > 1:
+                await asyncio.gather(*(self._read_for([reader]) for reader in batch))
+                return
+            for _, answer in batch:  # each reader gets the failure its own read would have
+                if not answer.done():  # a reader cancelled meanwhile wants nothing
                     answer.set_exception(error)
-            return
+
+    async def _answer(self, batch: list[tuple[list[bytes], asyncio.Future[Answer]]]) -> None:
+        """One read for the batch's keys, each reader answered; raises if the read fails."""
+        keys = list(dict.fromkeys(key for asked, _ in batch for key in asked))
+        values, served = await self._inner(keys)
         found = dict(zip(keys, values, strict=True))
-        for asked, answer in batch:
-            if not answer.done():  # a reader cancelled meanwhile wants nothing
-                answer.set_result(([found[key] for key in asked], {k: served[k] for k in asked}))
+        answers = [
+            ([found[key] for key in asked], {k: served[k] for k in asked}) for asked, _ in batch
+        ]
+        for (_, answer), values_served in zip(batch, answers, strict=True):
+            if not answer.done():
+                answer.set_result(values_served)
