@@ -4,7 +4,7 @@ resource server introspecting every request) queues in this process instead of p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from revocation.adapters.throttle import BUSY_WAIT_SECONDS
@@ -31,6 +31,13 @@ class _Turn:
             self._done()
             self._done = None
 
+    async def after(self, resolving: Awaitable[None]) -> None:
+        """The brake resolves the attempt; the turn is handed on whatever happens."""
+        try:
+            await resolving
+        finally:
+            self.end()
+
 
 class _TurnAttempt:
     """The brake's attempt; resolving it also hands the turn to the next caller."""
@@ -42,16 +49,10 @@ class _TurnAttempt:
         self._turn = turn
 
     async def succeeded(self) -> None:
-        try:
-            await self._inner.succeeded()
-        finally:
-            self._turn.end()
+        await self._turn.after(self._inner.succeeded())
 
     async def failed(self) -> None:
-        try:
-            await self._inner.failed()
-        finally:
-            self._turn.end()
+        await self._turn.after(self._inner.failed())
 
     async def kept(self, seconds: float) -> KeptAttempt | None:
         """Kept, the reservation keeps its turn here too, until it is given back."""
@@ -75,16 +76,10 @@ class _KeptTurn:
         return self._inner.live()
 
     async def succeeded(self) -> None:
-        try:
-            await self._inner.succeeded()
-        finally:
-            self._turn.end()
+        await self._turn.after(self._inner.succeeded())
 
     async def failed(self) -> None:
-        try:
-            await self._inner.failed()
-        finally:
-            self._turn.end()
+        await self._turn.after(self._inner.failed())
 
 
 class QueuedThrottle:
