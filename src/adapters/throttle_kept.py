@@ -9,8 +9,8 @@ import asyncio
 from revocation.domain.ports import Attempt, FailureThrottle, KeptAttempt
 
 # How long a success's reservation serves the peer's next comparisons before it is given back,
-# so that other instances of the fleet get their turn at the peer's window; also how long a
-# crashed instance's reservation keeps counting (the lease lapses in Redis).
+# so that other instances of the fleet get their turn at the peer's window. A crashed
+# instance's stays counted that long plus the Redis lease's margin (`redis.throttle`).
 KEEP_SECONDS = 0.5
 
 
