@@ -133,6 +133,12 @@ class InMemoryFailureThrottle:
             await asyncio.sleep(delay)
         raise Throttled(1)
 
+    def count_failure(self, peer: str) -> None:
+        """A failure compared under a reservation made elsewhere (in Redis, which could not
+        take it): counted in the peer's window here, at once."""
+        if self._max_failures:
+            self._current(peer).failures += 1
+
     def _current(self, peer: str) -> _Window:
         now = self._clock.now()
         window = self._windows.get(peer)

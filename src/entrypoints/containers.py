@@ -310,12 +310,13 @@ class Container(containers.DeclarativeContainer):
             max_failures=settings.provided.lgt_all_max_failures,
             window_seconds=settings.provided.lgt_all_failure_window_seconds,
             fallback=local_throttle,
-            # A kept reservation's lease outlives its use by more than a resolve can take.
+            # A kept reservation's lease outlives its use by more than a resolve can take (a
+            # pooled connection, and a retry on a new one after a dropped connection).
             lease_margin_seconds=providers.Callable(
                 lambda s: (
                     1.0
                     + s.redis_pool_timeout_seconds
-                    + s.redis_connect_timeout_seconds
+                    + 2 * s.redis_connect_timeout_seconds
                     + 2 * s.redis_socket_timeout_seconds
                 ),
                 settings,

@@ -357,3 +357,21 @@ async def test_a_failure_redis_cannot_take_counts_in_this_process(redis: RedisCl
     client.down = True
     await kept.failed()  # its lease lapses in Redis in 0.2 s, and Redis never heard of it
     assert await retry_after(fallback, guesser) > 0
+
+
+async def test_a_window_keeps_the_count_an_older_version_reads(redis: RedisClient) -> None:
+    """During a rolling upgrade, older instances' scripts read `r`: every window has one."""
+    caller = peer()
+    await (await shared(redis).reserve(caller)).succeeded()
+    assert await redis.hget(f"thr:{caller}", "r") == b"0"
+    await redis.delete(f"thr:{caller}")
+    await (await shared(redis).reserve(caller)).failed()  # its window gone: a new one for it
+    assert await redis.hget(f"thr:{caller}", "r") == b"0"
+
+
+async def test_a_failure_counted_here_for_redis_counts_at_once() -> None:
+    brake, guesser = local(max_failures=2), peer()
+    brake.count_failure(guesser)  # no reservation, no turn to wait for
+    assert await retry_after(brake, guesser) == 0  # one failure of two
+    brake.count_failure(guesser)
+    assert await retry_after(brake, guesser) > 0

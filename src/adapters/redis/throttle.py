@@ -28,7 +28,8 @@ from revocation.domain.ports import Attempt, FailureThrottle, KeptAttempt
 logger = logging.getLogger(__name__)
 
 # Reservations in flight: the `a:` fields, the kept ones whose lease has not lapsed (the lapsed
-# ones deleted on the way), and `r`, the count an older version of this brake kept.
+# ones deleted on the way), and `r`, the count an older version of this brake kept. New windows
+# still get an `r` (0): an older instance's scripts read it, during a rolling upgrade.
 _IN_FLIGHT = """
 local function in_flight(key)
     local time = redis.call('TIME')
@@ -60,7 +61,7 @@ _RESERVE = (
 local state = redis.call('HMGET', KEYS[1], 'w', 'f')
 local reservation = 'a:' .. ARGV[4]
 if not state[1] then
-    redis.call('HSET', KEYS[1], 'w', ARGV[3], 'f', 0, reservation, 1)
+    redis.call('HSET', KEYS[1], 'w', ARGV[3], 'f', 0, 'r', 0, reservation, 1)
     redis.call('PEXPIRE', KEYS[1], ARGV[2])
     return {1, ARGV[3]}
 end
@@ -85,7 +86,7 @@ local function count_failure(key, window_ms, new_window)
     if redis.call('EXISTS', key) == 1 then
         redis.call('HINCRBY', key, 'f', 1)
     else
-        redis.call('HSET', key, 'w', new_window, 'f', 1)
+        redis.call('HSET', key, 'w', new_window, 'f', 1, 'r', 0)
         redis.call('PEXPIRE', key, window_ms)
     end
 end
@@ -162,11 +163,7 @@ class _Shared:
         failure Redis did not take counts in this process's brake too."""
         args = (reservation, int(failed), self.window_ms, secrets.token_hex(8))
         if await self.run(_RESOLVE, *args) is None and failed:
-            try:
-                attempt = await self.fallback.reserve(self.peer)
-            except Throttled:
-                return  # this process refuses the peer already
-            await attempt.failed()
+            self.fallback.count_failure(self.peer)
 
 
 class _SharedAttempt:
