@@ -120,3 +120,27 @@ async def test_an_answer_that_cannot_be_matched_fails_its_readers_instead_of_lea
     reads = CoalescedReads(short)
     with pytest.raises(ValueError, match="zip"):
         await asyncio.wait_for(reads.read([b"a"]), 1)
+
+
+async def test_on_a_cluster_reads_tried_again_go_a_few_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(coalesced_reads, "MAX_RETRIES_AT_ONCE", 2)
+    redis, at_once, most = OneNodeDown(), 0, 0
+    inner = redis.read_identified
+
+    async def counting(keys: list[bytes]) -> tuple[list[bytes | None], Identities]:
+        nonlocal at_once, most
+        at_once += 1
+        most = max(most, at_once)
+        try:
+            return await inner(keys)
+        finally:
+            at_once -= 1
+
+    reads = CoalescedReads(counting, isolate_failures=True)
+    asked = [reads.read([b"b0"])] + [reads.read([f"a{n}".encode()]) for n in range(6)]
+    answers = await asyncio.gather(*asked, return_exceptions=True)
+    assert isinstance(answers[0], BlacklistUnavailable)
+    assert answers[1:] == [([f"v-a{n}".encode()], {f"a{n}".encode(): b"node-a"}) for n in range(6)]
+    assert most == 2

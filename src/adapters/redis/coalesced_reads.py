@@ -18,6 +18,8 @@ Answer = tuple[list[bytes | None], Identities]  # the keys' values, and which no
 Read = Callable[[list[bytes]], Awaitable[Answer]]
 # Past this many reads in one turn, the rest go in another batch: a script's keys stay few.
 MAX_BATCH = 64
+# A failed shared read, on a Cluster, read again per reader: this many at once.
+MAX_RETRIES_AT_ONCE = 8
 
 
 class CoalescedReads:
@@ -32,6 +34,7 @@ class CoalescedReads:
     def __init__(self, inner: Read, *, isolate_failures: bool = False) -> None:
         self._inner = inner
         self._isolate = isolate_failures
+        self._retrying = asyncio.Semaphore(MAX_RETRIES_AT_ONCE)
         self._waiting: list[tuple[list[bytes], asyncio.Future[Answer]]] = []
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -62,11 +65,16 @@ class CoalescedReads:
             raise
         except Exception as error:
             if self._isolate and len(batch) > 1:
-                await asyncio.gather(*(self._read_for([reader]) for reader in batch))
+                waiting = [reader for reader in batch if not reader[1].done()]
+                await asyncio.gather(*(self._read_alone(reader) for reader in waiting))
                 return
             for _, answer in batch:  # each reader gets the failure its own read would have
                 if not answer.done():  # a reader cancelled meanwhile wants nothing
                     answer.set_exception(error)
+
+    async def _read_alone(self, reader: tuple[list[bytes], asyncio.Future[Answer]]) -> None:
+        async with self._retrying:  # a few at a time: the pool is shared with every request
+            await self._read_for([reader])
 
     async def _answer(self, batch: list[tuple[list[bytes], asyncio.Future[Answer]]]) -> None:
         """One read for the batch's keys, each reader answered; raises if the read fails."""
