@@ -106,6 +106,12 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading() -> N
     assert sent[1]["body"] == b'{"error":"invalid_request"}'
 
 
+async def test_a_declared_length_of_thousands_of_digits_is_over_the_limit() -> None:
+    headers = [BASIC, (b"content-type", FORM), (b"content-length", b"9" * 5000)]
+    sent = await call(door(Recorder()), headers, b"never read")
+    assert sent[0]["status"] == 413
+
+
 async def test_a_refusal_answers_in_oauth_s_shape() -> None:
     sent = await call(door(Recorder()), [(b"content-type", FORM)], b"token=t&client_id=x")
     headers = dict(sent[0]["headers"])

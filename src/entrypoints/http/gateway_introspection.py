@@ -13,6 +13,7 @@ can't tell which one answered: the request id and metrics middlewares wrap both.
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from urllib.parse import parse_qsl
 
@@ -35,6 +36,7 @@ from revocation.entrypoints.http.oauth_answers import (
 from revocation.entrypoints.http.peer import TrustedProxies, peer_of
 
 _FORM = b"application/x-www-form-urlencoded"
+_MAX_LENGTH_DIGITS = 18  # longer is over any limit (and int() refuses thousands of digits)
 
 
 class GatewayIntrospection:
@@ -101,7 +103,7 @@ def _declared_length(scope: Scope) -> int:
     """The Content-Length the client declared (digits: see `_plain_introspection`), or 0."""
     for name, value in scope["headers"]:
         if name == b"content-length":
-            return int(value)
+            return int(value) if len(value) <= _MAX_LENGTH_DIGITS else sys.maxsize
     return 0
 
 
