@@ -31,16 +31,18 @@ logger = logging.getLogger(__name__)
 # ones deleted on the way), and `r`, the count an older version of this brake kept. New windows
 # still get an `r` (0): an older instance's scripts read it, during a rolling upgrade.
 _IN_FLIGHT = """
-local function in_flight(key)
+local function now_ms()
     local time = redis.call('TIME')
-    local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-    local fields, count = redis.call('HGETALL', key), 0
+    return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+local function in_flight(key)
+    local now, fields, count = now_ms(), redis.call('HGETALL', key), 0
     for i = 1, #fields, 2 do
         local kind = string.sub(fields[i], 1, 2)
         if kind == 'a:' then
             count = count + 1
         elseif kind == 'k:' then
-            if tonumber(fields[i + 1]) > now_ms then
+            if tonumber(fields[i + 1]) > now then
                 count = count + 1
             else
                 redis.call('HDEL', key, fields[i])
@@ -49,7 +51,7 @@ local function in_flight(key)
             count = count + math.max(0, tonumber(fields[i + 1]))
         end
     end
-    return count, now_ms
+    return count
 end
 """
 # Reservation a:ARGV[4] -> {1, window id}: reserved (or was already); {0, ms left}: throttled;
@@ -117,8 +119,7 @@ if held == 0 or redis.call('HEXISTS', KEYS[1], 'b') == 1
         or redis.call('PTTL', KEYS[1]) <= tonumber(ARGV[2]) then
     return 0
 end
-local _, now_ms = in_flight(KEYS[1])
-redis.call('HSET', KEYS[1], kept, now_ms + tonumber(ARGV[2]))
+redis.call('HSET', KEYS[1], kept, now_ms() + tonumber(ARGV[2]))
 return 1
 """
 )
