@@ -56,11 +56,12 @@ class GatewayIntrospection:
         self._max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not _plain_introspection(scope):
+        declared = _plain_introspection(scope)
+        if declared is None:
             await self._app(scope, receive, send)
             return
         scope["path_template"] = INTROSPECTION_PATH
-        if _declared_length(scope) > self._max_body:  # refused before reading, as Litestar does
+        if declared > self._max_body:  # refused before reading, as Litestar does
             await _send(send, 413, msgspec.json.encode(OAuthError("invalid_request")), NO_STORE)
             return
         body = await _body(receive, self._max_body)
@@ -83,28 +84,27 @@ class GatewayIntrospection:
         await _send(send, 200, msgspec.json.encode(introspection_of(claims)), NO_STORE)
 
 
-def _plain_introspection(scope: Scope) -> bool:
+def _plain_introspection(scope: Scope) -> int | None:
+    """The Content-Length a plain introspection request declared (0 for none); None for any
+    other request."""
     if scope["type"] != ScopeType.HTTP or scope["method"] != "POST":
-        return False
+        return None
     if scope["path"] != INTROSPECTION_PATH:
-        return False
-    content_type = None
+        return None
+    content_type, declared = None, None  # the first of each, as Litestar reads them
     for name, value in scope["headers"]:
         if name == b"origin":
-            return False
-        if name == b"content-type" and content_type is None:  # the first, as Litestar reads it
+            return None
+        if name == b"content-type" and content_type is None:
             content_type = value
-        if name == b"content-length" and not value.isdigit():
-            return False  # Litestar's own 400
-    return content_type is not None and content_type.partition(b";")[0].strip().lower() == _FORM
-
-
-def _declared_length(scope: Scope) -> int:
-    """The Content-Length the client declared (digits: see `_plain_introspection`), or 0."""
-    for name, value in scope["headers"]:
         if name == b"content-length":
-            return int(value) if len(value) <= _MAX_LENGTH_DIGITS else sys.maxsize
-    return 0
+            if not value.isdigit():
+                return None  # Litestar's own 400
+            if declared is None:
+                declared = int(value) if len(value) <= _MAX_LENGTH_DIGITS else sys.maxsize
+    if content_type is None or content_type.partition(b";")[0].strip().lower() != _FORM:
+        return None
+    return declared or 0
 
 
 async def _body(receive: Receive, limit: int) -> bytes | None:
