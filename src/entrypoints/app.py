@@ -17,10 +17,11 @@ from revocation.entrypoints.http.auth import revocation_middleware
 from revocation.entrypoints.http.controllers import InternalController, LogoutController
 from revocation.entrypoints.http.cors import WithoutCors, cors_config
 from revocation.entrypoints.http.errors import EXCEPTION_HANDLERS
-from revocation.entrypoints.http.gateway import GatewayVerify
+from revocation.entrypoints.http.gateway import GatewayFirst, GatewayVerify
 from revocation.entrypoints.http.gateway_introspection import GatewayIntrospection
 from revocation.entrypoints.http.health import ReadinessProbe
 from revocation.entrypoints.http.history import HistoryController, InternalHistoryController
+from revocation.entrypoints.http.metrics import RequestSeries
 from revocation.entrypoints.http.oauth import oauth_router
 from revocation.entrypoints.http.openapi import BEARER_COMPONENTS
 from revocation.entrypoints.http.openapi_document import (
@@ -46,7 +47,7 @@ def create_app(container: Container) -> Litestar:
         token_log=container.token_log,
         blacklist=container.blacklist,
     )
-    app = Litestar(
+    app = GatewayFirst(
         route_handlers=[
             *operations_routes(probe, metrics),
             LogoutController,
@@ -93,16 +94,21 @@ def create_app(container: Container) -> Litestar:
     )
     if settings.cors_allowed_origins:  # CORS is for browsers; the verify route is for gateways
         app.asgi_handler = WithoutCors(app.asgi_handler, VERIFY_PATH)
-    # The gateways' per-request calls are answered before Litestar's layers: every call to a
-    # backend behind them pays for these.
+    # The gateways' per-request calls are answered before Litestar's layers (the verify route
+    # before Litestar itself, `app.gateway` below): every call to a backend behind them pays.
     app.asgi_handler = GatewayIntrospection(
         app.asgi_handler,
         container.introspect_token(),
         trusted_proxies=app.state.trusted_proxies,
         max_body_bytes=settings.max_body_bytes,
     )
-    app.asgi_handler = GatewayVerify(app.asgi_handler, authenticate)
-    return instrumented(app, metrics)  # request ids and metrics around everything
+    instrumented(app, metrics)  # request ids and metrics around everything Litestar answers
+    app.gateway = GatewayVerify(
+        container.authenticate_token(),
+        requests=None if metrics is None else RequestSeries(metrics),
+        check_seconds=None if metrics is None else metrics.check_seconds,
+    )
+    return app
 
 
 def app_from_env() -> Litestar:

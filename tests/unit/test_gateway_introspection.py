@@ -7,17 +7,28 @@ import base64
 from typing import Any
 
 import pytest
-from litestar.types import Message
+from litestar.types import Message, Receive, Scope, Send
 
 from revocation.entrypoints.http.gateway_introspection import GatewayIntrospection
 from revocation.entrypoints.http.peer import TrustedProxies
 from tests.app_factory import TEST_ENV, in_memory_container
-from tests.unit.test_gateway_verify import Recorder
 
 INTROSPECT = "/oauth/introspect"
 FORM = b"application/x-www-form-urlencoded"
 CREDENTIALS = f"{TEST_ENV['APP_ID']}:{TEST_ENV['APP_KEY']}".encode()
 BASIC = (b"authorization", b"Basic " + base64.b64encode(CREDENTIALS))
+
+
+class Recorder:
+    """An inner app that answers 418 and records the paths it was given."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.paths.append(scope["path"])
+        await send({"type": "http.response.start", "status": 418, "headers": []})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def door(inner: Recorder, max_body_bytes: int = 4096) -> GatewayIntrospection:

@@ -8,11 +8,15 @@ import pytest
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
-from litestar.types import Message, Receive, Scope, Send
+from litestar.types import Message
 
+from revocation.adapters.log_context import request_id_var
+from revocation.domain.errors import InvalidToken
+from revocation.domain.model import Claims, TokenKey
 from revocation.entrypoints.app import create_app
+from revocation.entrypoints.http.auth import Authenticator
 from revocation.entrypoints.http.errors import EXCEPTION_HANDLERS
-from revocation.entrypoints.http.gateway import GatewayVerify
+from revocation.entrypoints.http.gateway import GatewayVerify, verify_template
 from revocation.entrypoints.http.verify import verify_router
 from tests.app_factory import in_memory_container
 from tests.revocations import LOGOUT
@@ -21,32 +25,25 @@ VERIFY = "/api/v2/auth/verify"
 SESSIONS = "/api/v2/sessions"
 
 
-class Recorder:
-    """An inner app that answers 418 and records the paths it was given."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.paths.append(scope["path"])
-        await send({"type": "http.response.start", "status": 418, "headers": []})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+def gateway_of(authenticate: Authenticator) -> GatewayVerify:
+    return GatewayVerify(authenticate, requests=None, check_seconds=None)
 
 
 async def call(
-    app: GatewayVerify, method: str, path: str, token: str | None
+    gateway: GatewayVerify, method: str, path: str, token: str | None, *, request_id: str = ""
 ) -> list[dict[str, Any]]:
     headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
+    if request_id:
+        headers.append((b"x-request-id", request_id.encode()))
     scope = {"type": "http", "method": method, "path": path, "headers": headers}
+    template = verify_template(scope)  # type: ignore[arg-type]
+    assert template is not None, "not a request the gateway answers"
     sent: list[dict[str, Any]] = []
-
-    async def receive() -> Message:
-        raise AssertionError("the verify route never reads the body")
 
     async def send(message: Message) -> None:
         sent.append(dict(message))
 
-    await app(scope, receive, send)  # type: ignore[arg-type]
+    await gateway(scope, send, template)  # type: ignore[arg-type]
     return sent
 
 
@@ -57,33 +54,69 @@ async def call(
 async def test_answers_the_verify_route_itself(method: str, path: str) -> None:
     container = in_memory_container()
     token = (await container.issue_token()(user_id=31)).token
-    inner = Recorder()
-    gateway = GatewayVerify(inner, container.authenticate_token())
+    gateway = gateway_of(container.authenticate_token())
     live = await call(gateway, method, path, token)
     await container.logout_token()(claims=container.codec().verify(token), revocation=LOGOUT)
     revoked = await call(gateway, method, path, token)
     assert (live[0]["status"], revoked[0]["status"]) == (200, 401)
     assert (b"x-user-id", b"31") in live[0]["headers"]
-    assert inner.paths == []
+    assert revoked[1]["body"] == b'{"title":"Unauthorized"}'
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/api/v2/auth/verifyx"), ("TRACE", VERIFY), ("GET", SESSIONS)]
+    ("method", "path", "answer"),
+    [
+        ("GET", "/api/v2/auth/verifyx", (404, "Not Found")),
+        ("TRACE", VERIFY, (405, "Method Not Allowed")),  # Litestar's, as it always was
+        ("GET", SESSIONS, (401, "Unauthorized")),
+    ],
 )
-async def test_leaves_every_other_request_to_the_app(method: str, path: str) -> None:
-    container = in_memory_container()
-    inner = Recorder()
-    answers = await call(GatewayVerify(inner, container.authenticate_token()), method, path, None)
-    assert (answers[0]["status"], inner.paths) == (418, [path])
+async def test_leaves_every_other_request_to_litestar(
+    method: str, path: str, answer: tuple[int, str]
+) -> None:
+    scope = {"type": "http", "method": method, "path": path, "headers": []}
+    assert verify_template(scope) is None  # type: ignore[arg-type]
+    async with AsyncTestClient(app=create_app(in_memory_container())) as client:
+        got = await client.request(method, path)
+    assert (got.status_code, got.json()["title"]) == answer
+    assert got.headers["x-request-id"]  # Litestar's answers keep their ids
+
+
+def test_lifespan_and_websockets_are_never_the_gateways() -> None:
+    assert verify_template({"type": "lifespan"}) is None  # type: ignore[arg-type]
+    websocket = {"type": "websocket", "path": VERIFY, "headers": []}
+    assert verify_template(websocket) is None  # type: ignore[arg-type]
 
 
 async def test_a_bug_in_the_check_is_a_500_never_a_200() -> None:
     async def broken(*, authorization: str | None) -> object:
         raise RuntimeError("a bug")
 
-    answers = await call(GatewayVerify(Recorder(), broken), "GET", VERIFY, "x.y.z")  # type: ignore[arg-type]
+    answers = await call(gateway_of(broken), "GET", VERIFY, "x.y.z")  # type: ignore[arg-type]
     assert answers[0]["status"] == 500
     assert answers[1]["body"] == b'{"title":"Internal Server Error"}'
+
+
+@pytest.mark.parametrize("outcome", ["accepted", "refused"])
+async def test_the_check_runs_under_the_request_id_it_echoes(outcome: str) -> None:
+    """Every log line of the check carries the id the answer echoes: the caller's when safe,
+    a fresh one (different each time) when not."""
+    seen: list[str | None] = []
+
+    async def check(*, authorization: str | None) -> Claims:
+        seen.append(request_id_var.get())
+        if outcome == "refused":
+            raise InvalidToken("refused")
+        return Claims(TokenKey("iss", "jti-1"), user_id=7, issued_at=1, expires_at=2)
+
+    gateway = gateway_of(check)
+    kept = await call(gateway, "GET", VERIFY, "a.b.c", request_id="caller-id.1")
+    fresh = [await call(gateway, "GET", VERIFY, "a.b.c", request_id="no spaces") for _ in "ab"]
+    echoed = [dict(answer[0]["headers"])[b"x-request-id"].decode() for answer in [kept, *fresh]]
+    assert echoed[0] == "caller-id.1"
+    assert len({*echoed}) == 3
+    assert seen == echoed
+    assert request_id_var.get() is None  # reset once answered
 
 
 async def test_the_services_verify_checks_are_timed_by_the_gateway() -> None:
@@ -165,7 +198,7 @@ async def test_each_identity_gets_its_own_answer_every_time() -> None:
     header list a middleware changed in place is never sent again."""
     container = in_memory_container()
     tokens = {user: (await container.issue_token()(user_id=user)).token for user in (41, 42)}
-    gateway = GatewayVerify(Recorder(), container.authenticate_token())
+    gateway = gateway_of(container.authenticate_token())
     for _ in range(3):
         for user, token in tokens.items():
             start = (await call(gateway, "GET", VERIFY, token))[0]

@@ -82,7 +82,16 @@ def domain_error_to_response(_: Request[Any, Any, Any], error: Exception) -> Res
 
 async def send_domain_error(error: RevocationError, send: Send) -> None:
     """The answer `domain_error_to_response` gives, sent straight to the ASGI server."""
-    status, headers, body = _raw_answer(error)
+    await send_raw(raw_answer(error), send)
+
+
+async def send_unexpected_error(error: Exception, send: Send) -> None:
+    """The answer `unexpected_error_to_response` gives, sent straight to the ASGI server."""
+    await send_raw(unexpected_answer(error), send)
+
+
+async def send_raw(answer: RawAnswer, send: Send) -> None:
+    status, headers, body = answer
     # A fresh list: middlewares write headers into it in place (Litestar's CORS does).
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
@@ -93,21 +102,24 @@ async def send_domain_error(error: RevocationError, send: Send) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def send_unexpected_error(error: Exception, send: Send) -> None:
-    """The answer `unexpected_error_to_response` gives, sent straight to the ASGI server."""
+def unexpected_answer(error: Exception) -> RawAnswer:
+    """A bug's 500: logged with its trace here, answered without it."""
     logger.exception("unhandled error", exc_info=error)
-    body = msgspec.json.encode(ErrorBody("Internal Server Error"))
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    return 500, _UNEXPECTED_HEADERS, _UNEXPECTED_BODY
 
 
 RawAnswer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
+_UNEXPECTED_BODY = msgspec.json.encode(ErrorBody("Internal Server Error"))
+_UNEXPECTED_HEADERS = (
+    (b"content-type", b"application/json"),
+    (b"content-length", b"%d" % len(_UNEXPECTED_BODY)),
+)
 # Error type -> its raw answer, for types whose answer never varies (every 401 on the hot path).
 _RAW_ANSWERS: dict[type[RevocationError], RawAnswer] = {}
 
 
-def _raw_answer(error: RevocationError) -> RawAnswer:
+def raw_answer(error: RevocationError) -> RawAnswer:
+    """The status, headers and body of a domain error's answer."""
     known = _RAW_ANSWERS.get(type(error))
     if known is not None:
         return known

@@ -1,73 +1,126 @@
-"""The gateway's verify route as a small ASGI app in front of Litestar: with introspection's
-plain requests (`gateway_introspection`), what the service answers without the framework.
+"""The gateway's verify route, the one request the service answers before Litestar is called.
 
 Why here, and only here: every API call behind a gateway (nginx auth_request, Traefik
 ForwardAuth, Envoy ext_authz) pays for this request, and its answer is a status and a few
-headers. Profiled under load with warm tokens, Litestar's layers (its exception middleware,
-routing, the ASGI middleware wrapper) cost about as much as the whole cached check, and its
-response machinery more. Everything else stays Litestar, including this route's OpenAPI
-description (`verify.verify_router`), which Litestar still serves for paths it receives.
+headers. Profiled in process with warm tokens, the layers around the check cost more than the
+check: Litestar's entry (its own `__call__`), then the request id and metrics middlewares, each
+a coroutine frame and a `send` wrapper per message, then the route's shortcut. Here the request
+id, the metrics and the answer are written inline, in one frame around the check.
+(Introspection's plain requests are answered ahead of Litestar's routing too, in
+`gateway_introspection`, but inside the middlewares: they cost far more than the layers.)
 
 What it keeps from the framework's path, so a caller can't tell the difference: the same check
 (`AuthenticateToken`, timed into the check histogram), the same answers (`verify.VerifiedAnswer`
-for a live token, the one error table's raw answers for the rest, 500 for a bug), the route
-template the request metrics label it with, and the request id (the id and metrics
-middlewares wrap this app, as they wrap Litestar). Methods the route does not serve, and
-websockets, go on to Litestar, which answers them as before (405).
+for a live token, the one error table's raw answers for the rest, 500 for a bug), the request id
+(the caller's when safe, echoed in `X-Request-Id` and on every log line of the check), and the
+request metrics under the route template Litestar would give. This route's OpenAPI description
+stays Litestar's (`verify.verify_router`). Methods the route does not serve, and websockets, go
+on to Litestar, which answers them as before (405).
 """
 
 from __future__ import annotations
 
-import logging
+import time
+from typing import cast
 
+from litestar import Litestar
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import (
+    HTTPScope,
+    LifeSpanReceive,
+    LifeSpanScope,
+    LifeSpanSend,
+    Receive,
+    Scope,
+    Send,
+)
 
+from revocation.adapters.log_context import request_id_var
+from revocation.adapters.loop_metrics import LoopHistogram
 from revocation.domain.errors import RevocationError
 from revocation.domain.model import Claims
 from revocation.entrypoints.http.auth import Authenticator, authorization_header
-from revocation.entrypoints.http.errors import send_domain_error, send_unexpected_error
+from revocation.entrypoints.http.errors import RawAnswer, raw_answer, unexpected_answer
+from revocation.entrypoints.http.metrics import RequestSeries
 from revocation.entrypoints.http.peer import checked_request
+from revocation.entrypoints.http.request_id import HEADER_BYTES, request_id_of
 from revocation.entrypoints.http.verify import VERIFY_METHODS, VERIFY_PATH, VerifiedAnswer
-
-logger = logging.getLogger(__name__)
 
 # The route templates Litestar labels these paths with: the request metrics keep their series.
 _TEMPLATE = VERIFY_PATH
 _FORWARDED_TEMPLATE = VERIFY_PATH + "/{forwarded_path}"
+_BELOW = VERIFY_PATH + "/"
 _METHODS = frozenset([*VERIFY_METHODS, "OPTIONS"])
 # Answers built per identity, kept for the tokens checked again and again (a gateway's steady
 # state); dropped all at once when full, which only costs rebuilding them.
 _MAX_ANSWERS = 10_000
 
 
-class GatewayVerify:
-    """Answers the verify route (and what Envoy appends below it); the rest goes to `app`."""
+def verify_template(scope: Scope | LifeSpanScope) -> str | None:
+    """The route template of a request `GatewayVerify` answers; None for any other request."""
+    if scope["type"] != ScopeType.HTTP:
+        return None
+    request = cast(HTTPScope, scope)
+    if request["method"] not in _METHODS:
+        return None
+    path = request["path"]
+    if path in (VERIFY_PATH, _BELOW):
+        return _TEMPLATE
+    return _FORWARDED_TEMPLATE if path.startswith(_BELOW) else None
 
-    def __init__(self, app: ASGIApp, authenticate: Authenticator) -> None:
-        self._app = app
+
+class GatewayVerify:
+    """Answers a request `verify_template` matched (`template`: what it returned)."""
+
+    def __init__(
+        self,
+        authenticate: Authenticator,
+        *,
+        requests: RequestSeries | None,
+        check_seconds: LoopHistogram | None,
+    ) -> None:
         self._authenticate = authenticate
-        self._below = VERIFY_PATH + "/"
+        self._requests = requests
+        self._check_seconds = check_seconds
         self._answers: dict[Claims, VerifiedAnswer] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        template = self._template(scope)
-        if template is None:
-            await self._app(scope, receive, send)
-            return
+    async def __call__(self, scope: HTTPScope, send: Send, template: str) -> None:
+        started = time.perf_counter()
         scope["path_template"] = template
+        request_id = request_id_of(scope["headers"])
+        logging_as = request_id_var.set(request_id)
         checking = checked_request.set(scope)  # who sent it, should the token be a replay
+        try:
+            status, headers, body = await self._check(scope)
+        finally:
+            checked_request.reset(checking)
+            request_id_var.reset(logging_as)
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [*headers, (HEADER_BYTES, request_id.encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+        finally:
+            if self._requests is not None:
+                seconds = time.perf_counter() - started
+                self._requests.note(scope["method"], template, status, seconds)
+
+    async def _check(self, scope: HTTPScope) -> RawAnswer:
+        started = time.perf_counter()
         try:
             claims = await self._authenticate(authorization=authorization_header(scope["headers"]))
         except RevocationError as error:
-            await send_domain_error(error, send)
-            return
+            return raw_answer(error)
         except Exception as error:  # a bug: logged with its trace, answered without it
-            await send_unexpected_error(error, send)
-            return
+            return unexpected_answer(error)
         finally:
-            checked_request.reset(checking)
-        await self._answer(claims)(scope, receive, send)
+            if self._check_seconds is not None:
+                self._check_seconds.observe(time.perf_counter() - started)
+        return 200, self._answer(claims).headers, b""
 
     def _answer(self, claims: Claims) -> VerifiedAnswer:
         """The 200 of these claims: its headers depend on nothing else."""
@@ -78,11 +131,21 @@ class GatewayVerify:
             answer = self._answers[claims] = VerifiedAnswer(claims)
         return answer
 
-    def _template(self, scope: Scope) -> str | None:
-        """The route template of a request this app answers; None for any other request."""
-        if scope["type"] != ScopeType.HTTP or scope["method"] not in _METHODS:
-            return None
-        path = scope["path"]
-        if path == VERIFY_PATH or path == self._below:
-            return _TEMPLATE
-        return _FORWARDED_TEMPLATE if path.startswith(self._below) else None
+
+class GatewayFirst(Litestar):
+    """Litestar, except for the verify route's requests, which `gateway` answers before it."""
+
+    gateway: GatewayVerify | None = None
+
+    async def __call__(
+        self,
+        scope: Scope | LifeSpanScope,
+        receive: Receive | LifeSpanReceive,
+        send: Send | LifeSpanSend,
+    ) -> None:
+        if self.gateway is not None:
+            template = verify_template(scope)
+            if template is not None:
+                await self.gateway(cast(HTTPScope, scope), cast(Send, send), template)
+                return
+        await super().__call__(scope, receive, send)

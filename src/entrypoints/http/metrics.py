@@ -19,15 +19,37 @@ from revocation.entrypoints.http.auth import Authenticator
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-class RequestMetricsMiddleware:
-    """Counts each request by method, route template (never the raw path) and final status."""
+class RequestSeries:
+    """Each request counted by method, route template (never the raw path) and final status,
+    and timed by method and route."""
 
-    def __init__(self, app: ASGIApp, metrics: PrometheusTelemetry) -> None:
-        self._app = app
+    def __init__(self, metrics: PrometheusTelemetry) -> None:
         self._metrics = metrics
         # (method, route, status) -> its two series, found with one lookup instead of two.
         # Bounded: methods are a fixed set, routes are templates, statuses are few.
         self._series: dict[tuple[str, str, int], tuple[LoopCounter, LoopHistogram]] = {}
+
+    def note(self, method: str, route: str, status: int, seconds: float) -> None:
+        method = method if method in _METHODS else "other"
+        series = self._series.get((method, route, status)) or self._add(method, route, status)
+        series[0].inc()
+        series[1].observe(seconds)
+
+    def _add(self, method: str, route: str, status: int) -> tuple[LoopCounter, LoopHistogram]:
+        series = (
+            self._metrics.requests.labels(method, route, str(status)),
+            self._metrics.request_seconds.labels(method, route),
+        )
+        self._series[(method, route, status)] = series
+        return series
+
+
+class RequestMetricsMiddleware:
+    """`RequestSeries` around every request the app answers."""
+
+    def __init__(self, app: ASGIApp, metrics: PrometheusTelemetry) -> None:
+        self._app = app
+        self._series = RequestSeries(metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -45,23 +67,8 @@ class RequestMetricsMiddleware:
         try:
             await self._app(scope, receive, send_and_note)
         finally:
-            method = scope["method"] if scope["method"] in _METHODS else "other"
             route = scope.get("path_template", "unmatched")
-            series = self._series.get((method, route, status)) or self._add_series(
-                method, route, status
-            )
-            series[0].inc()
-            series[1].observe(time.perf_counter() - started)
-
-    def _add_series(
-        self, method: str, route: str, status: int
-    ) -> tuple[LoopCounter, LoopHistogram]:
-        series = (
-            self._metrics.requests.labels(method, route, str(status)),
-            self._metrics.request_seconds.labels(method, route),
-        )
-        self._series[(method, route, status)] = series
-        return series
+            self._series.note(scope["method"], route, status, time.perf_counter() - started)
 
 
 class TimedAuthenticate:

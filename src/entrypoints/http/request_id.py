@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections.abc import Iterable
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,7 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from revocation.adapters.log_context import request_id_var
 
 HEADER = "x-request-id"
-_HEADER = HEADER.encode()  # ASGI servers lower-case header names
+HEADER_BYTES = HEADER.encode()  # ASGI servers lower-case header names
 # A caller's id is kept only when short and plain: it goes into every log line and a header.
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -48,6 +49,12 @@ def request_id_from(incoming: str | None) -> str:
     return _fresh_id()
 
 
+def request_id_of(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The request's id: the first `X-Request-Id` line when safe to log, else a fresh one."""
+    incoming = next((value for name, value in headers if name == HEADER_BYTES), None)
+    return request_id_from(None if incoming is None else incoming.decode("latin-1"))
+
+
 class RequestIdMiddleware:
     """Wraps the whole app (404s and error responses too): the id exists before anything logs.
 
@@ -62,9 +69,8 @@ class RequestIdMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self._app(scope, receive, send)
             return
-        incoming = next((value for name, value in scope["headers"] if name == _HEADER), None)
-        request_id = request_id_from(None if incoming is None else incoming.decode("latin-1"))
-        echoed = (_HEADER, request_id.encode())
+        request_id = request_id_of(scope["headers"])
+        echoed = (HEADER_BYTES, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

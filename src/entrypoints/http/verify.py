@@ -81,17 +81,17 @@ class VerifiedAnswer:
     than the whole cached check on this route, which every API call behind a gateway pays for.
     """
 
-    __slots__ = ("_headers",)
+    __slots__ = ("headers",)
 
     def __init__(self, claims: Claims) -> None:
         headers = [
             (name.lower().encode(), v.encode()) for name, v in verified_headers(claims).items()
         ]
-        self._headers = [*headers, *_EMPTY_TEXT_BODY]
+        self.headers = (*headers, *_EMPTY_TEXT_BODY)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # A copy: the answer may be sent again, and middlewares may add headers in place.
-        headers = list(self._headers)
+        # A fresh list: the answer may be sent again, and middlewares may add headers in place.
+        headers = list(self.headers)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
