@@ -158,6 +158,37 @@ async def test_a_primary_not_vouched_for_is_never_trusted_alone(
     assert not (await blacklist.lookup(key, random_user_id())).complete
 
 
+async def test_a_token_checked_again_and_again_is_answered_only_as_its_lease_allows(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
+    """Its state is remembered once made of cached values: served again only while the lease
+    holds on the primaries the values came from, and never once a value changed."""
+    key, user = random_key("local-cache-tests"), random_user_id()
+    blacklist = cached(client, feed, layout)
+    for _ in range(3):  # read, then made of cached values and remembered, then remembered
+        assert (await blacklist.lookup(key, user)).complete
+    feed.lease = False
+    assert not (await blacklist.lookup(key, user)).complete
+    feed.lease = True
+    assert (await blacklist.lookup(key, user)).complete
+    feed.node = b"f" * 40  # another primary now
+    assert not (await blacklist.lookup(key, user)).complete
+
+
+async def test_a_value_read_anew_replaces_what_a_remembered_state_was_made_of(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
+    key, user = random_key("local-cache-tests"), random_user_id()
+    blacklist = cached(client, feed, layout)
+    for _ in range(3):
+        assert not (await blacklist.lookup(key, user)).token_blocked
+    await client.set(layout.token_key(key), 1, ex=60)  # its push has not arrived yet
+    feed.lease = False  # without a lease, Redis is read, and the value read is kept
+    assert (await blacklist.lookup(key, user)).token_blocked
+    feed.lease = True
+    assert (await blacklist.lookup(key, user)).token_blocked
+
+
 async def test_a_write_to_a_node_not_confirmed_primary_is_not_done(
     client: Redis, feed: ScriptedFeed, layout: KeyLayout
 ) -> None:
@@ -195,8 +226,12 @@ async def test_a_flush_or_reconnection_drops_everything(
         await blacklist.lookup(key, user)
         read.update(blacklist._redis.lookup_keys(key, user))
     assert len(blacklist) == len(read)
+    for _ in range(2):  # the last one's state made of cached values, and remembered
+        assert not (await blacklist.lookup(key, user)).token_blocked
+    await client.set(layout.token_key(key), 1, ex=60)
     feed.invalidate(None)
     assert len(blacklist) == 0
+    assert (await blacklist.lookup(key, user)).token_blocked
 
 
 async def test_writes_answer_only_after_the_lease(

@@ -115,9 +115,19 @@ class LocallyCachedBlacklist:
         self._lease = lease_seconds
         self._max_entries = max_entries
         self._values: dict[bytes, bytes | None] = {}
+        # The states the cached values gave, per token, with the primaries they were read from:
+        # a token checked again and again is answered by one lookup and the lease's checks.
+        # Emptied whenever a cached value goes or changes, so a state never outlives its values.
+        self._states: dict[tuple[TokenKey, int], _KnownState] = {}
         feed.subscribe(self._invalidate)
 
     async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
+        known = self._states.get((key, user_id))
+        if known is not None:
+            token_key, watermark_key, read_from, state = known
+            trusted = self._feed.trusted_node(token_key), self._feed.trusted_node(watermark_key)
+            if trusted == read_from:  # the lease holds, on the primaries the values came from
+                return state
         keys = self._redis.lookup_keys(key, user_id)  # the token's, the watermark's, markers
         token_node, watermark_node = (self._feed.trusted_node(k) for k in keys[:2])
         primaries = (token_node, watermark_node) if token_node and watermark_node else None
@@ -126,7 +136,9 @@ class LocallyCachedBlacklist:
             if _MISSING not in cached:
                 values: list[bytes | None] = cached  # type: ignore[assignment]
                 complete = self._redis.vouched(values, primaries)
-                return self._redis.state_from(user_id, values, complete=complete)
+                state = self._redis.state_from(user_id, values, complete=complete)
+                self._remember(key, user_id, (keys[0], keys[1], primaries, state))
+                return state
         generation = self._feed.generation
         values, served = await self._reads.read(keys)
         # Only what the tracked node served can be kept, and only if no invalidation, flush or
@@ -206,17 +218,32 @@ class LocallyCachedBlacklist:
     def _keep(self, keys: Sequence[bytes], values: Sequence[bytes | None]) -> None:
         if len(self._values) + len(keys) > self._max_entries:
             self._values.clear()  # rare, and only costs Redis reads until it refills
+            self._states.clear()
+        elif any(self._values.get(k, v) != v for k, v in zip(keys, values, strict=True)):
+            self._states.clear()  # a newer value than a state was made of
         self._values.update(zip(keys, values, strict=True))
 
+    def _remember(self, key: TokenKey, user_id: int, known: _KnownState) -> None:
+        if len(self._states) >= self._max_entries:
+            self._states.clear()
+        self._states[(key, user_id)] = known
+
     def _forget(self, keys: Sequence[bytes]) -> None:
+        self._states.clear()
         for key in keys:
             self._values.pop(key, None)
 
     def _invalidate(self, keys: Sequence[bytes] | None) -> None:
         if keys is None:
             self._values.clear()
+            self._states.clear()
         else:
             self._forget(keys)
+
+
+# A token's remembered state: its entry's and its user's watermark's keys, the primaries
+# (run ids) their values were read from, and the state the values gave.
+_KnownState = tuple[bytes, bytes, tuple[bytes, bytes], BlacklistState]
 
 
 _: type[Blacklist] = LocallyCachedBlacklist
