@@ -41,6 +41,7 @@ class RefusalSummary:
         self._interval = interval_seconds
         self._monotonic = monotonic
         self._started = monotonic()
+        self._due = self._started + interval_seconds  # one comparison per refusal
         self._by_reason: dict[str, _Refusals] = {}
 
     def note(self, reason: str) -> None:
@@ -49,13 +50,14 @@ class RefusalSummary:
             self._by_reason[reason] = _Refusals(1, request_id_var.get())
         else:
             refusals.count += 1
-        if self._monotonic() - self._started >= self._interval:
+        if self._monotonic() >= self._due:
             self.flush()
 
     def flush(self) -> None:
         """Write what the interval so far counted (also called by a timer and at shutdown)."""
         now = self._monotonic()
         counted, self._by_reason, started, self._started = self._by_reason, {}, self._started, now
+        self._due = now + self._interval
         for reason, refusals in counted.items():
             logger.info(
                 "token_rejections",

@@ -155,6 +155,37 @@ class TestNoRevocationOracle:
             await harness.authenticate()(authorization=bearer(forged(harness, claims)))
         assert harness.telemetry.events[-1] == ("token_rejected", {"reason": "invalid"})
 
+    @pytest.mark.parametrize("redis_answers_alone", [False, True])
+    async def test_a_verdict_returns_the_refusal_the_call_raises(
+        self, redis_answers_alone: bool
+    ) -> None:
+        """Counted and noted alike, whether the fast layer or the log refused it."""
+        harness = Harness(redis_answers_alone=redis_answers_alone)
+        issued = await harness.issue_token()(user_id=1)
+        authenticate = harness.authenticate()
+        live = await authenticate.verdict(authorization=bearer(issued.token))
+        assert isinstance(live, Claims)
+        await harness.logout()(claims=live, revocation=LOGOUT)
+        refused = await authenticate.verdict(authorization=bearer(issued.token))
+        assert isinstance(refused, TokenRevoked)
+        with pytest.raises(TokenRevoked):
+            await authenticate(authorization=bearer(issued.token))
+        invalid = await authenticate.verdict(authorization="Bearer not-a-jwt")
+        assert isinstance(invalid, InvalidToken)
+        rejections = [
+            fields for name, fields in harness.telemetry.events if name == "token_rejected"
+        ]
+        assert rejections == [{"reason": "revoked"}] * 2 + [{"reason": "invalid"}]
+        assert [replay.count for replay in harness.replays.take()] == [2]
+
+    async def test_a_verdict_raises_what_is_no_refusal(self) -> None:
+        """With the fast layer and the log both down there is no answer: a 503, not a 401."""
+        harness = Harness()
+        issued = await harness.issue_token()(user_id=1)
+        harness.blacklist, harness.token_log = DownBlacklist(), DownTokenLog()
+        with pytest.raises(TokenLogUnavailable):
+            await harness.authenticate().verdict(authorization=bearer(issued.token))
+
     async def test_a_forgery_older_than_its_users_logout_all_is_invalid(self) -> None:
         harness = Harness()
         await harness.logout_all()(user_id=5, revocation=LOGOUT_ALL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -11,10 +12,9 @@ from litestar.testing import AsyncTestClient
 from litestar.types import Message
 
 from revocation.adapters.log_context import request_id_var
-from revocation.domain.errors import InvalidToken
+from revocation.domain.errors import BlacklistUnavailable, InvalidToken, Unauthorized
 from revocation.domain.model import Claims, TokenKey
 from revocation.entrypoints.app import create_app
-from revocation.entrypoints.http.auth import Authenticator
 from revocation.entrypoints.http.errors import EXCEPTION_HANDLERS
 from revocation.entrypoints.http.gateway import GatewayVerify, verify_template
 from revocation.entrypoints.http.verify import verify_router
@@ -25,8 +25,12 @@ VERIFY = "/api/v2/auth/verify"
 SESSIONS = "/api/v2/sessions"
 
 
-def gateway_of(authenticate: Authenticator) -> GatewayVerify:
-    return GatewayVerify(authenticate, requests=None, check_seconds=None)
+def gateway_of(check: Callable[..., Awaitable[Claims | Unauthorized]]) -> GatewayVerify:
+    class Verdicts:
+        async def verdict(self, *, authorization: str | None) -> Claims | Unauthorized:
+            return await check(authorization=authorization)
+
+    return GatewayVerify(Verdicts(), requests=None, check_seconds=None)
 
 
 async def call(
@@ -54,7 +58,7 @@ async def call(
 async def test_answers_the_verify_route_itself(method: str, path: str) -> None:
     container = in_memory_container()
     token = (await container.issue_token()(user_id=31)).token
-    gateway = gateway_of(container.authenticate_token())
+    gateway = gateway_of(container.authenticate_token().verdict)
     live = await call(gateway, method, path, token)
     await container.logout_token()(claims=container.codec().verify(token), revocation=LOGOUT)
     revoked = await call(gateway, method, path, token)
@@ -97,22 +101,27 @@ async def test_a_bug_in_the_check_is_a_500_never_a_200() -> None:
     assert answers[1]["body"] == b'{"title":"Internal Server Error"}'
 
 
-@pytest.mark.parametrize("outcome", ["accepted", "refused"])
-async def test_the_check_runs_under_the_request_id_it_echoes(outcome: str) -> None:
+@pytest.mark.parametrize(
+    ("outcome", "status"), [("accepted", 200), ("refused", 401), ("failed", 503)]
+)
+async def test_the_check_runs_under_the_request_id_it_echoes(outcome: str, status: int) -> None:
     """Every log line of the check carries the id the answer echoes: the caller's when safe,
     a fresh one (different each time) when not."""
     seen: list[str | None] = []
 
-    async def check(*, authorization: str | None) -> Claims:
+    async def check(*, authorization: str | None) -> Claims | Unauthorized:
         seen.append(request_id_var.get())
+        if outcome == "failed":
+            raise BlacklistUnavailable("the fast layer and the log are both down")
         if outcome == "refused":
-            raise InvalidToken("refused")
+            return InvalidToken("refused")
         return Claims(TokenKey("iss", "jti-1"), user_id=7, issued_at=1, expires_at=2)
 
     gateway = gateway_of(check)
     kept = await call(gateway, "GET", VERIFY, "a.b.c", request_id="caller-id.1")
     fresh = [await call(gateway, "GET", VERIFY, "a.b.c", request_id="no spaces") for _ in "ab"]
     echoed = [dict(answer[0]["headers"])[b"x-request-id"].decode() for answer in [kept, *fresh]]
+    assert [answer[0]["status"] for answer in [kept, *fresh]] == [status] * 3
     assert echoed[0] == "caller-id.1"
     assert len({*echoed}) == 3
     assert seen == echoed
@@ -198,7 +207,7 @@ async def test_each_identity_gets_its_own_answer_every_time() -> None:
     header list a middleware changed in place is never sent again."""
     container = in_memory_container()
     tokens = {user: (await container.issue_token()(user_id=user)).token for user in (41, 42)}
-    gateway = gateway_of(container.authenticate_token())
+    gateway = gateway_of(container.authenticate_token().verdict)
     for _ in range(3):
         for user, token in tokens.items():
             start = (await call(gateway, "GET", VERIFY, token))[0]

@@ -91,34 +91,53 @@ class AuthenticateToken:
         self._skew = unlogged_iat_skew_seconds
 
     async def __call__(self, *, authorization: str | None) -> Claims:
+        verdict = await self.verdict(authorization=authorization)
+        if isinstance(verdict, Unauthorized):
+            raise verdict
+        return verdict
+
+    async def verdict(self, *, authorization: str | None) -> Claims | Unauthorized:
+        """The check, its refusal returned instead of raised: a gateway answers a flood of
+        revoked tokens with it, and a raise through the check's frames cost a refusal more than
+        an acceptance. The fast layer's and the log's failures (503s) are still raised."""
+        verdict: Claims | Unauthorized
         try:
-            return await self._check(bearer_token(authorization))
+            verdict = await self._check(bearer_token(authorization))
         except Unauthorized as rejection:
-            self._telemetry.token_rejected(rejection.reason)
-            raise
+            verdict = rejection
+        if isinstance(verdict, Unauthorized):
+            self._telemetry.token_rejected(verdict.reason)
+        return verdict
 
     async def check_token(self, *, token: str) -> Claims:
         """The same check for a token given alone (OAuth introspection sends it in a form)."""
+        verdict: Claims | Unauthorized
         try:
-            return await self._check(well_formed(token))
+            verdict = await self._check(well_formed(token))
         except Unauthorized as rejection:
-            self._telemetry.token_rejected(rejection.reason)
-            raise
+            verdict = rejection
+        if isinstance(verdict, Unauthorized):
+            self._telemetry.token_rejected(verdict.reason)
+            raise verdict
+        return verdict
 
-    async def _check(self, token: str) -> Claims:
+    async def _check(self, token: str) -> Claims | TokenRevoked:
         # 1. Redis: the pair's entry and the user's watermark (answered once step 2 passed).
         fast = await self._fast_layer(self._codec.peek(token))
         # 2. The JWT: signature, algorithm and claims.
         claims = self._codec.verify(token)
         try:
             if fast is not None:
-                _reject_if_revoked_in(fast, claims)
+                revoked = _revoked_in(fast, claims)
+                if revoked is not None:
+                    self._replays.noted(claims)  # its signature verified: a replay
+                    return revoked
                 if self._answered_by_mirror(claims, fast):
                     return claims
             # 3. The database: the token is logged (or, in not-blocked mode, not blocked), live.
             await self._database_step(claims, fast)
         except TokenRevoked:
-            self._replays.noted(claims)  # its signature verified: a replay
+            self._replays.noted(claims)
             raise
         return claims  # 4. Allow.
 
@@ -200,9 +219,10 @@ class AuthenticateToken:
             raise TokenRevoked("token predates its user's logout-all")
 
 
-def _reject_if_revoked_in(fast: BlacklistState, claims: Claims) -> None:
+def _revoked_in(fast: BlacklistState, claims: Claims) -> TokenRevoked | None:
     """What the fast layer shows revoked, answered once the token's signature verified."""
     if fast.token_blocked:
-        raise TokenRevoked("token is blacklisted")
+        return TokenRevoked("token is blacklisted")
     if fast.watermark and fast.watermark.surely_kills_iat(claims.issued_at):
-        raise TokenRevoked("token predates its user's logout-all")
+        return TokenRevoked("token predates its user's logout-all")
+    return None

@@ -21,7 +21,7 @@ on to Litestar, which answers them as before (405).
 from __future__ import annotations
 
 import time
-from typing import cast
+from typing import Protocol, cast
 
 from litestar import Litestar
 from litestar.enums import ScopeType
@@ -37,9 +37,9 @@ from litestar.types import (
 
 from revocation.adapters.log_context import request_id_var
 from revocation.adapters.loop_metrics import LoopHistogram
-from revocation.domain.errors import RevocationError
+from revocation.domain.errors import RevocationError, Unauthorized
 from revocation.domain.model import Claims
-from revocation.entrypoints.http.auth import Authenticator, authorization_header
+from revocation.entrypoints.http.auth import authorization_header
 from revocation.entrypoints.http.errors import RawAnswer, raw_answer, unexpected_answer
 from revocation.entrypoints.http.metrics import RequestSeries
 from revocation.entrypoints.http.peer import checked_request
@@ -54,6 +54,12 @@ _METHODS = frozenset([*VERIFY_METHODS, "OPTIONS"])
 # Answers built per identity, kept for the tokens checked again and again (a gateway's steady
 # state); dropped all at once when full, which only costs rebuilding them.
 _MAX_ANSWERS = 10_000
+
+
+class Verdicts(Protocol):
+    """`AuthenticateToken.verdict`: the check, its refusal returned rather than raised."""
+
+    async def verdict(self, *, authorization: str | None) -> Claims | Unauthorized: ...
 
 
 def verify_template(scope: Scope | LifeSpanScope) -> str | None:
@@ -74,12 +80,12 @@ class GatewayVerify:
 
     def __init__(
         self,
-        authenticate: Authenticator,
+        check_token: Verdicts,
         *,
         requests: RequestSeries | None,
         check_seconds: LoopHistogram | None,
     ) -> None:
-        self._authenticate = authenticate
+        self._check_token = check_token
         self._requests = requests
         self._check_seconds = check_seconds
         self._answers: dict[Claims, VerifiedAnswer] = {}
@@ -112,15 +118,19 @@ class GatewayVerify:
     async def _check(self, scope: HTTPScope) -> RawAnswer:
         started = time.perf_counter()
         try:
-            claims = await self._authenticate(authorization=authorization_header(scope["headers"]))
-        except RevocationError as error:
+            verdict = await self._check_token.verdict(
+                authorization=authorization_header(scope["headers"])
+            )
+        except RevocationError as error:  # the fast layer or the log failed: a 503
             return raw_answer(error)
         except Exception as error:  # a bug: logged with its trace, answered without it
             return unexpected_answer(error)
         finally:
             if self._check_seconds is not None:
                 self._check_seconds.observe(time.perf_counter() - started)
-        return 200, self._answer(claims).headers, b""
+        if isinstance(verdict, Unauthorized):
+            return raw_answer(verdict)
+        return 200, self._answer(verdict).headers, b""
 
     def _answer(self, claims: Claims) -> VerifiedAnswer:
         """The 200 of these claims: its headers depend on nothing else."""
