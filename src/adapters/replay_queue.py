@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from revocation.domain.model import Claims, TokenKey
+from revocation.domain.model import Claims
 from revocation.domain.ports import ReplayWatch, Telemetry
 from revocation.domain.replays import Replay
 
@@ -47,15 +47,18 @@ class ReplayQueue:
         self._peer = peer
         self._max_tokens = max_tokens
         self._round_seconds = round_seconds
-        self._pending: dict[TokenKey, _Pending] = {}
+        # Keyed by the pair itself: a tuple of two strings hashes without a Python call, and a
+        # flood of one token pays this lookup on every request.
+        self._pending: dict[tuple[str, str], _Pending] = {}
         self._dropped = 0
 
     def noted(self, claims: Claims) -> None:
-        pending = self._pending.get(claims.key)
+        pair = (claims.key.issuer, claims.key.jti)
+        pending = self._pending.get(pair)
         if pending is not None:
             pending.count += 1
         elif len(self._pending) < self._max_tokens:
-            self._pending[claims.key] = _Pending(claims, 1, self._peer())
+            self._pending[pair] = _Pending(claims, 1, self._peer())
         else:
             self._dropped += 1
 

@@ -46,8 +46,9 @@ def peer_of(scope: Scope, trusted: TrustedProxies) -> str:
     """peer_address, from the request's ASGI scope."""
     client = scope.get("client")
     peer = str(client[0]) if client else "unknown"
-    address = _address(peer)
-    if not trusted or address not in trusted:
+    if not trusted:  # no proxy to believe: the socket peer as the server gave it
+        return peer
+    if _address(peer) not in trusted:
         return peer
     for hop in reversed(_forwarded_hops(scope["headers"])):
         address = _address(hop)
