@@ -175,6 +175,21 @@ async def test_a_token_checked_again_and_again_is_answered_only_as_its_lease_all
     assert not (await blacklist.lookup(key, user)).complete
 
 
+async def test_a_change_to_a_value_no_state_was_made_of_keeps_the_states(
+    client: Redis, feed: ScriptedFeed, layout: KeyLayout
+) -> None:
+    """Every instance hears of every write (other tokens' logouts, logged marks): only those of
+    values held here may cost the remembered states."""
+    key, user = random_key("local-cache-tests"), random_user_id()
+    blacklist = cached(client, feed, layout)
+    for _ in range(2):
+        await blacklist.lookup(key, user)
+    feed.invalidate([layout.token_key(random_key("another-token"))])
+    assert len(blacklist._states) == 1
+    feed.invalidate([layout.watermark_key(user)])
+    assert len(blacklist._states) == 0
+
+
 async def test_a_value_read_anew_replaces_what_a_remembered_state_was_made_of(
     client: Redis, feed: ScriptedFeed, layout: KeyLayout
 ) -> None:

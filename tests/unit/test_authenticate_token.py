@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
+import weakref
 
 import pytest
 
@@ -177,6 +179,25 @@ class TestNoRevocationOracle:
         ]
         assert rejections == [{"reason": "revoked"}] * 2 + [{"reason": "invalid"}]
         assert [replay.count for replay in harness.replays.take()] == [2]
+
+    async def test_a_refusal_is_freed_at_once_returned_or_raised(self) -> None:
+        """No reference cycle through the check's frames: a flood of refusals must not wait for
+        the garbage collector, whose full passes are rare."""
+        harness = Harness()
+        authenticate = harness.authenticate()
+        gc.disable()
+        try:
+            returned = await authenticate.verdict(authorization="Bearer not-a-jwt")
+            assert isinstance(returned, InvalidToken)
+            gone = [weakref.ref(returned)]
+            del returned
+            try:
+                await authenticate(authorization="Bearer not-a-jwt")
+            except InvalidToken as raised:
+                gone.append(weakref.ref(raised))
+            assert [ref() for ref in gone] == [None, None]
+        finally:
+            gc.enable()
 
     async def test_a_verdict_raises_what_is_no_refusal(self) -> None:
         """With the fast layer and the log both down there is no answer: a 503, not a 401."""

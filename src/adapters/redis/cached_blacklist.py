@@ -229,9 +229,9 @@ class LocallyCachedBlacklist:
         self._states[(key, user_id)] = known
 
     def _forget(self, keys: Sequence[bytes]) -> None:
-        self._states.clear()
-        for key in keys:
-            self._values.pop(key, None)
+        forgotten = [self._values.pop(key, _MISSING) for key in keys]
+        if any(value is not _MISSING for value in forgotten):
+            self._states.clear()  # states are made of cached values only: one of them went
 
     def _invalidate(self, keys: Sequence[bytes] | None) -> None:
         if keys is None:

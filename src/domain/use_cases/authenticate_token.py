@@ -91,35 +91,31 @@ class AuthenticateToken:
         self._skew = unlogged_iat_skew_seconds
 
     async def __call__(self, *, authorization: str | None) -> Claims:
-        verdict = await self.verdict(authorization=authorization)
-        if isinstance(verdict, Unauthorized):
-            raise verdict
-        return verdict
+        return _claims_or_raise(await self.verdict(authorization=authorization))
 
     async def verdict(self, *, authorization: str | None) -> Claims | Unauthorized:
         """The check, its refusal returned instead of raised: a gateway answers a flood of
         revoked tokens with it, and a raise through the check's frames cost a refusal more than
         an acceptance. The fast layer's and the log's failures (503s) are still raised."""
-        verdict: Claims | Unauthorized
         try:
             verdict = await self._check(bearer_token(authorization))
         except Unauthorized as rejection:
-            verdict = rejection
+            self._telemetry.token_rejected(rejection.reason)
+            return rejection  # from here: no local of this frame keeps it (and its traceback)
         if isinstance(verdict, Unauthorized):
             self._telemetry.token_rejected(verdict.reason)
         return verdict
 
     async def check_token(self, *, token: str) -> Claims:
         """The same check for a token given alone (OAuth introspection sends it in a form)."""
-        verdict: Claims | Unauthorized
         try:
             verdict = await self._check(well_formed(token))
         except Unauthorized as rejection:
-            verdict = rejection
+            self._telemetry.token_rejected(rejection.reason)
+            raise
         if isinstance(verdict, Unauthorized):
             self._telemetry.token_rejected(verdict.reason)
-            raise verdict
-        return verdict
+        return _claims_or_raise(verdict)
 
     async def _check(self, token: str) -> Claims | TokenRevoked:
         # 1. Redis: the pair's entry and the user's watermark (answered once step 2 passed).
@@ -217,6 +213,15 @@ class AuthenticateToken:
             return
         if watermark and watermark.kills_issued_at(record.issued_at):
             raise TokenRevoked("token predates its user's logout-all")
+
+
+def _claims_or_raise(verdict: Claims | Unauthorized) -> Claims:
+    if isinstance(verdict, Unauthorized):
+        try:
+            raise verdict
+        finally:
+            del verdict  # a raised error held by a local of a frame in its traceback: a cycle
+    return verdict
 
 
 def _revoked_in(fast: BlacklistState, claims: Claims) -> TokenRevoked | None:

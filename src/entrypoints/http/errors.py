@@ -82,15 +82,15 @@ def domain_error_to_response(_: Request[Any, Any, Any], error: Exception) -> Res
 
 async def send_domain_error(error: RevocationError, send: Send) -> None:
     """The answer `domain_error_to_response` gives, sent straight to the ASGI server."""
-    await send_raw(raw_answer(error), send)
+    await _send_raw(raw_answer(error), send)
 
 
 async def send_unexpected_error(error: Exception, send: Send) -> None:
     """The answer `unexpected_error_to_response` gives, sent straight to the ASGI server."""
-    await send_raw(unexpected_answer(error), send)
+    await _send_raw(unexpected_answer(error), send)
 
 
-async def send_raw(answer: RawAnswer, send: Send) -> None:
+async def _send_raw(answer: RawAnswer, send: Send) -> None:
     status, headers, body = answer
     # A fresh list: middlewares write headers into it in place (Litestar's CORS does).
     start: HTTPResponseStartEvent = {

@@ -95,13 +95,9 @@ class GatewayVerify:
         scope["path_template"] = template
         request_id = request_id_of(scope["headers"])
         logging_as = request_id_var.set(request_id)
-        checking = checked_request.set(scope)  # who sent it, should the token be a replay
+        status = 500  # what the server answers if this raises before the answer starts
         try:
             status, headers, body = await self._check(scope)
-        finally:
-            checked_request.reset(checking)
-            request_id_var.reset(logging_as)
-        try:
             await send(
                 {
                     "type": "http.response.start",
@@ -111,12 +107,14 @@ class GatewayVerify:
             )
             await send({"type": "http.response.body", "body": body, "more_body": False})
         finally:
+            request_id_var.reset(logging_as)
             if self._requests is not None:
                 seconds = time.perf_counter() - started
                 self._requests.note(scope["method"], template, status, seconds)
 
     async def _check(self, scope: HTTPScope) -> RawAnswer:
         started = time.perf_counter()
+        checking = checked_request.set(scope)  # who sent it, should the token be a replay
         try:
             verdict = await self._check_token.verdict(
                 authorization=authorization_header(scope["headers"])
@@ -126,6 +124,7 @@ class GatewayVerify:
         except Exception as error:  # a bug: logged with its trace, answered without it
             return unexpected_answer(error)
         finally:
+            checked_request.reset(checking)
             if self._check_seconds is not None:
                 self._check_seconds.observe(time.perf_counter() - started)
         if isinstance(verdict, Unauthorized):
