@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from revocation.adapters.replay_queue import DEFAULT_ROUND_SECONDS as ROUND
 from tests.integration.service_calls import eventually, issue_token, logout, verify
 from tests.live_server import live_server
 from tests.random_refs import random_user_id
@@ -75,13 +76,13 @@ class TestRevokeUser:
         user = random_user_id()
         stolen, other = issue_token(a, user), issue_token(b, user)
         assert logout(a, stolen).status_code == 200
-        time.sleep(0.5)  # rounds of earlier tests' replays are over: the counts below are ours
+        time.sleep(ROUND + 0.5)  # earlier tests' rounds are over: the counts below are ours
         handled, in_grace = replays_handled(a), replays_handled(a, "grace")
 
         for _ in range(3):
             assert verify(a, stolen).status_code == 401  # in flight as the logout returned
 
         eventually(lambda: replays_handled(a) >= handled + 3, "the replays handled")
-        time.sleep(0.5)  # a logout-all the round started has had its time
+        time.sleep(ROUND + 0.5)  # a logout-all the round started has had its time
         assert live_on_both(instances, other) == [True, True]
         assert replays_handled(a, "grace") >= in_grace + 3
