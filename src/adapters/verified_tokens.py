@@ -42,9 +42,14 @@ class VerifiedTokenCache:
         # reordering, and a token evicted while still in use costs one verification, no more.
         self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
         self._peeked: OrderedDict[bytes, Claims] = OrderedDict()  # unverified: for peek only
+        # The check peeks at a token, then verifies that very string: the digest the peek took
+        # serves the verify that follows (the same object, so the same bytes), then is dropped.
+        # Held between the two calls only (should a check end between them, until the next one).
+        self._just_peeked: tuple[str, bytes] | None = None
 
     def verify(self, token: str) -> Claims:
-        digest = _digest(token)
+        just_peeked, self._just_peeked = self._just_peeked, None
+        digest = just_peeked[1] if just_peeked and just_peeked[0] is token else _digest(token)
         claims = self._live(digest)
         if claims is None:
             claims = self._inner.verify(token)  # a refusal propagates and is never cached
@@ -59,6 +64,7 @@ class VerifiedTokenCache:
             if len(self._peeked) >= self._max_entries:
                 self._peeked.popitem(last=False)
             self._peeked[digest] = claims
+        self._just_peeked = (token, digest)
         return claims
 
     def _verified_ahead(self, token: str) -> Claims | None:
@@ -101,7 +107,7 @@ def _digest(token: str) -> bytes:
     # SHA-256 of the exact bytes: a forgery would need a second preimage of a token someone else
     # had signed (2^256 work). OpenSSL's SHA-256 uses the CPU's SHA extensions: ~0.7 us for a
     # 350-byte token here, against ~0.9 us for BLAKE2b-128 and ~90 us for one HS256 decode.
-    # Only the digest is kept: no token sits in memory.
+    # Only digests are kept: no token is held past the next check (see `_just_peeked`).
     # "surrogatepass": any str has one encoding, so a lone surrogate reaches the inner codec
     # and is refused there (InvalidToken) instead of raising UnicodeEncodeError here.
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()

@@ -235,6 +235,21 @@ class TestTampering:
         assert verdict(cache, respelled(token())) == verdict(codec(), respelled(token()))
         assert counting.verified == 2
 
+    @pytest.mark.parametrize("segment", [0, 1, 2])
+    def test_the_digest_a_peek_took_serves_only_that_very_token(
+        self, clock: ManualClock, segment: int
+    ) -> None:
+        """The verify after a peek reuses its digest only for the same string: an edited token
+        verified after a peek of the cached one is judged by the inner codec, every time."""
+        counting = CountingCodec(codec())
+        cache = cached(counting, clock)
+        good = token()
+        assert cache.peek(good) == claims()  # verified ahead: cached
+        with pytest.raises(InvalidToken):
+            cache.verify(edited(good, segment))
+        assert cache.peek(good) == cache.verify(good) == claims()
+        assert counting.verified == 2
+
     def test_a_token_no_encoding_can_spell_goes_to_the_inner_codec(
         self, clock: ManualClock
     ) -> None:
