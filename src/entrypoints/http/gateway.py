@@ -4,8 +4,8 @@ Why here, and only here: every API call behind a gateway (nginx auth_request, Tr
 ForwardAuth, Envoy ext_authz) pays for this request, and its answer is a status and a few
 headers. Profiled in process with warm tokens, the layers around the check cost more than the
 check: Litestar's entry (its own `__call__`), then the request id and metrics middlewares, each
-a coroutine frame and a `send` wrapper per message, then the route's shortcut. Here the request
-id, the metrics and the answer are written inline, in one frame around the check.
+a coroutine frame and a `send` wrapper per message. Here the request id, the metrics and the
+answer are written inline, in one frame around the check.
 (Introspection's plain requests are answered ahead of Litestar's routing too, in
 `gateway_introspection`, but inside the middlewares: they cost far more than the layers.)
 
