@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from revocation.domain.errors import (
     BlacklistUnavailable,
@@ -24,6 +26,7 @@ from revocation.domain.ports import (
     TokenLog,
 )
 
+Given = TypeVar("Given", str, str | None)  # a bare token, or an Authorization header
 MAX_TOKEN_LENGTH = 8192  # far above any real JWT; refuses megabyte headers before decoding
 _B64_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token
 
@@ -97,25 +100,24 @@ class AuthenticateToken:
         """The check, its refusal returned instead of raised: a gateway answers a flood of
         revoked tokens with it, and a raise through the check's frames cost a refusal more than
         an acceptance. The fast layer's and the log's failures (503s) are still raised."""
+        return await self._verdict_of(bearer_token, authorization)
+
+    async def check_token(self, *, token: str) -> Claims:
+        """The same check for a token given alone (OAuth introspection sends it in a form)."""
+        return _claims_or_raise(await self._verdict_of(well_formed, token))
+
+    async def _verdict_of(
+        self, token_in: Callable[[Given], str], given: Given
+    ) -> Claims | Unauthorized:
+        """The check of the token `token_in(given)` finds; every refusal counted once."""
         try:
-            verdict = await self._check(bearer_token(authorization))
+            verdict = await self._check(token_in(given))
         except Unauthorized as rejection:
             self._telemetry.token_rejected(rejection.reason)
             return rejection  # from here: no local of this frame keeps it (and its traceback)
         if isinstance(verdict, Unauthorized):
             self._telemetry.token_rejected(verdict.reason)
         return verdict
-
-    async def check_token(self, *, token: str) -> Claims:
-        """The same check for a token given alone (OAuth introspection sends it in a form)."""
-        try:
-            verdict = await self._check(well_formed(token))
-        except Unauthorized as rejection:
-            self._telemetry.token_rejected(rejection.reason)
-            raise
-        if isinstance(verdict, Unauthorized):
-            self._telemetry.token_rejected(verdict.reason)
-        return _claims_or_raise(verdict)
 
     async def _check(self, token: str) -> Claims | TokenRevoked:
         # 1. Redis: the pair's entry and the user's watermark (answered once step 2 passed).
