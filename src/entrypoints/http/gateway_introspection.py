@@ -36,6 +36,7 @@ from revocation.entrypoints.http.oauth_answers import (
 from revocation.entrypoints.http.peer import TrustedProxies, peer_of
 
 _FORM = b"application/x-www-form-urlencoded"
+_TOO_LARGE = msgspec.json.encode(OAuthError("invalid_request"))  # a 413's body
 _MAX_LENGTH_DIGITS = 18  # longer is over any limit (and int() refuses thousands of digits)
 
 
@@ -62,13 +63,13 @@ class GatewayIntrospection:
             return
         scope["path_template"] = INTROSPECTION_PATH
         if declared > self._max_body:  # refused before reading, as Litestar does
-            await _send(send, 413, msgspec.json.encode(OAuthError("invalid_request")), NO_STORE)
+            await _send(send, 413, _TOO_LARGE, NO_STORE)
             return
         body = await _body(receive, self._max_body)
         if body is None:
             return  # the client is gone: nobody to answer
         if len(body) > self._max_body:
-            await _send(send, 413, msgspec.json.encode(OAuthError("invalid_request")), NO_STORE)
+            await _send(send, 413, _TOO_LARGE, NO_STORE)
             return
         try:
             values = _form_values(body)
