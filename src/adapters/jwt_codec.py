@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import jwt
@@ -53,7 +53,7 @@ class PyJWTCodec:
         # PyJWT >= 2.10 refuses a numeric `sub`, which tymon/jwt-auth sends: _claims checks it.
         self._verify_options: Options = {"require": required, "verify_sub": False}
         self._peek_options: Options = {"require": required, "verify_signature": False}
-        self._jwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
+        self._jwt = _pyjwt_knowing(self._keys.checked_secrets(), self._algorithms)
 
     def peek(self, token: str) -> Claims:
         return _claims(self._decode(token, self._peek_options))
@@ -102,6 +102,40 @@ class PyJWTCodec:
             audience=self._audience,
             leeway=self._leeway,
         )
+
+
+def _pyjwt_knowing(secrets: Collection[bytes], algorithms: Sequence[str]) -> jwt.PyJWT:
+    """PyJWT, its HMAC algorithms knowing the secrets the KeyRing already checked.
+
+    PyJWT prepares the key again at every decode; for an HMAC secret that means probing it as
+    PEM, SSH, DER and JSON (a quarter of a decode, and a token this process has not met pays
+    one decode per check). A secret the ring checked at start-up is that same secret now: it is
+    used as it is; any other key still goes through PyJWT's whole preparation.
+    """
+    pyjwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
+    if secrets:
+        # PyJWT keeps its signature layer, and the algorithms it verifies with, in `_jws`:
+        # replacing an algorithm there is `PyJWS.register_algorithm`'s documented use.
+        for name in algorithms:
+            pyjwt._jws.unregister_algorithm(name)
+            pyjwt._jws.register_algorithm(name, _KnownSecretsHMAC(name, secrets))
+    return pyjwt
+
+
+class _KnownSecretsHMAC(HMACAlgorithm):
+    """An HMAC algorithm that skips the preparation of the secrets it was given, already
+    prepared (and refused if unfit) by the same algorithm."""
+
+    def __init__(self, name: str, secrets: Collection[bytes]) -> None:
+        default = jwt.get_algorithm_by_name(name)
+        assert isinstance(default, HMACAlgorithm)  # noqa: S101 - the ring holds secrets only for HS*
+        super().__init__(default.hash_alg)
+        self._known = frozenset(secrets)
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        if isinstance(key, bytes) and key in self._known:
+            return key
+        return super().prepare_key(key)
 
 
 def _allow_list(algorithms: Sequence[str]) -> list[str]:

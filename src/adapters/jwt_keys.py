@@ -48,6 +48,10 @@ class KeyRing:
             raise ValueError("signing_key's public key is not among the verification keys")
         return {"kid": kid}
 
+    def checked_secrets(self) -> list[bytes]:
+        """The HMAC secrets, prepared and checked here (none for public-key algorithms)."""
+        return [key for key in [*self.verification, self.signing] if isinstance(key, bytes)]
+
     def candidates(self, token: str) -> list[Any]:
         """The key the token's `kid` names; else (no kid, or an issuer's own) each in turn."""
         if len(self.verification) == 1:

@@ -16,8 +16,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import HMACAlgorithm
 
-from revocation.adapters.jwt_codec import PyJWTCodec
+from revocation.adapters.jwt_codec import PyJWTCodec, _KnownSecretsHMAC
 from revocation.domain.errors import InvalidToken
 from revocation.domain.model import MAX_USER_ID, Claims, TokenKey
 
@@ -360,3 +361,36 @@ class TestConstruction:
     def test_refuses_a_negative_leeway(self) -> None:
         with pytest.raises(ValueError, match="leeway"):
             PyJWTCodec(algorithms=("HS256",), verification_key=SECRET, leeway_seconds=-1)
+
+
+class TestSecretsPreparedOnce:
+    """PyJWT prepares the key at every decode and encode; the codec's HMAC algorithms take the
+    secrets its ring checked at start-up as they are, and prepare any other key in full."""
+
+    def test_the_rings_secrets_are_not_prepared_again(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        codec = PyJWTCodec(
+            algorithms=("HS256",),
+            verification_key=SECRET,
+            previous_verification_keys=[OTHER_SECRET],
+            signing_key=SECRET,
+            issuer=ISSUER,
+        )
+
+        def prepared_again(self: HMACAlgorithm, key: str | bytes) -> bytes:
+            raise AssertionError("a secret the ring checked was prepared again")
+
+        monkeypatch.setattr(HMACAlgorithm, "prepare_key", prepared_again)
+        assert codec.verify(codec.encode(CLAIMS)) == CLAIMS
+        assert codec.verify(hs256(claims_dict(), secret=OTHER_SECRET)) == CLAIMS
+        with pytest.raises(InvalidToken):  # the key still decides: a third secret is refused
+            codec.verify(hs256(claims_dict(), secret=SECRET + "-but-not-quite"))
+
+    def test_any_other_key_is_prepared_in_full(self) -> None:
+        algorithm = _KnownSecretsHMAC("HS256", [SECRET.encode()])
+
+        assert algorithm.prepare_key(SECRET.encode()) == SECRET.encode()
+        assert algorithm.prepare_key(OTHER_SECRET) == OTHER_SECRET.encode()
+        with pytest.raises(jwt.InvalidKeyError):
+            algorithm.prepare_key(pem_public(rsa_key()))
