@@ -50,6 +50,9 @@ class VerifiedTokenCache:
     def verify(self, token: str) -> Claims:
         just_peeked, self._just_peeked = self._just_peeked, None
         digest = just_peeked[1] if just_peeked and just_peeked[0] is token else _digest(token)
+        return self._verify(token, digest)
+
+    def _verify(self, token: str, digest: bytes) -> Claims:
         claims = self._live(digest)
         if claims is None:
             claims = self._inner.verify(token)  # a refusal propagates and is never cached
@@ -58,7 +61,9 @@ class VerifiedTokenCache:
 
     def peek(self, token: str) -> Claims:
         digest = _digest(token)
-        claims = self._live(digest) or self._peeked.get(digest) or self._verified_ahead(token)
+        claims = (
+            self._live(digest) or self._peeked.get(digest) or self._verified_ahead(token, digest)
+        )
         if claims is None:
             claims = self._inner.peek(token)  # no time checks: the same bytes, the same claims
             if len(self._peeked) >= self._max_entries:
@@ -67,13 +72,13 @@ class VerifiedTokenCache:
         self._just_peeked = (token, digest)
         return claims
 
-    def _verified_ahead(self, token: str) -> Claims | None:
+    def _verified_ahead(self, token: str, digest: bytes) -> Claims | None:
         """A token met for the first time is verified now, as `verify` would (and remembered
         as verified): the check verifies every token it peeks at once its fast layer answered,
         and one PyJWT decode costs about as much as the peek's own. None when it is refused:
         the peek then reads it unverified, and `verify` refuses it again."""
         try:
-            return self.verify(token)
+            return self._verify(token, digest)
         except InvalidToken:
             return None
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from revocation.adapters import verified_tokens
 from revocation.adapters.clock import ManualClock
 from revocation.adapters.jwt_codec import PyJWTCodec
 from revocation.adapters.verified_tokens import VerifiedTokenCache
@@ -249,6 +250,23 @@ class TestTampering:
             cache.verify(edited(good, segment))
         assert cache.peek(good) == cache.verify(good) == claims()
         assert counting.verified == 2
+
+    def test_a_token_met_for_the_first_time_is_digested_once(
+        self, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Its peek (which verifies it ahead) and the check's verify of that very string."""
+        digests: list[str] = []
+
+        def counted(token: str) -> bytes:
+            digests.append(token)
+            return digest(token)
+
+        digest = verified_tokens._digest
+        monkeypatch.setattr(verified_tokens, "_digest", counted)
+        cache, new = cached(codec(), clock), token()
+
+        assert cache.peek(new) == cache.verify(new) == claims()
+        assert digests == [new]
 
     def test_a_token_no_encoding_can_spell_goes_to_the_inner_codec(
         self, clock: ManualClock
