@@ -108,8 +108,8 @@ def _pyjwt_knowing(secrets: Collection[bytes], algorithms: Sequence[str]) -> jwt
     """PyJWT, its HMAC algorithms knowing the secrets the KeyRing already checked.
 
     PyJWT prepares the key again at every decode; for an HMAC secret that means probing it as
-    PEM, SSH, DER and JSON (a quarter of a decode, and a token this process has not met pays
-    one decode per check). A secret the ring checked at start-up is that same secret now: it is
+    PEM, SSH, DER and JSON (about a fifth of a decode, and a token this process has not met
+    pays one decode per check). A secret the ring checked at start-up is that same secret now: it is
     used as it is; any other key still goes through PyJWT's whole preparation.
     """
     pyjwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
@@ -128,7 +128,8 @@ class _KnownSecretsHMAC(HMACAlgorithm):
 
     def __init__(self, name: str, secrets: Collection[bytes]) -> None:
         default = jwt.get_algorithm_by_name(name)
-        assert isinstance(default, HMACAlgorithm)  # noqa: S101 - the ring holds secrets only for HS*
+        if not isinstance(default, HMACAlgorithm):  # the ring holds secrets only for HS*
+            raise TypeError(f"{name} is not an HMAC algorithm")
         super().__init__(default.hash_alg)
         self._known = frozenset(secrets)
 

@@ -60,6 +60,7 @@ class VerifiedTokenCache:
         return claims
 
     def peek(self, token: str) -> Claims:
+        self._just_peeked = None  # the previous check's token is not held past this one
         digest = _digest(token)
         claims = (
             self._live(digest) or self._peeked.get(digest) or self._verified_ahead(token, digest)
