@@ -25,9 +25,9 @@ OTHER = "other"
 def _socket_inode(local_port: int, remote_port: int) -> str | None:
     """The inode of the loopback socket from `local_port` to `remote_port` (/proc/net/tcp*).
     Searched, not split line by line: a reconnecting party leaves thousands of closed sockets
-    in these tables, and they are read once per connection."""
+    in these tables (inode 0: no process holds them), and they are read once per connection."""
     line = re.compile(
-        rf"^ *\d+: [0-9A-F]+:{local_port:04X} [0-9A-F]+:{remote_port:04X} (?:\S+ +){{6}}(\d+)",
+        rf"^ *\d+: [0-9A-F]+:{local_port:04X} [0-9A-F]+:{remote_port:04X} (?:\S+ +){{6}}([1-9]\d*)",
         re.MULTILINE,
     )
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -41,7 +41,7 @@ def _holder(inode: str, likely: Iterable[int]) -> int | None:
     """The process holding the socket: among `likely` first, then among all. A party cut off
     reconnects again and again, and reading every process's descriptors for each of its
     connections would keep this process (and the proxy's own forwarding) busy for most of a
-    fault: past the 25 ms leases of the instances not cut."""
+    fault, delaying the lease pings of the instances not cut."""
     target = f"socket:[{inode}]"
     for pid in likely:
         if _holds(pid, target):
@@ -182,8 +182,10 @@ class FaultProxy:
 
     def _lineage_of(self, peer_port: int) -> list[int]:
         inode = _socket_inode(peer_port, self.port)
+        if inode is None:
+            return []
         named = [process for party in list(self._parties()) for process in _descendants(party)]
-        pid = None if inode is None else _holder(inode, named)
+        pid = _holder(inode, named)
         return [] if pid is None else list(_lineage(pid))
 
     def _party(self, lineage: list[int]) -> str:
