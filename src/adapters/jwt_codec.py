@@ -109,8 +109,8 @@ def _pyjwt_knowing(secrets: Collection[bytes], algorithms: Sequence[str]) -> jwt
 
     PyJWT prepares the key again at every decode; for an HMAC secret that means probing it as
     PEM, SSH, DER and JSON (about a fifth of a decode, and a token this process has not met
-    pays one decode per check). A secret the ring checked at start-up is that same secret now: it is
-    used as it is; any other key still goes through PyJWT's whole preparation.
+    pays one decode per check). A secret the ring checked at start-up is that same secret now:
+    it is used as it is; any other key still goes through PyJWT's whole preparation.
     """
     pyjwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
     if secrets:
