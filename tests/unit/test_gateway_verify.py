@@ -214,3 +214,22 @@ async def test_each_identity_gets_its_own_answer_every_time() -> None:
             assert (b"x-user-id", str(user).encode()) in start["headers"]
             assert (b"x-tampered", b"1") not in start["headers"]
             start["headers"].append((b"x-tampered", b"1"))  # as Litestar's CORS writes
+
+
+async def test_claims_met_anew_get_their_own_answer_even_when_equal_or_alike() -> None:
+    """Answers are found by the claims object itself: a check that builds new claims each time
+    (equal ones, or another user's) gets headers from the claims it returned, never a kept
+    answer of other claims."""
+    made: list[Claims] = []
+
+    async def fresh_claims(*, authorization: str | None) -> Claims:
+        user = 7 if len(made) % 2 else 8
+        made.append(Claims(TokenKey("issuer", f"jti-{user}"), user, 1_700_000_000, 2_000_000_000))
+        return made[-1]
+
+    gateway = gateway_of(fresh_claims)
+    for round_ in range(6):
+        start = (await call(gateway, "GET", VERIFY, "token"))[0]
+        user = 7 if round_ % 2 else 8
+        assert (b"x-user-id", str(user).encode()) in start["headers"]
+        assert (b"x-token-jti", f"jti-{user}".encode()) in start["headers"]

@@ -21,6 +21,7 @@ on to Litestar, which answers them as before (405).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import Protocol, cast
 
 from litestar import Litestar
@@ -59,7 +60,7 @@ _MAX_ANSWERS = 10_000
 class Verdicts(Protocol):
     """`AuthenticateToken.verdict`: the check, its refusal returned rather than raised."""
 
-    async def verdict(self, *, authorization: str | None) -> Claims | Unauthorized: ...
+    def verdict(self, *, authorization: str | None) -> Awaitable[Claims | Unauthorized]: ...
 
 
 def verify_template(scope: Scope | LifeSpanScope) -> str | None:
@@ -88,7 +89,10 @@ class GatewayVerify:
         self._check_token = check_token
         self._requests = requests
         self._check_seconds = check_seconds
-        self._answers: dict[Claims, VerifiedAnswer] = {}
+        # By the claims' identity: the verified-token cache hands a repeated token the same
+        # claims object, and hashing a dataclass's fields cost more than the rest of the lookup.
+        # Each answer holds its claims, so no id is reused while its answer is kept.
+        self._answers: dict[int, VerifiedAnswer] = {}
 
     async def __call__(self, scope: HTTPScope, send: Send, template: str) -> None:
         started = time.perf_counter()
@@ -133,11 +137,11 @@ class GatewayVerify:
 
     def _answer(self, claims: Claims) -> VerifiedAnswer:
         """The 200 of these claims: its headers depend on nothing else."""
-        answer = self._answers.get(claims)
-        if answer is None:
+        answer = self._answers.get(id(claims))
+        if answer is None or answer.claims is not claims:
             if len(self._answers) >= _MAX_ANSWERS:
                 self._answers.clear()
-            answer = self._answers[claims] = VerifiedAnswer(claims)
+            answer = self._answers[id(claims)] = VerifiedAnswer(claims)
         return answer
 
 

@@ -81,9 +81,10 @@ class VerifiedAnswer:
     than the whole cached check on this route, which every API call behind a gateway pays for.
     """
 
-    __slots__ = ("headers",)
+    __slots__ = ("claims", "headers")
 
     def __init__(self, claims: Claims) -> None:
+        self.claims = claims
         headers = [
             (name.lower().encode(), v.encode()) for name, v in verified_headers(claims).items()
         ]
