@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from revocation.domain.errors import BlacklistUnavailable, RevocationNotMirrored
 from revocation.domain.model import Claims
@@ -27,6 +27,15 @@ class BlacklistPolicy:
     leeway_seconds: int = 0
     redis_answers_alone: bool = False
     max_token_lifetime_seconds: int = 0  # the tokens a mirrored watermark must outlive
+    # How long the fast layer must keep what it mirrors: fixed by the fields above, and read
+    # by every check (`mirror_covers`), so worked out once.
+    _mirrored_lifetime: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lifetime = self.max_ttl_seconds
+        if self.redis_answers_alone:
+            lifetime = max(self.max_ttl_seconds, self.max_token_lifetime_seconds)
+        object.__setattr__(self, "_mirrored_lifetime", lifetime)
 
     def ttl_for(self, expires_at: float, now: float) -> int:
         """Seconds an entry for a token expiring at `expires_at` must live; 0: no entry needed."""
@@ -53,12 +62,6 @@ class BlacklistPolicy:
         """
         lifetime = claims.expires_at - claims.issued_at
         return self.redis_answers_alone and lifetime <= self._mirrored_lifetime
-
-    @property
-    def _mirrored_lifetime(self) -> int:
-        if self.redis_answers_alone:
-            return max(self.max_ttl_seconds, self.max_token_lifetime_seconds)
-        return self.max_ttl_seconds
 
 
 @contextlib.asynccontextmanager
