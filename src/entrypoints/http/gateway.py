@@ -52,6 +52,7 @@ _TEMPLATE = VERIFY_PATH
 _FORWARDED_TEMPLATE = VERIFY_PATH + "/{forwarded_path}"
 _BELOW = VERIFY_PATH + "/"
 _METHODS = frozenset([*VERIFY_METHODS, "OPTIONS"])
+_HTTP = ScopeType.HTTP.value  # a plain str: reading an enum's member costs more (Python 3.11)
 # Answers built per identity, kept for the tokens checked again and again (a gateway's steady
 # state); dropped all at once when full, which only costs rebuilding them.
 _MAX_ANSWERS = 10_000
@@ -65,7 +66,7 @@ class Verdicts(Protocol):
 
 def verify_template(scope: Scope | LifeSpanScope) -> str | None:
     """The route template of a request `GatewayVerify` answers; None for any other request."""
-    if scope["type"] != ScopeType.HTTP:
+    if scope["type"] != _HTTP:
         return None
     request = cast(HTTPScope, scope)
     if request["method"] not in _METHODS:
