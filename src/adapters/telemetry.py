@@ -84,8 +84,7 @@ class LoggingTelemetry:
         self._refusals = refusals
 
     def token_rejected(self, reason: str) -> None:
-        self.counts["token_rejected"] += 1
-        self._refusals.note(reason)
+        self._refusals.note(reason)  # counted there, per reason
 
     def tokens_revoked(self, count: int, *, scope: str) -> None:
         self._emit(logging.INFO, "tokens_revoked", scope=scope, tokens=count)
