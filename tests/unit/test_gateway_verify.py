@@ -217,9 +217,8 @@ async def test_each_identity_gets_its_own_answer_every_time() -> None:
 
 
 async def test_claims_met_anew_get_their_own_answer_even_when_equal_or_alike() -> None:
-    """Answers are found by the claims object itself: a check that builds new claims each time
-    (equal ones, or another user's) gets headers from the claims it returned, never a kept
-    answer of other claims."""
+    """A check that builds new claims at every call, alternating two users, gets headers from
+    the claims it returned each time, never a kept answer of other claims."""
     made: list[Claims] = []
 
     async def fresh_claims(*, authorization: str | None) -> Claims:
