@@ -2,15 +2,19 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import re
 import time
 import weakref
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from revocation.adapters.jwt_codec import PyJWTCodec
 from revocation.domain.errors import InvalidToken, TokenLogUnavailable, TokenNotLogged, TokenRevoked
 from revocation.domain.model import BlacklistEntry, Claims, TokenKey
 from revocation.domain.use_cases import bearer_token
+from revocation.domain.use_cases.authenticate_token import is_b64token
 from tests.fakes import DownBlacklist, DownTokenLog
 from tests.revocations import LOGOUT, LOGOUT_ALL
 from tests.unit.harness import Harness, bearer
@@ -49,6 +53,23 @@ class TestBearerToken:
 
     def test_accepts_any_case_of_the_scheme_and_extra_spaces(self) -> None:
         assert bearer_token("bEaReR   abc.def.ghi") == "abc.def.ghi"
+
+
+# RFC 6750's b64token as its grammar reads, the reference `is_b64token` must agree with.
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+@settings(max_examples=2_000, deadline=None, database=None)
+@given(st.text(alphabet="aZ09-._~+/=% \n\x00\x7fé€", max_size=12))
+@example("")
+@example("===")
+@example("abc==")
+@example("=abc")
+@example("a=b")
+@example("abc\n")
+@example("abc é")
+def test_a_b64token_is_exactly_what_the_grammar_says(token: str) -> None:
+    assert is_b64token(token) == (B64TOKEN.fullmatch(token) is not None)
 
 
 class TestAuthenticateToken:
