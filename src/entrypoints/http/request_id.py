@@ -30,11 +30,12 @@ class _FreshIds:
         self.reseed()
 
     def reseed(self) -> None:
-        self._prefix = os.urandom(8).hex()
-        self._counter = itertools.count()
+        # The random half in the high 64 bits, the counter in the low ones: one number, so an
+        # id costs one `to_bytes().hex()`, half of what formatting the two halves did.
+        self._ids = itertools.count(int.from_bytes(os.urandom(8), "big") << 64)
 
     def __call__(self) -> str:
-        return f"{self._prefix}{next(self._counter):016x}"
+        return next(self._ids).to_bytes(16, "big").hex()
 
 
 _fresh_id = _FreshIds()
