@@ -11,6 +11,7 @@ from jwt.algorithms import HMACAlgorithm
 from jwt.types import Options
 
 from revocation.adapters.jwt_keys import REFUSED, KeyRing
+from revocation.adapters.jwt_segments import SegmentsInC
 from revocation.domain.errors import InvalidToken
 from revocation.domain.model import Claims, TokenKey, parse_user_id
 from revocation.domain.ports import TokenCodec
@@ -105,7 +106,8 @@ class PyJWTCodec:
 
 
 def _pyjwt_knowing(secrets: Collection[bytes], algorithms: Sequence[str]) -> jwt.PyJWT:
-    """PyJWT, its HMAC algorithms knowing the secrets the KeyRing already checked.
+    """PyJWT, its segments checked in C (`SegmentsInC`), its HMAC algorithms knowing the
+    secrets the KeyRing already checked.
 
     PyJWT prepares the key again at every decode; for an HMAC secret that means probing it as
     PEM, SSH, DER and JSON (about a fifth of a decode, and a token this process has not met
@@ -113,6 +115,7 @@ def _pyjwt_knowing(secrets: Collection[bytes], algorithms: Sequence[str]) -> jwt
     it is used as it is; any other key still goes through PyJWT's whole preparation.
     """
     pyjwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
+    pyjwt._jws = SegmentsInC(options=pyjwt._jws.options)
     if secrets:
         # PyJWT keeps its signature layer, and the algorithms it verifies with, in `_jws`:
         # replacing an algorithm there is `PyJWS.register_algorithm`'s documented use.
