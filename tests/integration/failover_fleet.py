@@ -8,7 +8,7 @@ import contextlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -46,10 +46,11 @@ class Fleet:
             return bool(ready.json().get("checks", {}).get("fast_path") == "on")
         return False
 
-    def wait_fast_path(self, within: float = 60.0) -> float:
-        """Seconds until both instances answer from the fast layer alone."""
+    def wait_fast_path(self, within: float = 60.0, instances: Sequence[int] | None = None) -> float:
+        """Seconds until the instances (by default both) answer from the fast layer alone."""
         started = time.monotonic()
-        while not all(self.fast_path(index) for index in range(len(self.clients))):
+        waited_for = range(len(self.clients)) if instances is None else instances
+        while not all(self.fast_path(index) for index in waited_for):
             assert time.monotonic() - started < within, "the fast path never came back"
             time.sleep(0.1)
         return time.monotonic() - started
