@@ -3,7 +3,7 @@
 PyJWT refuses a segment holding anything but the base64url alphabet (and at most two "="), as it
 should; it tests the alphabet one character at a time in a Python generator. A token this process
 has not met pays one decode per check, so a gateway's cold tokens pay that every time: the codec
-verified a bench token (HS256, 207 characters) in about 26 us, and in 19 with this class.
+verified a bench-shaped token (HS256, 209 characters) in about 26 us, and in 19 with this class.
 
 `SegmentsInC` is PyJWS with that one function rewritten: the same checks in the same order, the
 same errors, the alphabet test by `bytes.translate` (which deletes the alphabet's bytes: anything
