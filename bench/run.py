@@ -314,16 +314,7 @@ def _scaling(
     with proxies as (proxy_db, proxy_redis), contextlib.ExitStack() as stack:
         proxied_db = _with_port(db_url, proxy_db) + "?sslmode=disable"
         proxied_redis = _with_port(redis_url, proxy_redis)
-        counted_env = {
-            **env,
-            "DATABASE_URL": proxied_db,
-            "REDIS_URL": proxied_redis,
-            # The repair loop's marker check (an EVAL every 30 s by default) is no part of a
-            # logout-all, yet now and then landed in a counted window, the longest (N=10,000)
-            # most often. A day apart, none does; the start-up repair still runs, and the
-            # counters settle after it before anything is counted.
-            "BLACKLIST_REPAIR_INTERVAL_SECONDS": "86400",
-        }
+        counted_env = {**env, "DATABASE_URL": proxied_db, "REDIS_URL": proxied_redis}
         urls = []
         for process_env in (env, counted_env):
             port = free_port()
