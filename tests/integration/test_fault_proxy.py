@@ -15,15 +15,9 @@ import socket
 import threading
 
 from tests.integration.fault_proxy import FaultProxy
+from tests.live_server import free_port
 
 SHUTDOWNS = 30
-
-
-def _dead_address() -> tuple[str, int]:
-    """A loopback port nothing listens on: as the Sentinel tests' primary once killed."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return "127.0.0.1", probe.getsockname()[1]
 
 
 def _connect_until(stop: threading.Event, address: tuple[str, int]) -> None:
@@ -35,7 +29,7 @@ def _connect_until(stop: threading.Event, address: tuple[str, int]) -> None:
 
 
 def test_shutting_down_while_connections_arrive_leaves_nothing_open() -> None:
-    target = _dead_address()
+    target = ("127.0.0.1", free_port())  # nothing listens: as the Sentinel tests' killed primary
     for _ in range(SHUTDOWNS):
         stop = threading.Event()
         with FaultProxy(target, dict) as proxy:
