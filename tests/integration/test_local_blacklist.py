@@ -61,6 +61,9 @@ class ScriptedFeed:
     def trusted_node(self, key: bytes) -> bytes | None:
         return self.node if self.lease and self.confirmed else None
 
+    def trusted_nodes(self, first: bytes, second: bytes) -> tuple[bytes | None, bytes | None]:
+        return self.trusted_node(first), self.trusted_node(second)
+
     def accepts_write(self, key: bytes, node: bytes) -> bool:
         return node == self.node and self.confirmed
 

@@ -453,9 +453,12 @@ class TestAgainstAScriptedServer:
         listener = scripted.listener
         assert listener.node_of(b"rv{t00}x") == SCRIPTED_RUN_ID
         assert listener.trusted_node(b"rv{t00}x") is None  # no lease yet
+        assert listener.trusted_nodes(b"rv{t00}x", b"rv:w:1") == (None, None)
         scripted.server.answer_pings()
         await eventually(listener.lease_valid, "the lease")
         assert listener.trusted_node(b"rv{t00}x") == SCRIPTED_RUN_ID
+        both = (SCRIPTED_RUN_ID, SCRIPTED_RUN_ID)  # one node serves every key
+        assert listener.trusted_nodes(b"rv{t00}x", b"rv:w:1") == both
         assert listener.accepts_write(b"rv{t00}x", b"any node: one Redis takes every write")
 
     async def test_a_demoted_node_loses_the_lease_and_the_connection(

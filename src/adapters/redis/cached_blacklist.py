@@ -53,6 +53,10 @@ class InvalidationFeed(Protocol):
         """That node's run id while its lease holds and it is still named the primary."""
         ...
 
+    def trusted_nodes(self, first: bytes, second: bytes) -> tuple[bytes | None, bytes | None]:
+        """`trusted_node` of each key, asked together: a token's check asks for two."""
+        ...
+
     def accepts_write(self, key: bytes, node: bytes) -> bool:
         """Whether a write of `key` that `node` took reached the one primary."""
         ...
@@ -118,18 +122,19 @@ class LocallyCachedBlacklist:
         # The states the cached values gave, per token, with the primaries they were read from:
         # a token checked again and again is answered by one lookup and the lease's checks.
         # Emptied whenever a cached value goes or changes, so a state never outlives its values.
-        self._states: dict[tuple[TokenKey, int], _KnownState] = {}
+        self._states: dict[tuple[str, str, int], _KnownState] = {}
         feed.subscribe(self._invalidate)
 
     async def lookup(self, key: TokenKey, user_id: int) -> BlacklistState:
-        known = self._states.get((key, user_id))
+        # Keyed by the pair's strings, whose hashes Python keeps: `TokenKey`'s own hash is
+        # computed anew by a Python method at every lookup.
+        known = self._states.get((key.issuer, key.jti, user_id))
         if known is not None:
             token_key, watermark_key, read_from, state = known
-            trusted = self._feed.trusted_node(token_key), self._feed.trusted_node(watermark_key)
-            if trusted == read_from:  # the lease holds, on the primaries the values came from
-                return state
+            if self._feed.trusted_nodes(token_key, watermark_key) == read_from:
+                return state  # the lease holds, on the primaries the values came from
         keys = self._redis.lookup_keys(key, user_id)  # the token's, the watermark's, markers
-        token_node, watermark_node = (self._feed.trusted_node(k) for k in keys[:2])
+        token_node, watermark_node = self._feed.trusted_nodes(keys[0], keys[1])
         primaries = (token_node, watermark_node) if token_node and watermark_node else None
         if primaries is not None:
             cached = [self._values.get(k, _MISSING) for k in keys]
@@ -226,7 +231,7 @@ class LocallyCachedBlacklist:
     def _remember(self, key: TokenKey, user_id: int, known: _KnownState) -> None:
         if len(self._states) >= self._max_entries:
             self._states.clear()
-        self._states[(key, user_id)] = known
+        self._states[(key.issuer, key.jti, user_id)] = known
 
     def _forget(self, keys: Sequence[bytes]) -> None:
         forgotten = [self._values.pop(key, _MISSING) for key in keys]

@@ -319,6 +319,9 @@ class ClusterTracking:
         listener = self._listener_of(key)
         return None if listener is None else listener.trusted_node(key)
 
+    def trusted_nodes(self, first: bytes, second: bytes) -> tuple[bytes | None, bytes | None]:
+        return self.trusted_node(first), self.trusted_node(second)
+
     def accepts_write(self, key: bytes, node: bytes) -> bool:
         listener = self._listener_of(key)
         return listener is not None and listener.accepts_write(key, node)

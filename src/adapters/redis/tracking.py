@@ -176,10 +176,15 @@ class TrackingListener:
     def trusted_node(self, key: bytes) -> bytes | None:
         """The node's run id while what this process read from it can be trusted: the lease
         holds and the deployment still names it the primary."""
-        node = self.node_of(key)
-        if node is None or self._address is None or not self.lease_valid():
-            return None
-        return node if self._primary.confirms(self._address) else None
+        node, address = self._node, self._address
+        if node is None or address is None or not self.lease_valid():
+            return None  # `lease_valid` is False while not connected
+        return node if self._primary.confirms(address) else None
+
+    def trusted_nodes(self, first: bytes, second: bytes) -> tuple[bytes | None, bytes | None]:
+        """`trusted_node` of both keys: one node serves them all, so one lease check."""
+        node = self.trusted_node(first)
+        return node, node
 
     def accepts_write(self, key: bytes, node: bytes) -> bool:
         """Whether a write the node `node` took reached the one primary: with replicas, the node
