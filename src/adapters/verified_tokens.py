@@ -42,14 +42,21 @@ class VerifiedTokenCache:
         # reordering, and a token evicted while still in use costs one verification, no more.
         self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
         self._peeked: OrderedDict[bytes, Claims] = OrderedDict()  # unverified: for peek only
-        # The check peeks at a token, then verifies that very string: the digest the peek took
-        # serves the verify that follows (the same object, so the same bytes), then is dropped.
-        # Held between the two calls only (should a check end between them, until the next one).
-        self._just_peeked: tuple[str, bytes] | None = None
+        # The check peeks at a token, then verifies that very string: the digest the peek took,
+        # and the entry it found, serve the verify that follows (the same object, so the same
+        # bytes), then are dropped. Held between the two calls only (should a check end between
+        # them, until the next one).
+        self._just_peeked: tuple[str, bytes, _Verified | None] | None = None
 
     def verify(self, token: str) -> Claims:
         just_peeked, self._just_peeked = self._just_peeked, None
-        digest = just_peeked[1] if just_peeked and just_peeked[0] is token else _digest(token)
+        if just_peeked is None or just_peeked[0] is not token:
+            return self._verify(token, _digest(token))
+        _, digest, entry = just_peeked
+        # The entry may have been evicted since, which changes nothing: it is still the claims
+        # of these bytes. Its time checks are made again, at this instant.
+        if entry is not None and self._still_live(entry, self._clock.now()):
+            return entry.claims
         return self._verify(token, digest)
 
     def _verify(self, token: str, digest: bytes) -> Claims:
@@ -62,15 +69,19 @@ class VerifiedTokenCache:
     def peek(self, token: str) -> Claims:
         self._just_peeked = None  # the previous check's token is not held past this one
         digest = _digest(token)
-        claims = (
-            self._live(digest) or self._peeked.get(digest) or self._verified_ahead(token, digest)
-        )
+        entry = self._verified.get(digest)
+        if entry is not None:
+            if self._still_live(entry, self._clock.now()):
+                self._just_peeked = (token, digest, entry)
+                return entry.claims
+            del self._verified[digest]
+        claims = self._peeked.get(digest) or self._verified_ahead(token, digest)
         if claims is None:
             claims = self._inner.peek(token)  # no time checks: the same bytes, the same claims
             if len(self._peeked) >= self._max_entries:
                 self._peeked.popitem(last=False)
             self._peeked[digest] = claims
-        self._just_peeked = (token, digest)
+        self._just_peeked = (token, digest, None)
         return claims
 
     def _verified_ahead(self, token: str, digest: bytes) -> Claims | None:
@@ -94,14 +105,16 @@ class VerifiedTokenCache:
         entry = self._verified.get(digest)
         if entry is None:
             return None
-        now = self._clock.now()
-        # PyJWT's own test, same expression (same float rounding): expired iff exp <= now - leeway.
-        # iat and nbf passed at `verified_at`, so they pass at any later instant; a clock that
-        # has gone back before it makes no such promise, so that token is verified again.
-        if entry.claims.expires_at <= now - self._leeway or now < entry.verified_at:
+        if not self._still_live(entry, self._clock.now()):
             del self._verified[digest]
             return None
         return entry.claims
+
+    def _still_live(self, entry: _Verified, now: float) -> bool:
+        # PyJWT's own test, same expression (same float rounding): expired iff exp <= now - leeway.
+        # iat and nbf passed at `verified_at`, so they pass at any later instant; a clock that
+        # has gone back before it makes no such promise, so that token is verified again.
+        return entry.claims.expires_at > now - self._leeway and now >= entry.verified_at
 
     def _remember(self, digest: bytes, entry: _Verified) -> None:
         if len(self._verified) >= self._max_entries:

@@ -199,6 +199,22 @@ class TestExpiry:
         with pytest.raises(InvalidToken, match="ExpiredSignatureError"):
             cache.verify(token())
 
+    def test_the_verify_after_a_peek_judges_the_time_again(self, clock: ManualClock) -> None:
+        """The check peeks, waits for its fast layer, then verifies: the entry the peek found
+        serves the verify only if it is still live at the verify's own instant."""
+        counting = CountingCodec(codec())
+        cache = cached(counting, clock)
+        good = token()
+        assert cache.peek(good) == cache.verify(good) == claims()  # one decode for both
+        assert counting.verified == 1
+        assert cache.peek(good) == claims()
+
+        clock.advance(600)  # expired while the check waited
+
+        with pytest.raises(InvalidToken, match="ExpiredSignatureError"):
+            cache.verify(good)
+        assert (counting.verified, len(cache)) == (2, 0)
+
     def test_a_clock_stepped_back_verifies_again(self, clock: ManualClock) -> None:
         counting = CountingCodec(codec())
         cache = cached(counting, clock)
