@@ -47,7 +47,7 @@ async def call(
     async def send(message: Message) -> None:
         sent.append(dict(message))
 
-    await gateway(scope, send, template)  # type: ignore[arg-type]
+    await gateway.answer(scope, send, template)  # type: ignore[arg-type]
     return sent
 
 
