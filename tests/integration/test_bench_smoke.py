@@ -78,3 +78,39 @@ def test_the_introspection_benchmark_runs_and_prints_its_rows(postgres_url: str)
     assert done.returncode == 0, done.stderr[-3000:]
     for row in ("verify route ", "introspection ", "reference ", "introspection: p99"):
         assert f"\n{row}" in done.stdout or f"| {row}" in done.stdout, row
+
+
+def _instructions(postgres_url: str, *options: str) -> subprocess.CompletedProcess[str]:
+    if shutil.which("redis-server") is None:
+        unavailable("`redis-server` is not installed (Debian: apt-get install redis-server)")
+    admin_url = postgres_url.rpartition("/")[0] + "/postgres"
+    command = [sys.executable, "-m", "bench.instructions", "--tokens", "3", *options]
+    command += ["--admin-url", admin_url]
+    command += ["--database", f"revocation_bench_smoke_{secrets.token_hex(4)}"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=os.environ)
+
+
+def _figures(output: str) -> dict[str, float]:
+    """The rows under the heading: kind -> figure."""
+    rows = [line.split() for line in output.splitlines() if line.startswith("  ")]
+    return {kind: float(figure.replace(",", "")) for kind, figure in rows}
+
+
+def test_the_instruction_count_counts_the_requests_alone(postgres_url: str) -> None:
+    """`python -m bench.instructions`, one kind, 200 requests under callgrind: the count per
+    request is a request's (tens of thousands), not start-up's (billions, over 200) nor zero
+    (the toggle never met its function)."""
+    if shutil.which("valgrind") is None:
+        unavailable("`valgrind` is not installed (Debian: apt-get install valgrind)")
+    done = _instructions(postgres_url, "--kinds", "valid", "--requests", "200")
+    assert done.returncode == 0, done.stderr[-3000:]
+    per_request = _figures(done.stdout)["valid"]
+    assert 20_000 < per_request < 500_000, done.stdout
+
+
+def test_the_instruction_benchmark_times_both_kinds_without_valgrind(postgres_url: str) -> None:
+    done = _instructions(postgres_url, "--wall", "--requests", "500")
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = _figures(done.stdout)
+    assert set(figures) == {"valid", "revoked"}, done.stdout
+    assert all(0 < us < 1_000 for us in figures.values()), done.stdout  # microseconds per request
