@@ -104,10 +104,10 @@ class GatewayVerify:
         scope["path_template"] = template
         request_id = request_id_of(scope["headers"])
         logging_as = request_id_var.set(request_id)
-        checking = checked_request.set(scope)  # who sent it, should the token be a replay
         status = 500  # what the server answers if this raises before the answer starts
         try:
             check_started = time.perf_counter()
+            checking = checked_request.set(scope)  # who sent it, should the token be a replay
             try:
                 verdict = await self._check_token.verdict(
                     authorization=authorization_header(scope["headers"])
