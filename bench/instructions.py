@@ -9,11 +9,11 @@ believed.
 
 What is counted: the real app (`app_from_env`, REVOCATION_CACHE=local, its lifespan run) on a
 throwaway redis-server and a database of its own, the ASGI app called directly with warm tokens
-(each seen twice first), `--requests` times. A warm request never waits on I/O, so each is driven
-by one `send()` of its coroutine, inside `operator.call`: the one C function the count is
-toggled on (`--toggle-collect`), so start-up and the background tasks are left out. Each kind
-(`valid`, `revoked`) runs in its own process. `--wall` times the same loop instead (best of 5),
-without valgrind.
+(checked until a pass over them needs no Redis read), `--requests` times. A warm request never
+waits on I/O, so each is driven by one `send()` of its coroutine, inside `operator.call`: the
+one C function the count is toggled on (`--toggle-collect`), so start-up and the background
+tasks are left out. Each kind (`valid`, `revoked`) runs in its own process. `--wall` times the
+same loop instead (best of 5), without valgrind.
 
 Needs valgrind (Debian: apt-get install valgrind), redis-server and a Postgres
 (`BENCH_POSTGRES_URL`). About a minute per kind.
