@@ -189,17 +189,19 @@ async def _drive_app(tokens: list[str], status: int, requests: int, *, wall: boo
     await lifespan
 
 
-def _driver(app: Any, scopes: list[Message]) -> Callable[[int], None]:
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+async def _no_body() -> Message:
+    """`receive` of a GET: its one message, no body."""
+    return {"type": "http.request", "body": b"", "more_body": False}
 
+
+def _driver(app: Any, scopes: list[Message]) -> Callable[[int], None]:
     async def send(message: Message) -> None:
         pass
 
     count = len(scopes)
 
     def drive(number: int) -> None:
-        coroutine = app(dict(scopes[number % count]), receive, send)
+        coroutine = app(dict(scopes[number % count]), _no_body, send)
         try:
             coroutine.send(None)
         except StopIteration:
@@ -217,8 +219,7 @@ def _drive_round(drive: Callable[[int], None], first: int, end: int) -> None:
 
 def _timed(drive: Callable[[int], None], requests: int) -> float:
     started = time.perf_counter()
-    for number in range(requests):
-        drive(number)
+    _drive_round(drive, 0, requests)
     return time.perf_counter() - started
 
 
@@ -232,8 +233,7 @@ async def _warm_up(app: Any, scopes: list[Message], status: int) -> None:
             await _expect(app, scope, status)
         await asyncio.sleep(_SETTLE_SECONDS)  # invalidations of what the pass wrote come in
         try:
-            for number in range(len(scopes)):
-                drive(number)
+            _drive_round(drive, 0, len(scopes))
         except _Waited:
             continue
         return
@@ -243,13 +243,10 @@ async def _warm_up(app: Any, scopes: list[Message], status: int) -> None:
 async def _expect(app: Any, scope: Message, status: int) -> None:
     sent: list[Message] = []
 
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
     async def send(message: Message) -> None:
         sent.append(message)
 
-    await app(dict(scope), receive, send)
+    await app(dict(scope), _no_body, send)
     if sent[0]["status"] != status:
         raise RuntimeError(f"answered {sent[0]['status']}, expected {status}")
 
