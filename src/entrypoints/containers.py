@@ -50,6 +50,7 @@ from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.policy import BlacklistPolicy
 from revocation.domain.ports import Clock, TokenCodec
 from revocation.domain.replays import KnownEndings, Replay, ReplayRules
+from revocation.domain.revoked_tokens import RevokedTokens
 from revocation.domain.use_cases import (
     AuthenticateToken,
     InternalIssueToken,
@@ -367,6 +368,11 @@ class Container(containers.DeclarativeContainer):
         max_entries=settings.provided.revocation_cache_size,
         leeway_seconds=settings.provided.jwt_leeway_seconds,
     )
+    # What this process refused as revoked, by the verified-token cache's claims objects: as
+    # many as that cache holds (beyond it, the claims are new objects and never hit).
+    revoked_tokens = providers.Singleton(
+        RevokedTokens, max_entries=settings.provided.verified_token_cache_size
+    )
     # Where checks take the fast layer's word: which tokens are logged, so each costs the fleet
     # one database read at most (none when issued here).
     logged_mirror = providers.Factory(
@@ -382,6 +388,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         logged_tokens=logged_tokens,
         logged_mirror=logged_mirror,
+        revoked_tokens=revoked_tokens,
         replays=replay_watch,
         require_logged=settings.provided.requires_logged_tokens,
         unlogged_iat_skew_seconds=settings.provided.unlogged_iat_skew_seconds,

@@ -18,8 +18,9 @@ from revocation.domain.app_gate import AppGate
 from revocation.domain.logged_mirror import LoggedMirror
 from revocation.domain.logged_tokens import LoggedTokens
 from revocation.domain.policy import BlacklistPolicy
-from revocation.domain.ports import Background, Blacklist, ReplayTally, TokenLog
+from revocation.domain.ports import Background, Blacklist, ReplayTally, TokenCodec, TokenLog
 from revocation.domain.replays import KnownEndings, ReplayPolicy, ReplayRules
+from revocation.domain.revoked_tokens import RevokedTokens
 from revocation.domain.use_cases import (
     AuthenticateToken,
     InternalLogoutAll,
@@ -60,7 +61,8 @@ class Harness:
         if self.blacklist is None:
             self.blacklist = InMemoryBlacklist(self.clock, complete=self.redis_answers_alone)
         self.logged_tokens = LoggedTokens(leeway_seconds=LEEWAY)  # one per process, like the app
-        self.codec = PyJWTCodec(
+        self.revoked_tokens = RevokedTokens(max_entries=1_000)
+        self.codec: TokenCodec = PyJWTCodec(
             algorithms=("HS256",),
             verification_key=SECRET,
             signing_key=SECRET,
@@ -113,6 +115,7 @@ class Harness:
             clock=self.clock,
             logged_tokens=self.logged_tokens,
             logged_mirror=self.logged_mirror(),
+            revoked_tokens=self.revoked_tokens,
             replays=self.replays,
             unlogged_iat_skew_seconds=self.skew,
         )

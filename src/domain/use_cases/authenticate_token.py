@@ -25,6 +25,7 @@ from revocation.domain.ports import (
     TokenCodec,
     TokenLog,
 )
+from revocation.domain.revoked_tokens import RevokedTokens
 
 Given = TypeVar("Given", str, str | None)  # a bare token, or an Authorization header
 MAX_TOKEN_LENGTH = 8192  # far above any real JWT; refuses megabyte headers before decoding
@@ -75,7 +76,9 @@ class AuthenticateToken:
     marked in the fast layer, so each token costs the fleet one database read at most.
 
     A revoked token whose signature verified is a replay: noted (ReplayWatch) for the alerts,
-    which cost the request nothing more.
+    which cost the request nothing more. Its claims are remembered (RevokedTokens): a revocation
+    is never undone, so the next time the codec hands back those very claims (the same token,
+    verified before) it is refused without asking the fast layer or the log again.
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class AuthenticateToken:
         clock: Clock,
         logged_tokens: LoggedTokens,
         logged_mirror: LoggedMirror,
+        revoked_tokens: RevokedTokens,
         replays: ReplayWatch,
         require_logged: bool = True,
         unlogged_iat_skew_seconds: int = 0,
@@ -101,6 +105,8 @@ class AuthenticateToken:
         self._clock = clock
         self._logged = logged_tokens
         self._logged_mirror = logged_mirror
+        self._revoked = revoked_tokens
+        self._refused_by_id = revoked_tokens.refused_by_id
         self._replays = replays
         self._require_logged = require_logged
         self._skew = unlogged_iat_skew_seconds
@@ -136,6 +142,11 @@ class AuthenticateToken:
     async def _check(self, token: str) -> Claims | TokenRevoked:
         # 1. Redis: the pair's entry and the user's watermark (answered once step 2 passed).
         peeked = self._codec.peek(token)
+        refused = self._refused_by_id(id(peeked))
+        if refused is not None:  # these verified claims were refused before: revoked for good
+            claims = self._codec.verify(token)  # its time claims, at this instant
+            self._replays.noted(claims)
+            return TokenRevoked(refused[1])
         try:
             fast: BlacklistState | None = await self._blacklist.lookup(peeked.key, peeked.user_id)
         except BlacklistUnavailable:
@@ -147,16 +158,21 @@ class AuthenticateToken:
             if fast is not None:
                 revoked = _revoked_in(fast, claims)
                 if revoked is not None:
-                    self._replays.noted(claims)  # its signature verified: a replay
+                    self._refused(claims, revoked)
                     return revoked
                 if self._answered_by_mirror(claims, fast):
                     return claims
             # 3. The database: the token is logged (or, in not-blocked mode, not blocked), live.
             await self._database_step(claims, fast)
-        except TokenRevoked:
-            self._replays.noted(claims)
+        except TokenRevoked as revoked:
+            self._refused(claims, revoked)
             raise
         return claims  # 4. Allow.
+
+    def _refused(self, claims: Claims, revoked: TokenRevoked) -> None:
+        """A revoked token whose signature verified: a replay, and refused for good."""
+        self._replays.noted(claims)
+        self._revoked.remember(claims, str(revoked))
 
     async def _database_step(self, claims: Claims, fast: BlacklistState | None) -> None:
         state = await self._token_log.lookup(claims.key, claims.user_id)
