@@ -302,7 +302,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("REVOCATION_CACHE_SIZE", "revocation_cache_size", 100_000, integer(100),
       "Redis values (and logged tokens) remembered per process"),
     S("VERIFIED_TOKEN_CACHE_SIZE", "verified_token_cache_size", 10_000, integer(0),
-      "verified tokens remembered per process; `0`: verify every signature"),
+      "verified tokens remembered per process, and as many tokens refused as revoked; `0`: "
+      "verify every signature"),
     # The audit trail and replays (docs/audit.md).
     S("AUDIT_RETENTION_DAYS", "audit_retention_days", 365, integer(0),
       "revocation records (who ended which session, why) are kept this long, beyond their "
