@@ -31,12 +31,26 @@ class Case:
 
 @dataclass(frozen=True)
 class Figures:
-    """Medians over the rounds of one app on one case."""
+    """Medians over the rounds of one app on one case (and its req/s and p50 per round, in
+    round order, for `paired`)."""
 
     rps: float
     p50_ms: float
     p99_ms: float
     rounds: int
+    rps_by_round: tuple[float, ...] = ()
+    p50_by_round: tuple[float, ...] = ()
+
+
+def paired(numerator: Sequence[float], denominator: Sequence[float]) -> float:
+    """The median over rounds of one figure over another measured in the same round.
+
+    For two rows of one app that `measure` ran back to back in every round: the machine's drift
+    between rounds (10 % and more here) then cancels, where a ratio of the two medians keeps it;
+    two rows whose costs differ by a few percent need that."""
+    if not numerator or len(numerator) != len(denominator):
+        raise ValueError("paired figures need the same rounds on both sides")
+    return statistics.median(n / d for n, d in zip(numerator, denominator, strict=True))
 
 
 HELLO, VALID, BLACKLISTED = "hello (no auth)", "protected, valid token", "protected, blacklisted"
@@ -123,6 +137,8 @@ def _medians(loads: Sequence[Load]) -> Figures:
         p50_ms=statistics.median(load.p50_ms for load in loads),
         p99_ms=statistics.median(load.p99_ms for load in loads),
         rounds=len(loads),
+        rps_by_round=tuple(load.rps for load in loads),
+        p50_by_round=tuple(load.p50_ms for load in loads),
     )
 
 

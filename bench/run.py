@@ -170,13 +170,14 @@ def _hot_path(
     if not hot_path.wait_for_mirror(redis_url, modes):
         print("  (the mirror marker was not set within 30 s: redis/local rows read the database)")
     hello_app = apps[_hello_mode(modes)]
-    pairs = [
+    served = [
         (app, case)
         for case in all_cases
         for app in apps.values()
         if (case.tokens and app.label != report.BARE and _replayed_or_not(app, case))
         or (not case.tokens and app.label in (report.REFERENCE, report.BARE, hello_app.label))
     ]
+    pairs = _valid_then_blacklisted(served)
     figures = hot_path.measure(pairs, **load)
     print(report.hot_path_table(figures))
     print("  x ref, p99 / ref: against the reference's row of the same case")
@@ -185,6 +186,24 @@ def _hot_path(
         f"only {hot_path.COLD_SAMPLE} seen before the load"
     )
     return figures
+
+
+def _valid_then_blacklisted(
+    pairs: list[tuple[App, hot_path.Case]],
+) -> list[tuple[App, hot_path.Case]]:
+    """The same pairs, each app's blacklisted row moved just after its valid row: the targets
+    compare the two by their ratio within each round (`hot_path.paired`), so they are measured
+    back to back."""
+    blacklisted = {
+        app.label: (app, case) for app, case in pairs if case.name == hot_path.BLACKLISTED
+    }
+    ordered = []
+    for app, case in pairs:
+        if case.name != hot_path.BLACKLISTED:
+            ordered.append((app, case))
+        if case.name == hot_path.VALID and app.label in blacklisted:
+            ordered.append(blacklisted[app.label])
+    return ordered
 
 
 def _replayed_or_not(app: App, case: hot_path.Case) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bench.hot_path import BLACKLISTED, COLD, HELLO, VALID, Figures
+from bench.hot_path import BLACKLISTED, COLD, HELLO, VALID, Figures, paired
 from bench.logout_all import Scaling
 from bench.logout_latency import LogoutLatency
 from bench.report import REFERENCE, Verdict, service_label
@@ -29,11 +29,11 @@ def versus_reference(figures: FigureMap, mode: str) -> list[Verdict]:
             ours.p99_ms <= 1.2 * theirs.p99_ms,
             f"{ours.p99_ms / theirs.p99_ms:.2f}x",
         ),
-        Verdict(
-            f"{tag} blacklisted at least as fast as valid (req/s and p50)",
-            rejected.rps >= ours.rps and rejected.p50_ms <= ours.p50_ms,
-            f"{rejected.rps:,.0f} vs {ours.rps:,.0f} req/s, "
-            f"{rejected.p50_ms:.2f} vs {ours.p50_ms:.2f} ms",
+        _as_fast(
+            f"{tag} blacklisted at least as fast as valid (req/s and p50, paired by round)",
+            rejected,
+            ours,
+            p50=True,
         ),
     ]
 
@@ -54,10 +54,11 @@ def near_zero(
             ours.p99_ms <= theirs.p99_ms,
             f"{ours.p99_ms:.2f} vs {theirs.p99_ms:.2f} ms",
         ),
-        Verdict(
-            f"{tag} blacklisted req/s >= valid req/s, at the default LOG_LEVEL (INFO)",
-            rejected.rps >= ours.rps,
-            f"{rejected.rps:,.0f} vs {ours.rps:,.0f} req/s",
+        _as_fast(
+            f"{tag} blacklisted req/s >= valid req/s (paired by round), at the default LOG_LEVEL "
+            "(INFO)",
+            rejected,
+            ours,
         ),
     ]
     if logout is not None:
@@ -101,12 +102,12 @@ def replay_watch(figures: FigureMap, mode: str, off_label: str) -> list[Verdict]
     app's is taken relative to its own valid row, which the watch never touches: two processes
     running the very same code differ by several percent, and that is not the watch's doing."""
     tag = f"replay watch, cache={mode}:"
-    on = [figures[(service_label(mode), case)].rps for case in (VALID, BLACKLISTED)]
-    off = [figures[(off_label, case)].rps for case in (VALID, BLACKLISTED)]
-    with_it, without = on[1] / on[0], off[1] / off[0]
+    on = [figures[(service_label(mode), case)].rps_by_round for case in (VALID, BLACKLISTED)]
+    off = [figures[(off_label, case)].rps_by_round for case in (VALID, BLACKLISTED)]
+    with_it, without = paired(on[1], on[0]), paired(off[1], off[0])
     return [
         Verdict(
-            f"{tag} blacklisted/valid req/s >= 0.95x that with REPLAY_POLICY=off",
+            f"{tag} blacklisted/valid req/s (paired by round) >= 0.95x that with REPLAY_POLICY=off",
             with_it >= 0.95 * without,
             f"{with_it / without:.2f}x ({with_it:.2f} vs {without:.2f})",
         )
@@ -139,6 +140,18 @@ def logout_all_and_memory(scaling: Sequence[Scaling], redis_bytes: float) -> lis
         )
     )
     return result
+
+
+def _as_fast(name: str, rejected: Figures, accepted: Figures, *, p50: bool = False) -> Verdict:
+    """Refusals at least as fast as acceptances, by the rows' ratio within each round (both
+    medians shown too)."""
+    rps = paired(rejected.rps_by_round, accepted.rps_by_round)
+    detail = f"{rps:.2f}x ({rejected.rps:,.0f} vs {accepted.rps:,.0f} req/s)"
+    if not p50:
+        return Verdict(name, rps >= 1, detail)
+    latency = paired(rejected.p50_by_round, accepted.p50_by_round)
+    detail += f", p50 {latency:.2f}x ({rejected.p50_ms:.2f} vs {accepted.p50_ms:.2f} ms)"
+    return Verdict(name, rps >= 1 and latency <= 1, detail)
 
 
 def _ratio(target: str, ours: float, theirs: float, at_least: float) -> Verdict:
