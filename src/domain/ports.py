@@ -36,7 +36,12 @@ class TokenCodec(Protocol):
     """Signs tokens and verifies them; raises InvalidToken for anything it refuses."""
 
     def peek(self, token: str) -> Claims:
-        """The claims of a well-formed token, signature NOT checked: only for a fast reject."""
+        """The claims of a well-formed token, signature NOT checked: only for a fast reject.
+
+        It may hand back the very claims object an earlier `verify` returned only for that same
+        token, and only while `verify` would accept it now (the verified-token cache does so);
+        the check relies on that to refuse a token it has refused as revoked before
+        (RevokedTokens). A codec that makes new claims on every call keeps it trivially."""
         ...
 
     def verify(self, token: str) -> Claims:

@@ -1,16 +1,18 @@
 """What this process has already refused as revoked, so a token replayed again and again costs
-one lookup instead of the fast layer's (or the log's).
+one lookup instead of the fast layer's (or the log's), and no signature check.
 
 A revocation is never undone: a blocked pair stays blocked and a watermark only rises, and
-either is in the log before the fast layer shows it. Remembering a refusal is therefore safe,
-for as long as the token lives; its time claims are still checked on every request (the check
-verifies the token before answering), so an expired token gets the answer it gets today.
+either is in the log before the fast layer shows it. Remembering a refusal is therefore safe for
+as long as the token would verify.
 
 Remembered by the identity of the claims the check verified, never by the token's pair: the
-codec's verified-token cache hands a token it verified the very same claims object again, and
-nothing else does. A forged token naming a revoked pair has claims of its own and never hits,
-so its refusal (invalid) costs what any forgery's does: neither the answer nor its time tells
-anyone that the pair was revoked. With a codec that makes new claims per call (no verified-token
+codec's `peek` hands back a claims object that a `verify` returned only for that very token, and
+only while it would verify now (the TokenCodec port's promise, which the verified-token cache
+keeps). So a hit is a token whose signature and time claims pass at this instant, refused
+before; an expired one gets new claims from the peek, misses, and gets the answer any expired
+token gets. A forged token naming a revoked pair has claims of its own and never hits, so its
+refusal (invalid) costs what any forgery's does: neither the answer nor its time tells anyone
+that the pair was revoked. With a codec that makes new claims per call (no verified-token
 cache), nothing ever hits and the check runs in full, as before.
 """
 

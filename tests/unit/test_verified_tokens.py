@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any, Self
 
@@ -226,6 +227,40 @@ class TestExpiry:
 
         assert verdict(cache, issued_later) is None
         assert counting.verified == 2
+
+
+class TestThePeeksPromise:
+    """The TokenCodec port's promise the check's refused-token memo relies on: a peek hands back
+    the claims object a verify returned only for that very token, while it would verify now."""
+
+    def test_the_same_token_gets_the_verifys_own_claims(self, clock: ManualClock) -> None:
+        cache = cached(codec(), clock)
+        verified = cache.verify(token())
+        assert cache.peek(token()) is verified
+
+    def test_an_expired_token_gets_new_claims(self, clock: ManualClock) -> None:
+        cache = cached(codec(), clock)
+        verified = cache.verify(token())
+        clock.advance(600)
+        assert cache.peek(token()) is not verified
+        with pytest.raises(InvalidToken):
+            cache.verify(token())
+
+    @pytest.mark.parametrize(
+        "other",
+        [
+            pytest.param(lambda: token(secret=OTHER_SECRET), id="forged"),
+            pytest.param(lambda: edited(token(), 2), id="edited"),
+        ],
+    )
+    def test_another_token_with_the_same_claims_gets_claims_of_its_own(
+        self, clock: ManualClock, other: Callable[[], str]
+    ) -> None:
+        cache = cached(codec(), clock)
+        verified = cache.verify(token())
+        peeked = cache.peek(other())
+        assert peeked == verified
+        assert peeked is not verified
 
 
 class TestTampering:

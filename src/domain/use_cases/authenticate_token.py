@@ -77,8 +77,8 @@ class AuthenticateToken:
 
     A revoked token whose signature verified is a replay: noted (ReplayWatch) for the alerts,
     which cost the request nothing more. Its claims are remembered (RevokedTokens): a revocation
-    is never undone, so the next time the codec hands back those very claims (the same token,
-    verified before) it is refused without asking the fast layer or the log again.
+    is never undone, so the next time the codec's peek hands back those very claims (the same
+    token, which would verify now) it is refused without the fast layer, the log or a verify.
     """
 
     def __init__(
@@ -143,9 +143,10 @@ class AuthenticateToken:
         # 1. Redis: the pair's entry and the user's watermark (answered once step 2 passed).
         peeked = self._codec.peek(token)
         refused = self._refused_by_id(id(peeked))
-        if refused is not None:  # these verified claims were refused before: revoked for good
-            claims = self._codec.verify(token)  # its time claims, at this instant
-            self._replays.noted(claims)
+        if refused is not None:
+            # Claims a verify returned, handed back by the peek: the same token, which would
+            # verify now (the port's promise). Refused before, so revoked for good.
+            self._replays.noted(peeked)
             return TokenRevoked(refused[1])
         try:
             fast: BlacklistState | None = await self._blacklist.lookup(peeked.key, peeked.user_id)
