@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 
 import pytest
 
 from revocation.adapters.memory import InMemoryBlacklist
 from revocation.domain.errors import (
+    BlacklistUnavailable,
     RevocationNotMirrored,
     TokenLogUnavailable,
     TokenNotLogged,
     TokenRevoked,
 )
 from revocation.domain.logged_tokens import LoggedTokens
-from revocation.domain.model import BlacklistState, Claims, TokenKey, TokenRecord, Watermark
+from revocation.domain.model import (
+    BlacklistEntry,
+    BlacklistState,
+    Claims,
+    TokenKey,
+    TokenRecord,
+    Watermark,
+)
 from revocation.domain.policy import BlacklistPolicy
 from tests.fakes import DownBlacklist, DownTokenLog, ManualBackground
 from tests.revocations import LOGOUT, LOGOUT_ALL
@@ -42,7 +51,30 @@ class PendingEverywhere(InMemoryBlacklist):
         return dataclasses.replace(await super().lookup(key, user_id), token_pending=True)
 
 
+class WritesFail(InMemoryBlacklist):
+    """A complete mirror that answers reads and fails every write (Redis went read-only)."""
+
+    async def add(self, entries: Sequence[BlacklistEntry]) -> None:
+        raise BlacklistUnavailable("read-only")
+
+
 class TestTheMirrorAnswersAlone:
+    async def test_a_blocked_row_the_mirror_missed_is_not_remembered_as_logged(self) -> None:
+        """The log's block is found, and putting it in the fast layer fails: the next check
+        must ask the log again, not take "logged, issued then" from this process's memo."""
+        harness = mirrored()
+        now = int(harness.clock.now())
+        key = TokenKey("unit-tests", "logged-elsewhere-then-blocked")
+        record = TokenRecord(key, 1, now, now + 600)
+        await harness.token_log.record(record)
+        await harness.token_log.block(record, blocked_at=now, revocation=LOGOUT)
+        token = harness.codec.encode(Claims(key, 1, now, now + 600))
+        harness.blacklist = WritesFail(harness.clock, complete=True)
+        for _ in range(2):
+            with pytest.raises(TokenRevoked):
+                await check(harness, token)
+        assert len(harness.logged_tokens) == 0
+
     async def test_a_pending_token_asks_the_log_even_when_this_process_knows_it(self) -> None:
         harness = mirrored()
         issued = await harness.issue_token()(user_id=1)

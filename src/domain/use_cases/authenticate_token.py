@@ -177,10 +177,13 @@ class AuthenticateToken:
 
     async def _database_step(self, claims: Claims, fast: BlacklistState | None) -> None:
         state = await self._token_log.lookup(claims.key, claims.user_id)
-        if state.record is not None and state.record.user_id == claims.user_id:
-            self._logged.remember(state.record)
+        record = state.record
+        # A blocked row is not remembered as logged: the mirror would then answer for the token
+        # alone next time, and if it missed the block (below) it would let the token in.
+        if record is not None and record.user_id == claims.user_id and not record.is_blocked:
+            self._logged.remember(record)
             if fast is not None and fast.logged is None:
-                await self._logged_mirror.note(state.record)
+                await self._logged_mirror.note(record)
         try:
             self._reject_unless_logged_live(claims, state)
         except TokenRevoked:
