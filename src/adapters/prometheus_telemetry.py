@@ -50,7 +50,7 @@ class PrometheusTelemetry:
             self.registry.register(family)
         self.check_seconds = checks.labels()
         self._rejections_by_reason: dict[str, LoopCounter] = {}
-        self._inner_rejected = inner.token_rejected if inner else None
+        self._inner_rejected = inner.token_rejected if inner is not None else None
         self.revoked = self._counter("tokens_revoked", "Logged tokens blocked, by scope", ["scope"])
         self.logout_all_sizes = Histogram(
             "revocation_logout_all_tokens",
