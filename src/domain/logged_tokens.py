@@ -7,6 +7,7 @@ are never remembered here (the fast layer's complete mirror answers for them).
 
 from __future__ import annotations
 
+from revocation.domain.bounded import remember_bounded
 from revocation.domain.model import TokenKey, TokenRecord
 
 
@@ -20,14 +21,9 @@ class LoggedTokens:
         self._known: dict[tuple[TokenKey, int], tuple[float, float]] = {}
 
     def remember(self, record: TokenRecord) -> None:
-        if self._max_entries <= 0:
-            return
-        if len(self._known) >= self._max_entries:
-            # Dropping the oldest tenth is amortised O(1) and a forgotten token only costs one
-            # more database read; an LRU would reorder the dict on every hit instead.
-            for stale in list(self._known)[: max(1, self._max_entries // 10)]:
-                del self._known[stale]
-        self._known[(record.key, record.user_id)] = (record.issued_at, record.expires_at)
+        # A forgotten token only costs one more database read.
+        known = (record.issued_at, record.expires_at)
+        remember_bounded(self._known, (record.key, record.user_id), known, self._max_entries)
 
     def issued_at(self, key: TokenKey, user_id: int, now: float) -> float | None:
         """The logged token's precise issue time, or None when this process doesn't know it."""

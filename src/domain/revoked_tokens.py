@@ -18,6 +18,7 @@ cache), nothing ever hits and the check runs in full, as before.
 
 from __future__ import annotations
 
+from revocation.domain.bounded import remember_bounded
 from revocation.domain.model import Claims
 
 
@@ -39,14 +40,8 @@ class RevokedTokens:
         return None if known is None else known[1]
 
     def remember(self, claims: Claims, reason: str) -> None:
-        if self._max_entries <= 0:
-            return
-        if len(self._refused) >= self._max_entries:
-            # The oldest tenth at once: amortised O(1), and a forgotten refusal only costs one
-            # full check (an LRU would reorder the dict on every hit instead).
-            for stale in list(self._refused)[: max(1, self._max_entries // 10)]:
-                del self._refused[stale]
-        self._refused[id(claims)] = (claims, reason)
+        # A forgotten refusal only costs one full check.
+        remember_bounded(self._refused, id(claims), (claims, reason), self._max_entries)
 
     def __len__(self) -> int:
         return len(self._refused)
